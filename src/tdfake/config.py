@@ -1,0 +1,114 @@
+"""One configuration object for every entry point, loaded from YAML.
+
+``configs/paper.yaml`` is the study exactly; ``configs/demo.yaml`` runs in minutes on a laptop
+CPU.  Command-line flags (``--set key=value``) and notebook parameters override fields with
+:meth:`Config.override`.  Field names for augmentation are Keras ImageDataGenerator's, with
+ImageDataGenerator's meanings (see :mod:`tdfake.pipeline`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ARMS = {"baseline": "OR", "tk": "TK", "tk_diff": "TK_diff"}
+"""Training arms and the image kind each one trains on."""
+
+
+@dataclass
+class Config:
+    """Every setting of a tdfake run.  Defaults are the study's (``configs/paper.yaml``)."""
+
+    name: str = "paper"
+    seed: int = 42
+    out_dir: str = "runs/paper"
+    graphs_dir: str = "graphs"
+
+    # data: a folder of face crops, or None for the built-in demo dataset
+    data_dir: str | None = None
+    layout: str = "auto"
+    demo_n_per_class: int = 200
+    demo_size: int = 256
+    split_by: str = "group"  # "group" (no video in two splits) or "frame" (the study's leaky split)
+    train_fraction: float = 0.81
+    val_fraction: float = 0.09
+    test_fraction: float = 0.10
+    per_class: int | None = 10000
+
+    # Tucker image creation
+    rank: list[int] = field(default_factory=lambda: [30, 30, 3])
+    tucker_method: str = "fast"  # "fast" or "tensorly" (the study's reference call)
+    image_format: str | None = None  # None keeps the input's format, as the study did
+    workers: int = 2
+
+    # input pipeline and augmentation (ImageDataGenerator words and meanings)
+    image_size: int = 256
+    resize_method: str = "nearest"
+    rescale: float = 1.0 / 255
+    rotation_range: float = 20.0
+    width_shift_range: float = 0.1
+    height_shift_range: float = 0.1
+    shear_range: float = 0.1
+    zoom_range: float = 0.1
+    horizontal_flip: bool = True
+    fill_mode: str = "nearest"
+
+    # model
+    weights: str | None = "imagenet"  # "imagenet", None, or a local .h5 / .weights.h5 file
+    head: str = "flatten"  # "flatten" (the study), "avg" (global average pooling)
+    dense_units: int = 256
+    dropout: float = 0.0
+
+    # training
+    batch_size: int = 32
+    epochs: int = 100
+    optimizer: str = "adam"
+    clr_mode: str = "exp_range"
+    base_lr: float = 1e-3
+    max_lr: float = 7e-3
+    step_size: int = 300
+    gamma: float = 0.99994
+    mixed_precision: bool = False
+    xla: bool = False
+
+    # evaluation
+    threshold: str = "eer"  # how the decision threshold is chosen on validation
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "Config":
+        """Load a YAML file; unknown keys are an error that names them."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such config; see configs/ for paper.yaml and demo.yaml")
+        values = yaml.safe_load(path.read_text()) or {}
+        return cls().override(**values)
+
+    def override(self, **values: Any) -> "Config":
+        """A copy with the given fields replaced; unknown names raise ``KeyError``."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise KeyError(f"unknown config keys {unknown}; known keys: {sorted(known)}")
+        return dataclasses.replace(self, **values)
+
+    def override_from_strings(self, assignments: list[str]) -> "Config":
+        """Apply ``key=value`` strings (values parsed as YAML, so ``epochs=3`` is an int)."""
+        values = {}
+        for item in assignments:
+            key, sep, raw = item.partition("=")
+            if not sep:
+                raise ValueError(f"--set expects key=value, got {item!r}")
+            values[key.strip()] = yaml.safe_load(raw)
+        return self.override(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self, path: str | Path) -> None:
+        """Write the resolved config (what a run actually used) next to its results."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
