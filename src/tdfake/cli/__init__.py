@@ -1,14 +1,19 @@
 """The ``tdfake`` command: thin subcommands over the package's functions.
 
 Each submodule of :mod:`tdfake.cli` registers its own subcommands with ``register(subparsers)``
-and sets ``func`` on them, so one concern's flags live next to nothing else.
+and sets ``func`` on them, so one concern's flags live next to nothing else.  Submodules
+import TensorFlow only inside their handlers, so ``tdfake --help`` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+# TensorFlow's C++ start-up chatter buries the messages users need; errors still show.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 COMMAND_MODULES = ("images", "data", "training", "evaluation", "pipeline_run")
 
