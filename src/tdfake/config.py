@@ -31,6 +31,7 @@ class Config:
     # data: a folder of face crops, or None for the built-in demo dataset
     data_dir: str | None = None
     layout: str = "auto"
+    demo_dir: str = "data/demo"  # where the built-in demo dataset is made when data_dir is None
     demo_n_per_class: int = 200
     demo_size: int = 256
     split_by: str = "group"  # "group" (no video in two splits) or "frame" (the study's leaky split)
