@@ -1,0 +1,449 @@
+"""Scores → the study's report: per-class P/R/F1, AUROC, THRESH, accuracy, plus what the study lacked.
+
+Labels are 1 for fake and 0 for real; scores are P(fake) (the sigmoid output).  A prediction is
+"fake" when ``score >= threshold`` (scikit-learn's ``roc_curve`` convention).
+
+The study's table (rows REAL, FAKE, AUROC, THRESH, TOTAL ACCURACY) is kept exactly: class
+predictions at 0.5 and THRESH = the equal-error-rate threshold of the *test* ROC, so our numbers
+sit beside the study's.  Because choosing a threshold on the test set is a leak (DESIGN.md,
+"what the study got wrong" 2), the report also holds a threshold chosen on *validation*
+(EER by default) and the test metrics at it, labelled as such, plus average precision,
+the confusion matrices, bootstrap 95 % intervals and a video-level AUROC.
+
+Every number that scikit-learn computes comes from scikit-learn; this module only arranges them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+    roc_auc_score,
+    roc_curve,
+)
+
+CLASS_NAMES = ("REAL", "FAKE")
+TABLE_ROWS = ("REAL", "FAKE", "AUROC", "THRESH", "TOTAL ACCURACY")
+TABLE_COLUMNS = ("precision", "recall", "f1-score", "support", "value")
+STUDY_THRESHOLD = 0.5
+"""Class predictions in the study's table use 0.5."""
+
+STUDY_RESULTS: dict[str, dict[str, Any]] = {
+    "baseline": {
+        "accuracy": 0.839, "auroc": 0.943, "thresh": 0.183,
+        "REAL": (0.78, 0.94, 0.85), "FAKE": (0.92, 0.74, 0.82),
+    },
+    "tk": {
+        "accuracy": 0.8285, "auroc": 0.9405, "thresh": 0.052,
+        "REAL": (0.77, 0.94, 0.85), "FAKE": (0.92, 0.71, 0.81),
+    },
+    "tk_diff": {
+        "accuracy": 0.708, "auroc": 0.782, "thresh": 0.629,
+        "REAL": (0.76, 0.60, 0.67), "FAKE": (0.67, 0.81, 0.74),
+    },
+}
+"""The study's published test results (1000 real + 1000 fake, FaceForensics++ c40 NeuralTextures)."""
+STUDY_SUPPORT = 1000
+
+
+# --------------------------------------------------------------------------- validation of input
+
+def _as_arrays(y_true, y_score, name: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """Labels as int 0/1 and scores as finite float64, with messages that say what is wrong."""
+    y = np.asarray(y_true).ravel()
+    s = np.asarray(y_score, dtype=np.float64).ravel()
+    if y.shape != s.shape:
+        raise ValueError(f"{name}: {y.size} labels but {s.size} scores; pass one score per label")
+    if y.size == 0:
+        raise ValueError(f"{name}: no samples to evaluate")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(f"{name}: labels must be 0 (real) or 1 (fake), got {sorted(set(y.tolist()))[:5]}")
+    if not np.isfinite(s).all():
+        raise ValueError(f"{name}: {int((~np.isfinite(s)).sum())} scores are NaN or infinite")
+    return y.astype(np.int64), s
+
+
+def _both_classes(y: np.ndarray) -> bool:
+    return bool(y.min() == 0 and y.max() == 1)
+
+
+# --------------------------------------------------------------------------- thresholds
+
+def _finite_roc(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Full ROC (no dropped points) with the infinite first threshold made finite.
+
+    scikit-learn starts the curve at threshold ``inf`` (nothing predicted fake).  Any value above
+    the highest score means the same; for P(fake) scores the natural one is 1.0, so the first
+    threshold becomes ``max(1.0, highest score)``.
+    """
+    fpr, tpr, thresholds = roc_curve(y, s, drop_intermediate=False)
+    thresholds = thresholds.astype(np.float64).copy()
+    if not np.isfinite(thresholds[0]):
+        thresholds[0] = max(1.0, float(thresholds[1])) if thresholds.size > 1 else 1.0
+    return fpr, tpr, thresholds
+
+
+def equal_error_rate(y_true, y_score) -> tuple[float, float]:
+    """The equal error rate and its threshold, as ``(eer, threshold)``.
+
+    The EER is where the false-positive rate equals the false-negative rate (1 − TPR).  The ROC
+    is a list of points, so the crossing usually falls between two of them: it is found by
+    linear interpolation of FPR − FNR between the neighbouring points, and the threshold is
+    interpolated the same way.  Needs both classes.
+    """
+    y, s = _as_arrays(y_true, y_score)
+    if not _both_classes(y):
+        raise ValueError("the EER needs both real and fake samples")
+    fpr, tpr, thresholds = _finite_roc(y, s)
+    diff = fpr - (1.0 - tpr)  # starts at -1, ends at +1, never decreases
+    i = int(np.argmax(diff >= 0))
+    if diff[i] == 0 or i == 0:
+        return float(fpr[i]), float(thresholds[i])
+    t = -diff[i - 1] / (diff[i] - diff[i - 1])
+    eer = fpr[i - 1] + t * (fpr[i] - fpr[i - 1])
+    threshold = thresholds[i - 1] + t * (thresholds[i] - thresholds[i - 1])
+    return float(eer), float(threshold)
+
+
+def youden_threshold(y_true, y_score) -> float:
+    """The threshold maximising Youden's J = TPR − FPR (first one on ties)."""
+    y, s = _as_arrays(y_true, y_score)
+    if not _both_classes(y):
+        raise ValueError("Youden's J needs both real and fake samples")
+    fpr, tpr, thresholds = _finite_roc(y, s)
+    return float(thresholds[int(np.argmax(tpr - fpr))])
+
+
+def choose_threshold(y_true, y_score, method: str = "eer") -> float:
+    """A decision threshold from labelled scores: ``"eer"``, ``"youden"`` or ``"fixed:<value>"``."""
+    if method == "eer":
+        return equal_error_rate(y_true, y_score)[1]
+    if method == "youden":
+        return youden_threshold(y_true, y_score)
+    if method.startswith("fixed:"):
+        return float(method.split(":", 1)[1])
+    raise ValueError(f"unknown threshold method {method!r}; use 'eer', 'youden' or 'fixed:0.5'")
+
+
+# --------------------------------------------------------------------------- pieces of a report
+
+def class_metrics(y_true, y_score, threshold: float = STUDY_THRESHOLD) -> dict[str, Any]:
+    """Per-class precision / recall / F1 / support, accuracy and confusion matrix at ``threshold``.
+
+    The confusion matrix has true classes as rows and predictions as columns, both ordered
+    (REAL, FAKE).
+    """
+    y, s = _as_arrays(y_true, y_score)
+    pred = (s >= threshold).astype(np.int64)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y, pred, labels=[0, 1], zero_division=0
+    )
+    out: dict[str, Any] = {"threshold": float(threshold)}
+    for k, name in enumerate(CLASS_NAMES):
+        out[name] = {
+            "precision": float(precision[k]), "recall": float(recall[k]),
+            "f1-score": float(f1[k]), "support": int(support[k]),
+        }
+    out["accuracy"] = float(accuracy_score(y, pred))
+    out["confusion"] = confusion_matrix(y, pred, labels=[0, 1]).tolist()
+    return out
+
+
+def bootstrap_intervals(
+    y_true, y_score, thresholds: dict[str, float] | None = None,
+    n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals for AUROC and for accuracy at each named threshold.
+
+    Resampling is stratified (reals and fakes are resampled separately, each keeping its count),
+    so every resample holds both classes whenever the data does; resamples where AUROC is still
+    undefined are skipped.  Seeded, so the same inputs give the same intervals.
+    """
+    y, s = _as_arrays(y_true, y_score)
+    thresholds = {"accuracy": STUDY_THRESHOLD} if thresholds is None else thresholds
+    keys = ["auroc", *thresholds]
+    if n_bootstrap <= 0:
+        return {k: (math.nan, math.nan) for k in keys}
+    rng = np.random.default_rng(seed)
+    by_class = [np.flatnonzero(y == c) for c in (0, 1)]
+    samples: dict[str, list[float]] = {k: [] for k in keys}
+    for _ in range(n_bootstrap):
+        idx = np.concatenate([rng.choice(ix, size=ix.size, replace=True) for ix in by_class if ix.size])
+        yb, sb = y[idx], s[idx]
+        for name, thr in thresholds.items():
+            samples[name].append(accuracy_score(yb, sb >= thr))
+        if _both_classes(yb):
+            samples["auroc"].append(roc_auc_score(yb, sb))
+    alpha = (1.0 - level) / 2.0
+    out = {}
+    for k, values in samples.items():
+        if values:
+            lo, hi = np.quantile(values, [alpha, 1.0 - alpha])
+            out[k] = (float(lo), float(hi))
+        else:
+            out[k] = (math.nan, math.nan)
+    return out
+
+
+def video_level_auroc(y_true, y_score, groups) -> tuple[float, int] | None:
+    """AUROC over per-video mean scores, and the number of (video, label) units.
+
+    Frames are averaged per (group, label): a group id may join a real video and the fakes made
+    from it (see :mod:`tdfake.split`), and those must stay apart.  ``None`` when no unit holds
+    more than one frame (then it equals the frame-level AUROC) or one class is missing.
+    """
+    y, s = _as_arrays(y_true, y_score)
+    frame = pd.DataFrame({"group": np.asarray(groups).astype(str).ravel(), "label": y, "score": s})
+    if len(frame) != y.size:
+        raise ValueError(f"{len(frame)} group ids for {y.size} scores; pass one group per sample")
+    units = frame.groupby(["group", "label"], sort=True)["score"].agg(["mean", "size"]).reset_index()
+    if units["size"].max() < 2 or units["label"].nunique() < 2:
+        return None
+    return float(roc_auc_score(units["label"], units["mean"])), int(len(units))
+
+
+# --------------------------------------------------------------------------- the report
+
+def _table(per_class: dict[str, Any], auroc: float, thresh: float, accuracy: float, n: int) -> pd.DataFrame:
+    table = pd.DataFrame(index=list(TABLE_ROWS), columns=list(TABLE_COLUMNS), dtype=float)
+    for name in CLASS_NAMES:
+        row = per_class[name]
+        table.loc[name, ["precision", "recall", "f1-score", "support"]] = [
+            row["precision"], row["recall"], row["f1-score"], row["support"],
+        ]
+    table.loc["AUROC", "value"] = auroc
+    table.loc["THRESH", "value"] = thresh
+    table.loc["TOTAL ACCURACY", ["support", "value"]] = [n, accuracy]
+    table["support"] = table["support"].astype("Int64")
+    return table
+
+
+def study_table(arm: str) -> pd.DataFrame:
+    """The study's published results for ``arm`` (baseline / tk / tk_diff) in the report's table shape."""
+    if arm not in STUDY_RESULTS:
+        raise KeyError(f"no study results for arm {arm!r}; arms: {sorted(STUDY_RESULTS)}")
+    r = STUDY_RESULTS[arm]
+    per_class = {
+        name: dict(zip(("precision", "recall", "f1-score"), r[name]), support=STUDY_SUPPORT)
+        for name in CLASS_NAMES
+    }
+    return _table(per_class, r["auroc"], r["thresh"], r["accuracy"], 2 * STUDY_SUPPORT)
+
+
+def side_by_side(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Report tables next to each other, e.g. ``{"baseline (ours)": ..., "baseline (study)": ...}``.
+
+    Columns become ``(label, column)``; rows stay REAL, FAKE, AUROC, THRESH, TOTAL ACCURACY.
+    """
+    return pd.concat(tables, axis=1)
+
+
+@dataclass
+class Report:
+    """Everything :func:`evaluate_scores` measured; ``table`` is the study's shape.
+
+    ``table``: rows REAL, FAKE, AUROC, THRESH, TOTAL ACCURACY; P/R/F1 and accuracy at 0.5,
+    THRESH = test-set EER threshold (as the study).  ``chosen``: the threshold chosen on
+    ``chosen["source"]`` data (validation when given) with method ``chosen["method"]``, and the
+    test metrics at it.  ``at_study_threshold``: the test metrics at 0.5, with confusion matrix.
+    ``ci``: bootstrap intervals (keys ``auroc``, ``accuracy`` at 0.5, ``accuracy_at_chosen``).
+    ``roc``: test ROC points (fpr, tpr, thresholds) for plotting.
+    """
+
+    table: pd.DataFrame
+    n_real: int
+    n_fake: int
+    auroc: float
+    average_precision: float
+    eer: float
+    eer_threshold: float
+    at_study_threshold: dict[str, Any]
+    chosen: dict[str, Any]
+    ci: dict[str, tuple[float, float]]
+    n_bootstrap: int
+    video_auroc: float | None = None
+    n_video_units: int | None = None
+    roc: dict[str, list[float]] = field(default_factory=dict, repr=False)
+
+    @property
+    def accuracy(self) -> float:
+        """Test accuracy at 0.5 (the study's TOTAL ACCURACY)."""
+        return float(self.at_study_threshold["accuracy"])
+
+    def summary(self) -> dict[str, Any]:
+        """One flat row (for a results CSV comparing arms)."""
+        return {
+            "accuracy": self.accuracy,
+            "accuracy_ci_low": self.ci["accuracy"][0], "accuracy_ci_high": self.ci["accuracy"][1],
+            "auroc": self.auroc,
+            "auroc_ci_low": self.ci["auroc"][0], "auroc_ci_high": self.ci["auroc"][1],
+            "average_precision": self.average_precision,
+            "eer": self.eer, "thresh_test_eer": self.eer_threshold,
+            "threshold_method": self.chosen["method"], "threshold_source": self.chosen["source"],
+            "threshold": self.chosen["threshold"],
+            "accuracy_at_threshold": self.chosen["metrics"]["accuracy"],
+            "video_auroc": self.video_auroc,
+            "n_real": self.n_real, "n_fake": self.n_fake,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: the table (row → column → value) and every other field."""
+        table = {
+            row: {col: _plain(v) for col, v in self.table.loc[row].items() if not pd.isna(v)}
+            for row in self.table.index
+        }
+        return _plain({
+            "table": table,
+            "n_real": self.n_real, "n_fake": self.n_fake,
+            "auroc": self.auroc, "average_precision": self.average_precision,
+            "eer": self.eer, "eer_threshold": self.eer_threshold,
+            "at_study_threshold": self.at_study_threshold,
+            "chosen": self.chosen,
+            "ci": {k: list(v) for k, v in self.ci.items()}, "n_bootstrap": self.n_bootstrap,
+            "video_auroc": self.video_auroc, "n_video_units": self.n_video_units,
+            "roc": self.roc,
+        })
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Report":
+        """Rebuild a report from :meth:`to_dict` output (e.g. a run's report.json)."""
+        table = pd.DataFrame(index=list(TABLE_ROWS), columns=list(TABLE_COLUMNS), dtype=float)
+        for row, values in data["table"].items():
+            for col, v in values.items():
+                table.loc[row, col] = v
+        table["support"] = table["support"].astype("Int64")
+        fields = {k: v for k, v in data.items() if k != "table"}
+        fields["ci"] = {k: tuple(v) for k, v in fields["ci"].items()}
+        return cls(table=table, **fields)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "Report":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def to_markdown(self, title: str | None = None) -> str:
+        """The study-shaped table in markdown, then the labelled extras underneath."""
+        c = self.chosen
+        m = c["metrics"]
+        lines = [f"## {title}", ""] if title else []
+        lines += [
+            table_markdown(self.table), "",
+            f"Test set: {self.n_real} real, {self.n_fake} fake.  Class rows and TOTAL ACCURACY use "
+            f"threshold 0.5 and THRESH is the EER threshold of the test ROC, as in the study.", "",
+            f"- AUROC {self.auroc:.4f} (95 % CI {_ci(self.ci['auroc'])}); "
+            f"accuracy {self.accuracy:.4f} (95 % CI {_ci(self.ci['accuracy'])}); "
+            f"bootstrap: {self.n_bootstrap} stratified resamples",
+            f"- average precision {self.average_precision:.4f}; "
+            f"test EER {self.eer:.4f} at threshold {self.eer_threshold:.4f}",
+            f"- threshold chosen on **{c['source']}** ({c['method']}): {c['threshold']:.4f} → test accuracy "
+            f"{m['accuracy']:.4f} (95 % CI {_ci(self.ci['accuracy_at_chosen'])}), "
+            f"REAL recall {m['REAL']['recall']:.4f}, FAKE recall {m['FAKE']['recall']:.4f}",
+            f"- confusion at 0.5 (rows true REAL/FAKE, columns predicted): {self.at_study_threshold['confusion']}; "
+            f"at the chosen threshold: {m['confusion']}",
+        ]
+        if self.video_auroc is not None:
+            lines.append(f"- video-level AUROC (mean score per video and label, {self.n_video_units} units): "
+                         f"{self.video_auroc:.4f}")
+        return "\n".join(lines) + "\n"
+
+
+def table_markdown(table: pd.DataFrame) -> str:
+    """A report table (or :func:`side_by_side` tables) as markdown; empty cells stay empty.
+
+    Values show four decimals, supports as integers; side-by-side column pairs read
+    ``"label: column"``.
+    """
+    def cell(value: Any, column: Any) -> str:
+        if pd.isna(value):
+            return ""
+        name = column[-1] if isinstance(column, tuple) else column
+        return str(int(value)) if name == "support" else f"{float(value):.4f}"
+
+    shown = pd.DataFrame(
+        {col: [cell(v, col) for v in table[col]] for col in table.columns}, index=table.index
+    )
+    shown.columns = [": ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in table.columns]
+    return shown.to_markdown(disable_numparse=True)
+
+
+def _ci(interval: tuple[float, float]) -> str:
+    lo, hi = interval
+    return "n/a" if math.isnan(lo) else f"{lo:.4f}–{hi:.4f}"
+
+
+def _plain(value: Any) -> Any:
+    """Numpy / pandas scalars and containers → JSON-ready Python; NaN → None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    if value is pd.NA:
+        return None
+    return value
+
+
+def evaluate_scores(
+    y_true, y_score, val_true=None, val_score=None, groups=None,
+    threshold_method: str = "eer", n_bootstrap: int = 1000, seed: int = 0,
+) -> Report:
+    """The full report for test labels and scores.
+
+    ``val_true``/``val_score``: validation labels and scores to choose the decision threshold on
+    (``threshold_method``: ``"eer"``, ``"youden"`` or ``"fixed:0.5"``); without them the threshold
+    is chosen on the test set and the report says so.  ``groups``: a video id per test sample for
+    the video-level AUROC.  Both classes must be present in the test set.
+    """
+    y, s = _as_arrays(y_true, y_score, "test")
+    if not _both_classes(y):
+        raise ValueError("test: AUROC and EER need both real and fake samples; check the split")
+    auroc = float(roc_auc_score(y, s))
+    eer, eer_thr = equal_error_rate(y, s)
+    at_half = class_metrics(y, s, STUDY_THRESHOLD)
+
+    if val_true is not None and val_score is not None:
+        vy, vs = _as_arrays(val_true, val_score, "validation")
+        if not _both_classes(vy) and not threshold_method.startswith("fixed:"):
+            raise ValueError("validation: choosing a threshold needs both real and fake samples")
+        source = "validation"
+    else:
+        vy, vs, source = y, s, "test"
+    threshold = choose_threshold(vy, vs, threshold_method)
+    chosen = {
+        "method": threshold_method, "source": source, "threshold": threshold,
+        "metrics": class_metrics(y, s, threshold),
+    }
+
+    ci = bootstrap_intervals(
+        y, s, {"accuracy": STUDY_THRESHOLD, "accuracy_at_chosen": threshold},
+        n_bootstrap=n_bootstrap, seed=seed,
+    )
+    video = video_level_auroc(y, s, groups) if groups is not None else None
+    fpr, tpr, thr = roc_curve(y, s)
+    return Report(
+        table=_table(at_half, auroc, eer_thr, at_half["accuracy"], int(y.size)),
+        n_real=int((y == 0).sum()), n_fake=int((y == 1).sum()),
+        auroc=auroc, average_precision=float(average_precision_score(y, s)),
+        eer=eer, eer_threshold=eer_thr,
+        at_study_threshold=at_half, chosen=chosen, ci=ci, n_bootstrap=int(n_bootstrap),
+        video_auroc=None if video is None else video[0],
+        n_video_units=None if video is None else video[1],
+        roc={"fpr": fpr.tolist(), "tpr": tpr.tolist(),
+             "thresholds": np.where(np.isfinite(thr), thr, np.nan).tolist()},
+    )

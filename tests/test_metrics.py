@@ -1,0 +1,214 @@
+"""tdfake.metrics agrees with scikit-learn, hand-computed EERs and the study's published numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    classification_report,
+    confusion_matrix,
+    roc_auc_score,
+    roc_curve,
+)
+
+from tdfake import metrics
+from tdfake.metrics import Report, equal_error_rate, evaluate_scores
+
+
+@pytest.fixture
+def scores():
+    """Fixed, overlapping real/fake scores (120 real, 80 fake) and a separate validation set."""
+    rng = np.random.default_rng(7)
+    y = np.r_[np.zeros(120, int), np.ones(80, int)]
+    s = np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1)
+    vy = np.r_[np.zeros(40, int), np.ones(40, int)]
+    vs = np.clip(rng.normal(0.3 + 0.3 * vy, 0.2), 0, 1)
+    return y, s, vy, vs
+
+
+def test_table_agrees_with_scikit_learn(scores):
+    y, s, vy, vs = scores
+    report = evaluate_scores(y, s, vy, vs, n_bootstrap=50)
+    pred = (s >= 0.5).astype(int)
+    ref = classification_report(y, pred, output_dict=True, target_names=["REAL", "FAKE"])
+    table = report.table
+    assert list(table.index) == ["REAL", "FAKE", "AUROC", "THRESH", "TOTAL ACCURACY"]
+    for name in ("REAL", "FAKE"):
+        for col in ("precision", "recall", "f1-score", "support"):
+            assert table.loc[name, col] == pytest.approx(ref[name][col])
+    assert table.loc["TOTAL ACCURACY", "value"] == pytest.approx(accuracy_score(y, pred))
+    assert table.loc["TOTAL ACCURACY", "support"] == 200
+    assert table.loc["AUROC", "value"] == pytest.approx(roc_auc_score(y, s))
+    assert table.loc["THRESH", "value"] == pytest.approx(equal_error_rate(y, s)[1])
+    assert report.average_precision == pytest.approx(average_precision_score(y, s))
+    assert report.at_study_threshold["confusion"] == confusion_matrix(y, pred).tolist()
+    assert (report.n_real, report.n_fake) == (120, 80)
+
+
+def test_threshold_is_chosen_on_validation_and_applied_to_test(scores):
+    y, s, vy, vs = scores
+    report = evaluate_scores(y, s, vy, vs, n_bootstrap=0)
+    val_thr = equal_error_rate(vy, vs)[1]
+    assert report.chosen["source"] == "validation"
+    assert report.chosen["threshold"] == pytest.approx(val_thr)
+    pred = (s >= val_thr).astype(int)
+    assert report.chosen["metrics"]["accuracy"] == pytest.approx(accuracy_score(y, pred))
+    assert report.chosen["metrics"]["confusion"] == confusion_matrix(y, pred).tolist()
+    # the THRESH row stays the test-EER threshold, for comparison with the study
+    assert report.table.loc["THRESH", "value"] == pytest.approx(equal_error_rate(y, s)[1])
+    assert report.table.loc["THRESH", "value"] != pytest.approx(val_thr)
+
+
+def test_without_validation_the_report_says_the_threshold_came_from_test(scores):
+    y, s, _, _ = scores
+    report = evaluate_scores(y, s, n_bootstrap=0)
+    assert report.chosen["source"] == "test"
+    assert "chosen on **test**" in report.to_markdown()
+
+
+def test_other_threshold_methods(scores):
+    y, s, vy, vs = scores
+    fixed = evaluate_scores(y, s, vy, vs, threshold_method="fixed:0.5", n_bootstrap=0)
+    assert fixed.chosen["threshold"] == 0.5
+    assert fixed.chosen["metrics"]["accuracy"] == pytest.approx(fixed.accuracy)
+    fpr, tpr, thr = roc_curve(vy, vs)
+    youden = evaluate_scores(y, s, vy, vs, threshold_method="youden", n_bootstrap=0)
+    assert youden.chosen["threshold"] == pytest.approx(thr[np.argmax(tpr - fpr)])
+    with pytest.raises(ValueError, match="unknown threshold method"):
+        evaluate_scores(y, s, vy, vs, threshold_method="median")
+
+
+@pytest.mark.parametrize(
+    "labels, values, eer, threshold",
+    [
+        # the ROC passes exactly through FPR = FNR = 0.5 at score 0.4
+        ([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], 0.5, 0.4),
+        # FPR - FNR goes from -0.5 (threshold 0.9) to +0.5 (threshold 0.6): halfway is 0.75
+        ([0, 1, 1], [0.6, 0.3, 0.9], 0.5, 0.75),
+        # a perfect ranking: EER 0 at the lowest fake score
+        ([0, 0, 1, 1], [0.1, 0.2, 0.7, 0.9], 0.0, 0.7),
+    ],
+)
+def test_eer_on_hand_computed_examples(labels, values, eer, threshold):
+    assert equal_error_rate(labels, values) == pytest.approx((eer, threshold))
+
+
+def test_eer_crossing_next_to_the_infinite_first_threshold():
+    # a tied top score: the ROC jumps from (0, 0) [threshold inf] to FPR 1, TPR 0.5 [threshold 0.9],
+    # FPR - FNR from -1 to +0.5, crossing at 2/3 of the way; inf is read as 1.0 (nothing fake)
+    labels, values = [0, 1, 1], [0.9, 0.9, 0.1]
+    assert not np.isfinite(roc_curve(labels, values)[2][0])
+    eer, threshold = equal_error_rate(labels, values)
+    assert eer == pytest.approx(2 / 3)
+    assert threshold == pytest.approx(1.0 - (2 / 3) * 0.1)
+    assert math.isfinite(threshold)
+
+
+def test_eer_threshold_balances_error_rates_on_many_scores():
+    rng = np.random.default_rng(3)
+    y = np.r_[np.zeros(2000, int), np.ones(2000, int)]
+    s = rng.random(4000) ** np.where(y == 1, 0.5, 2.0)
+    eer, thr = equal_error_rate(y, s)
+    pred = s >= thr
+    fpr = pred[y == 0].mean()
+    fnr = 1 - pred[y == 1].mean()
+    assert fpr == pytest.approx(eer, abs=2e-3)
+    assert fnr == pytest.approx(eer, abs=2e-3)
+
+
+def test_bootstrap_is_seeded_and_brackets_the_estimate(scores):
+    y, s, _, _ = scores
+    a = metrics.bootstrap_intervals(y, s, n_bootstrap=200, seed=1)
+    b = metrics.bootstrap_intervals(y, s, n_bootstrap=200, seed=1)
+    c = metrics.bootstrap_intervals(y, s, n_bootstrap=200, seed=2)
+    assert a == b
+    assert a != c
+    lo, hi = a["auroc"]
+    assert lo < roc_auc_score(y, s) < hi
+    lo, hi = a["accuracy"]
+    assert lo < accuracy_score(y, s >= 0.5) < hi
+    report = evaluate_scores(y, s, n_bootstrap=200, seed=1)
+    assert report.ci["auroc"] == a["auroc"]
+
+
+def test_bootstrap_skips_resamples_where_auroc_is_undefined():
+    y = np.zeros(20, int)
+    s = np.linspace(0, 1, 20)
+    ci = metrics.bootstrap_intervals(y, s, n_bootstrap=20, seed=0)
+    assert all(math.isnan(v) for v in ci["auroc"])
+    assert ci["accuracy"][0] <= 0.5 <= ci["accuracy"][1]
+
+
+def test_video_level_auroc_averages_frames_per_video_and_label():
+    # group g1 holds a real video and its fake: the two must not be averaged together
+    groups = ["g1", "g1", "g1", "g1", "g2", "g2", "g3", "g3"]
+    labels = [0, 0, 1, 1, 0, 0, 1, 1]
+    values = [0.1, 0.3, 0.6, 0.8, 0.5, 0.7, 0.2, 0.4]
+    # units: g1/real 0.2, g1/fake 0.7, g2/real 0.6, g3/fake 0.3
+    expected = roc_auc_score([0, 1, 0, 1], [0.2, 0.7, 0.6, 0.3])
+    auroc, units = metrics.video_level_auroc(labels, values, groups)
+    assert auroc == pytest.approx(expected)
+    assert units == 4
+    report = evaluate_scores(labels, values, groups=groups, n_bootstrap=0)
+    assert report.video_auroc == pytest.approx(expected)
+    assert "video-level AUROC" in report.to_markdown()
+    # one frame per video: nothing to add over the frame-level AUROC
+    assert metrics.video_level_auroc(labels, values, list("abcdefgh")) is None
+
+
+def test_report_round_trips_through_json(tmp_path, scores):
+    y, s, vy, vs = scores
+    report = evaluate_scores(y, s, vy, vs, groups=np.arange(200) // 4, n_bootstrap=30)
+    path = tmp_path / "sub" / "report.json"
+    report.to_json(path)
+    data = json.loads(path.read_text())
+    assert data["table"]["AUROC"] == {"value": pytest.approx(roc_auc_score(y, s))}
+    assert data["table"]["REAL"]["support"] == 120
+    assert data["chosen"]["source"] == "validation"
+    back = Report.from_json(path)
+    assert back.table.equals(report.table)
+    assert back.summary() == pytest.approx(report.summary())
+
+
+def test_markdown_keeps_the_study_shape(scores):
+    y, s, vy, vs = scores
+    text = evaluate_scores(y, s, vy, vs, n_bootstrap=20).to_markdown(title="baseline")
+    assert text.startswith("## baseline")
+    for row in ("REAL", "FAKE", "AUROC", "THRESH", "TOTAL ACCURACY"):
+        assert f"| {row}" in text
+    assert "nan" not in text.split("\n\n")[1]  # empty cells stay empty
+
+
+def test_study_table_holds_the_published_numbers():
+    table = metrics.study_table("baseline")
+    assert table.loc["TOTAL ACCURACY", "value"] == 0.839
+    assert table.loc["AUROC", "value"] == 0.943
+    assert table.loc["THRESH", "value"] == 0.183
+    assert tuple(table.loc["FAKE", ["precision", "recall", "f1-score"]]) == (0.92, 0.74, 0.82)
+    tk_diff = metrics.study_table("tk_diff")
+    assert tk_diff.loc["REAL", "recall"] == 0.60
+    assert tk_diff.loc["AUROC", "value"] == 0.782
+    both = metrics.side_by_side({"ours": table, "study": tk_diff})
+    assert both.loc["AUROC", ("study", "value")] == 0.782
+    assert "study: value" in metrics.table_markdown(both)
+    with pytest.raises(KeyError, match="arms"):
+        metrics.study_table("cp")
+
+
+@pytest.mark.parametrize(
+    "labels, values, message",
+    [
+        ([0, 1], [0.5], "2 labels but 1 scores"),
+        ([0, 2], [0.1, 0.5], "labels must be 0"),
+        ([0, 1], [0.1, float("nan")], "NaN"),
+        ([1, 1], [0.1, 0.5], "both real and fake"),
+    ],
+)
+def test_bad_input_is_explained(labels, values, message):
+    with pytest.raises(ValueError, match=message):
+        evaluate_scores(labels, values, n_bootstrap=0)
