@@ -1,0 +1,176 @@
+"""The study's network and learning-rate schedule on Keras 3.
+
+* :func:`build_xception` — Keras ``Xception(include_top=False)``, every layer trainable, then the
+  study's head ``Flatten → Dense(256, relu) → Dense(1, sigmoid)`` (or global average pooling and
+  dropout, better suited to small data trained from scratch).
+* :class:`CyclicalLR` — the cyclical learning rate (Smith 2017) the study pasted in as a Keras 2
+  callback, rewritten as a ``LearningRateSchedule`` so the optimizer evaluates it every batch and
+  it is saved and reloaded with the model.
+* :func:`load_model` — load a ``.keras`` checkpoint (registers :class:`CyclicalLR` first).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import keras
+from keras import layers, ops
+
+MIN_IMAGE_SIZE = 71  # Keras Xception's smallest input
+XCEPTION_NOTOP_FILE = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
+XCEPTION_NOTOP_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/xception/" + XCEPTION_NOTOP_FILE
+)
+XCEPTION_NOTOP_MD5 = "b0042744bf5b25fce3cb969f33bebb97"
+HEADS = ("flatten", "avg")
+
+
+class WeightsUnavailableError(RuntimeError):
+    """ImageNet weights could not be fetched or loaded; the message says what to do."""
+
+
+def keras_cache_file(name: str = XCEPTION_NOTOP_FILE) -> Path:
+    """Where Keras looks for downloaded weights (``$KERAS_HOME/models``, default ``~/.keras/models``)."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "models" / name
+
+
+def imagenet_weights_path() -> Path:
+    """The ImageNet no-top Xception weights file: from Keras' cache, downloaded if needed.
+
+    Any download failure becomes a :class:`WeightsUnavailableError` that says where to put the file.
+    """
+    try:
+        return Path(keras.utils.get_file(XCEPTION_NOTOP_FILE, XCEPTION_NOTOP_URL, cache_subdir="models",
+                                         file_hash=XCEPTION_NOTOP_MD5))
+    except Exception as err:  # noqa: BLE001 - every download failure gets the same advice
+        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise WeightsUnavailableError(
+            "Cannot download the ImageNet Xception weights (" + reason + ").\n"
+            f"Offline? Download {XCEPTION_NOTOP_URL}\n"
+            f"on a connected machine and put it at {keras_cache_file()}, or pass its path as "
+            "`weights: /path/to/" + XCEPTION_NOTOP_FILE + "` (or --set weights=PATH), "
+            "or train from scratch with `weights: null`."
+        ) from None
+
+
+def _check_head(head: str, image_size: int) -> None:
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+    if int(image_size) < MIN_IMAGE_SIZE:
+        raise ValueError(
+            f"image_size {image_size} is too small: Xception needs at least {MIN_IMAGE_SIZE} px; "
+            f"set image_size to {MIN_IMAGE_SIZE} or more"
+        )
+
+
+def build_xception(image_size: int, weights: str | os.PathLike | None = "imagenet", head: str = "flatten",
+                   dense_units: int = 256, dropout: float = 0.0) -> keras.Model:
+    """Xception for binary real (0) / fake (1) classification; output is P(fake) (float32).
+
+    ``weights``: ``"imagenet"`` (downloaded once to the Keras cache), ``None`` (random init), or a
+    local file: the Keras no-top Xception weights, or the weights of a whole model this function
+    built (``model.save_weights``).  ``head``: ``"flatten"`` (the study) or ``"avg"`` (global
+    average pooling); ``dense_units`` 0 leaves out the hidden Dense layer; ``dropout`` before the output.
+    """
+    _check_head(head, image_size)
+    base_weights = None
+    local_file = None
+    if weights == "imagenet":
+        base_weights = str(imagenet_weights_path())
+    elif weights is not None:
+        local_file = Path(weights)
+        if not local_file.is_file():
+            raise WeightsUnavailableError(
+                f"{local_file}: no such weights file; pass the Keras Xception no-top weights "
+                f"({XCEPTION_NOTOP_FILE}), a model's .weights.h5, 'imagenet', or null"
+            )
+    inputs = keras.Input((int(image_size), int(image_size), 3), name="image")
+    base = keras.applications.Xception(include_top=False, weights=None, input_tensor=inputs)
+    base.trainable = True
+    x = layers.Flatten(name="flatten")(base.output) if head == "flatten" else \
+        layers.GlobalAveragePooling2D(name="avg_pool")(base.output)
+    if dense_units:
+        x = layers.Dense(int(dense_units), activation="relu", name="fc")(x)
+    if dropout:
+        x = layers.Dropout(float(dropout), name="dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="p_fake")(x)
+    model = keras.Model(inputs, outputs, name=f"xception_{head}")
+    if base_weights is not None:
+        base.load_weights(base_weights)
+    elif local_file is not None:
+        _load_local_weights(model, base, local_file)
+    return model
+
+
+def _load_local_weights(model: keras.Model, base: keras.Model, path: Path) -> None:
+    """Load a no-top Xception file into the base, else a whole-model weights file into the model."""
+    errors = []
+    for target in (base, model):
+        try:
+            target.load_weights(str(path))
+            return
+        except Exception as err:  # noqa: BLE001 - try the other layout, report both
+            errors.append(str(err).splitlines()[0][:200])
+    raise WeightsUnavailableError(
+        f"{path}: cannot load as Xception no-top weights ({errors[0]}) nor as this model's weights "
+        f"({errors[1]}); check the file, the image size and the head settings"
+    )
+
+
+@keras.saving.register_keras_serializable(package="tdfake")
+class CyclicalLR(keras.optimizers.schedules.LearningRateSchedule):
+    """Cyclical learning rate per batch (Smith 2017, the study's ``CyclicLR`` callback).
+
+    With ``it`` the number of batches since the start of training::
+
+        cycle = floor(1 + it / (2 * step_size))
+        x     = |it / step_size - 2 * cycle + 1|
+        lr    = base_lr + (max_lr - base_lr) * max(0, 1 - x) * scale
+
+    where ``scale`` is 1 (``triangular``), ``1 / 2**(cycle - 1)`` (``triangular2``) or
+    ``gamma**it`` (``exp_range``, the study: 1e-3, 7e-3, 300, 0.99994).
+    """
+
+    MODES = ("triangular", "triangular2", "exp_range")
+
+    def __init__(self, base_lr: float = 1e-3, max_lr: float = 7e-3, step_size: int = 300,
+                 mode: str = "exp_range", gamma: float = 1.0, name: str = "CyclicalLR"):
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
+        if step_size <= 0:
+            raise ValueError(f"step_size must be positive, got {step_size}")
+        if not 0 < gamma <= 1:
+            raise ValueError(f"gamma must be in (0, 1], got {gamma}")
+        self.base_lr = float(base_lr)
+        self.max_lr = float(max_lr)
+        self.step_size = int(step_size)
+        self.mode = mode
+        self.gamma = float(gamma)
+        self.name = name
+
+    def __call__(self, step):
+        it = ops.cast(step, "float32")
+        cycle = ops.floor(1.0 + it / (2.0 * self.step_size))
+        x = ops.abs(it / self.step_size - 2.0 * cycle + 1.0)
+        if self.mode == "triangular":
+            scale = ops.ones_like(it)
+        elif self.mode == "triangular2":
+            scale = ops.power(2.0, 1.0 - cycle)
+        else:  # gamma**it as exp(it * log(gamma)): float32 pow of a rounded gamma drifts at large it
+            scale = ops.exp(it * math.log(self.gamma))
+        return self.base_lr + (self.max_lr - self.base_lr) * ops.maximum(0.0, 1.0 - x) * scale
+
+    def get_config(self) -> dict:
+        return {"base_lr": self.base_lr, "max_lr": self.max_lr, "step_size": self.step_size,
+                "mode": self.mode, "gamma": self.gamma, "name": self.name}
+
+
+def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
+    """Load a ``.keras`` checkpoint written by :mod:`tdfake.train` (schedule and optimizer included)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint; train the arm first (`tdfake train`)")
+    return keras.saving.load_model(path, compile=compile)

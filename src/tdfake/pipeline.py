@@ -1,0 +1,265 @@
+"""The input pipeline: split table → ``tf.data`` batches of float32 RGB images (and labels).
+
+Why not Keras' ImageDataGenerator, as the study used?  Keras 3 keeps it only as a deprecated
+legacy class, and it transforms one image at a time in NumPy/SciPy on one thread.  Here the same
+augmentation runs on whole batches inside TensorFlow (one projective-transform op per batch),
+with parallel reading and prefetching; ``bench/bench_pipeline.py`` compares the two.
+
+Augmentation keeps ImageDataGenerator's option names **and meanings** (see ``Config``):
+
+* ``rescale`` — pixel values are multiplied by it (after the geometric transform, as IDG does).
+* ``rotation_range`` — degrees; angle ~ U(−r, r).
+* ``width_shift_range`` / ``height_shift_range`` — fractions of the width / height; shift ~ U(−f, f)·size
+  (values ≥ 1 are pixels, as in IDG).  IDG itself scales the horizontal shift by the *height* and
+  vice versa; for the study's square images and equal ranges that makes no difference, and here
+  each range moves along its own axis.
+* ``shear_range`` — degrees (not radians, unlike Keras 3 layers); angle ~ U(−s, s).
+* ``zoom_range`` — z → zoom factors ``zx, zy ~ U(1 − z, 1 + z)`` drawn independently per axis
+  (a pair ``[lo, hi]`` is taken as is).
+* ``horizontal_flip`` — mirror left/right with probability ½, after the affine transform.
+* ``fill_mode`` — how points outside the input are filled ("nearest" replicates edge pixels;
+  "constant" (0), "reflect", "wrap" also work).
+
+The four geometric options compose into one affine matrix per image exactly as IDG's
+``apply_affine_transform`` does (rotation · shift · shear · zoom about the image centre), sampled
+bilinearly as IDG's ``order=1``; the tests compare the result with IDG's own function.
+
+Images are read by :func:`tdfake.images.read_rgb` (the one place that reads images: RGB, gray and
+RGBA handled, errors name the file) and resized with ``cfg.resize_method`` (the study: nearest).
+Validation and test data are never augmented and keep the split table's order.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from tdfake.config import Config
+from tdfake.images import derived_path, read_rgb
+
+AUTOTUNE = tf.data.AUTOTUNE
+SUBSETS = ("train", "val", "test")
+_FILL_MODES = {"nearest": "NEAREST", "constant": "CONSTANT", "reflect": "REFLECT", "wrap": "WRAP"}
+
+
+# ----------------------------------------------------------------------------- file lists
+
+
+def image_paths(split_df: pd.DataFrame, images_root: os.PathLike | str | None = None, kind: str = "OR",
+                image_format: str | None = None) -> list[str]:
+    """The file of each row: ``images_root/kind/path`` (an arm's image), or ``root/path`` when ``images_root`` is None."""
+    if images_root is None:
+        return [str(Path(root) / path) for root, path in zip(split_df["root"], split_df["path"])]
+    return [str(derived_path(images_root, kind, path, image_format)) for path in split_df["path"]]
+
+
+def check_files_exist(paths: Sequence[str], what: str = "images") -> None:
+    """Raise ``FileNotFoundError`` listing missing files (up to 10 of them) before any work starts."""
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        shown = "\n  ".join(missing[:10])
+        more = f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise FileNotFoundError(
+            f"{len(missing)} of {len(paths)} {what} are missing:\n  {shown}{more}\n"
+            "Create them first (`tdfake images SRC OUT` for TK/TK_diff) or pass the right --images folder."
+        )
+
+
+def select_subset(split_df: pd.DataFrame, subset: str) -> pd.DataFrame:
+    """Rows of one split, with clear errors for a table without a split column or an empty subset."""
+    if subset not in SUBSETS:
+        raise ValueError(f"subset must be one of {SUBSETS}, got {subset!r}")
+    if split_df is None or len(split_df) == 0:
+        raise ValueError("the split table is empty; build it with `tdfake split` (or workflow.prepare)")
+    if "split" not in split_df.columns:
+        raise ValueError("the table has no 'split' column; make one with `tdfake split` before training")
+    rows = split_df[split_df["split"] == subset]
+    if len(rows) == 0:
+        raise ValueError(f"the '{subset}' split is empty; check the split fractions and the data folder")
+    return rows
+
+
+def check_both_classes(rows: pd.DataFrame, subset: str) -> None:
+    """A labelled subset needs real (0) and fake (1) images; name the class that has none."""
+    labels = set(int(v) for v in rows["label"].unique())
+    for value, name in ((0, "real"), (1, "fake")):
+        if value not in labels:
+            raise ValueError(
+                f"the '{subset}' split has no {name} images (label {value}); "
+                f"check that the data folder has {name} images and re-run the split"
+            )
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _read_image(path: tf.Tensor, image_size: int, resize_method: str) -> tf.Tensor:
+    """Read one file with :func:`read_rgb` (in a worker thread) and resize it: uint8 (S, S, 3)."""
+    image = tf.numpy_function(lambda p: read_rgb(p.decode()), [path], tf.uint8, stateful=False)
+    image.set_shape([None, None, 3])
+    image = tf.image.resize(image, (image_size, image_size), method=resize_method)
+    return image if image.dtype == tf.uint8 else tf.saturate_cast(tf.round(image), tf.uint8)
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+
+def affine_matrices(theta, tx, ty, shear, zx, zy, height: int, width: int) -> tf.Tensor:
+    """IDG's ``apply_affine_transform`` matrices for a batch of parameters, as projective transforms.
+
+    All arguments are 1-D tensors of length N; angles in degrees, shifts in pixels (``tx`` moves
+    along x = columns, ``ty`` along y = rows).  The matrix maps output pixel (x, y) to the input
+    point it samples: rotation · shift · shear · zoom about the image centre, as IDG builds it.
+    Returns (N, 8) rows for ``ImageProjectiveTransformV3``.
+    """
+    theta = theta * (math.pi / 180.0)
+    shear = shear * (math.pi / 180.0)
+    zeros, ones = tf.zeros_like(theta), tf.ones_like(theta)
+
+    def mat(rows):
+        return tf.stack([tf.stack(r, axis=-1) for r in rows], axis=-2)  # (N, 3, 3)
+
+    rotation = mat([[tf.cos(theta), -tf.sin(theta), zeros], [tf.sin(theta), tf.cos(theta), zeros], [zeros, zeros, ones]])
+    shift = mat([[ones, zeros, tx], [zeros, ones, ty], [zeros, zeros, ones]])
+    shearing = mat([[ones, -tf.sin(shear), zeros], [zeros, tf.cos(shear), zeros], [zeros, zeros, ones]])
+    zoom = mat([[zx, zeros, zeros], [zeros, zy, zeros], [zeros, zeros, ones]])
+    ox, oy = (width - 1) / 2.0, (height - 1) / 2.0
+    offset = tf.constant([[1.0, 0.0, ox], [0.0, 1.0, oy], [0.0, 0.0, 1.0]])
+    reset = tf.constant([[1.0, 0.0, -ox], [0.0, 1.0, -oy], [0.0, 0.0, 1.0]])
+    m = offset @ rotation @ shift @ shearing @ zoom @ reset
+    return tf.reshape(m, [-1, 9])[:, :8]
+
+
+def apply_affine(images: tf.Tensor, transforms: tf.Tensor, fill_mode: str = "nearest",
+                 interpolation: str = "BILINEAR") -> tf.Tensor:
+    """Apply (N, 8) projective transforms to float images (N, H, W, C) in one op."""
+    if fill_mode not in _FILL_MODES:
+        raise ValueError(f"fill_mode must be one of {sorted(_FILL_MODES)}, got {fill_mode!r}")
+    shape = tf.shape(images)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=tf.cast(transforms, tf.float32), output_shape=shape[1:3],
+        fill_value=tf.constant(0.0, images.dtype), interpolation=interpolation, fill_mode=_FILL_MODES[fill_mode],
+    )
+
+
+def _zoom_bounds(zoom_range) -> tuple[float, float]:
+    if isinstance(zoom_range, (list, tuple)):
+        low, high = float(zoom_range[0]), float(zoom_range[1])
+    else:
+        low, high = 1.0 - float(zoom_range), 1.0 + float(zoom_range)
+    return low, high
+
+
+def _shift_pixels(range_: float, size: int) -> float:
+    """IDG: a range below 1 is a fraction of the size, otherwise pixels."""
+    return float(range_) * size if abs(float(range_)) < 1 else float(range_)
+
+
+def random_augment(images: tf.Tensor, seed: tf.Tensor, cfg: Config) -> tf.Tensor:
+    """Augment a float batch (N, H, W, 3) as ImageDataGenerator would, from a stateless ``seed`` (2,).
+
+    Every image gets its own random rotation, shifts, shear, per-axis zoom and flip.
+    """
+    n = tf.shape(images)[0]
+    height, width = int(images.shape[1]), int(images.shape[2])
+    seeds = tf.random.experimental.stateless_split(seed, num=7)
+
+    def uniform(i, low, high):
+        return tf.random.stateless_uniform([n], seeds[i], minval=low, maxval=high)
+
+    rot = float(cfg.rotation_range)
+    dx = _shift_pixels(cfg.width_shift_range, width)
+    dy = _shift_pixels(cfg.height_shift_range, height)
+    sh = float(cfg.shear_range)
+    zlow, zhigh = _zoom_bounds(cfg.zoom_range)
+    theta = uniform(0, -rot, rot) if rot else tf.zeros([n])
+    tx = uniform(1, -dx, dx) if dx else tf.zeros([n])
+    ty = uniform(2, -dy, dy) if dy else tf.zeros([n])
+    shear = uniform(3, -sh, sh) if sh else tf.zeros([n])
+    if (zlow, zhigh) != (1.0, 1.0):
+        zx, zy = uniform(4, zlow, zhigh), uniform(5, zlow, zhigh)
+    else:
+        zx = zy = tf.ones([n])
+    if any((rot, dx, dy, sh)) or (zlow, zhigh) != (1.0, 1.0):
+        images = apply_affine(images, affine_matrices(theta, tx, ty, shear, zx, zy, height, width), cfg.fill_mode)
+    if cfg.horizontal_flip:
+        flip = tf.random.stateless_uniform([n], seeds[6]) < 0.5
+        images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+    return images
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+def paths_dataset(paths: Sequence[str], cfg: Config, labels: Sequence[int] | None = None, training: bool = False,
+                  cache: bool = False) -> tf.data.Dataset:
+    """Batches of float32 images (and float32 labels when given) from a list of image files.
+
+    ``training`` shuffles (seeded by ``cfg.seed``, reshuffled each epoch) and augments; otherwise the
+    order of ``paths`` is kept and nothing random happens.  ``cache`` keeps decoded, resized images
+    in memory after the first epoch (worth it when they fit).  Missing files raise at once.
+    """
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise ValueError("no image files given")
+    check_files_exist(paths)
+    size, method = int(cfg.image_size), cfg.resize_method
+    items = (paths, np.asarray(labels, np.float32)) if labels is not None else (paths,)
+    ds = tf.data.Dataset.from_tensor_slices(items)
+
+    def load(path, *label):
+        return (_read_image(path, size, method), *label)
+
+    options = tf.data.Options()
+    options.deterministic = True
+    ds = ds.with_options(options)
+    if training and not cache:
+        ds = ds.shuffle(len(paths), seed=cfg.seed, reshuffle_each_iteration=True)
+    ds = ds.map(load, num_parallel_calls=AUTOTUNE)
+    if cache:
+        ds = ds.cache()
+        if training:
+            ds = ds.shuffle(len(paths), seed=cfg.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(int(cfg.batch_size))
+    scale = float(cfg.rescale) if cfg.rescale else 1.0
+
+    if training:
+        seeds = tf.data.Dataset.random(seed=cfg.seed, rerandomize_each_iteration=True).batch(2)
+
+        def augment(batch, seed):
+            images = random_augment(tf.cast(batch[0], tf.float32), seed, cfg) * scale
+            return (images, *batch[1:])
+
+        ds = tf.data.Dataset.zip(ds, seeds).map(augment, num_parallel_calls=AUTOTUNE)
+    else:
+        ds = ds.map(lambda image, *label: (tf.cast(image, tf.float32) * scale, *label), num_parallel_calls=AUTOTUNE)
+    ds = ds.map(_unwrap_single)
+    return ds.prefetch(AUTOTUNE)
+
+
+def _unwrap_single(*items):
+    return items[0] if len(items) == 1 else items
+
+
+def make_dataset(split_df: pd.DataFrame, subset: str, cfg: Config, images_root: os.PathLike | str | None = None,
+                 kind: str = "OR", training: bool | None = None, with_labels: bool = True,
+                 cache: bool = False) -> tf.data.Dataset:
+    """Batches of (float32 images, float32 labels) for one ``subset`` ("train", "val", "test") of a split.
+
+    ``images_root`` None reads ``root/path`` of each row; otherwise the arm's image
+    ``images_root/kind/path`` (suffix per ``cfg.image_format``).  ``training`` defaults to
+    ``subset == "train"``: shuffled and augmented; anything else keeps the table's order, unaugmented.
+    """
+    rows = select_subset(split_df, subset)
+    if with_labels:
+        check_both_classes(rows, subset)
+    paths = image_paths(rows, images_root, kind, cfg.image_format)
+    labels = rows["label"].astype(int).tolist() if with_labels else None
+    training = (subset == "train") if training is None else training
+    return paths_dataset(paths, cfg, labels=labels, training=training, cache=cache)
