@@ -1,0 +1,105 @@
+"""Data subcommands: ``manifest``, ``split``, ``faces``, ``demo-data`` (thin over tdfake's data modules)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("manifest", help="list the face crops of a data folder with labels, methods and groups",
+                              description="Write a manifest CSV (root, path, label, method, video, group) of a "
+                                          "data folder and print images and groups per class and method.")
+    p.add_argument("data", help="data folder with REAL/ (or real/) and FAKE/ (or fake/)")
+    p.add_argument("-o", "--output", required=True, help="manifest CSV to write")
+    p.add_argument("--layout", default="auto", choices=["auto", "ffpp", "dfdc", "folders"])
+    p.add_argument("--group-regex", help="folders layout: regex whose first capture group (on the file name "
+                                          "without suffix) names the group")
+    p.add_argument("--metadata", help="dfdc layout: DFDC's metadata.json when it is not in DATA")
+    p.set_defaults(func=_manifest)
+
+    p = subparsers.add_parser("split", help="split a manifest into train / val / test (grouped, stratified, seeded)",
+                              description="Add a split column to a manifest: 81/9/10 by default, no group in two "
+                                          "splits, each class at the fractions, seeded, independent of row order.")
+    p.add_argument("manifest", help="manifest CSV (from `tdfake manifest`) or a data folder")
+    p.add_argument("-o", "--output", required=True, help="split CSV to write (put it beside the run it feeds)")
+    p.add_argument("--by", default="group", choices=["group", "frame"],
+                   help="group: no video in two splits (default); frame: the study's leaky split")
+    p.add_argument("--fractions", nargs=3, type=float, default=[0.81, 0.09, 0.10], metavar=("TRAIN", "VAL", "TEST"))
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--per-class", type=int, help="sample N images per class first (the study: 10000)")
+    p.add_argument("--official", help="folder with FaceForensics++'s train.json, val.json, test.json")
+    p.set_defaults(func=_split)
+
+    p = subparsers.add_parser("faces", help="extract square face crops from videos and images (MTCNN)",
+                              description="Detect faces with MTCNN in videos (every Nth frame) and images under "
+                                          "SRC, save square crops as OUT/<relative folder>/{video}_frame{N}.jpg; "
+                                          "failures go to OUT/skipped.csv; re-running resumes.")
+    p.add_argument("src", help="a video, an image, or a folder of them")
+    p.add_argument("out", help="output folder")
+    p.add_argument("--every", type=int, default=10, help="keep every Nth video frame (default 10)")
+    p.add_argument("--margin", type=float, default=1.3, help="crop side = margin x the face box's longer side")
+    p.add_argument("--size", type=int, default=256, help="output side in pixels")
+    p.add_argument("--min-confidence", type=float, default=0.9, help="ignore detections below this score")
+    p.set_defaults(func=_faces)
+
+    p = subparsers.add_parser("demo-data", help="make the built-in offline demo dataset",
+                              description="Write real face 'videos' and self-blended fakes (REAL/, "
+                                          "FAKE/SelfBlended/) made from photos that installed packages ship.")
+    p.add_argument("out", help="output folder")
+    p.add_argument("--n-per-class", type=int, default=200)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frames-per-video", type=int, default=5)
+    p.add_argument("--strength", type=float, default=1.0, help="blending artefact strength (1: clear, 0.5: subtle)")
+    p.set_defaults(func=_demo)
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from tdfake.datasets import build_manifest, summary
+
+    manifest = build_manifest(args.data, layout=args.layout, group_regex=args.group_regex, metadata=args.metadata)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    manifest.to_csv(output, index=False)
+    print(summary(manifest).to_string())
+    print(f"{len(manifest)} images, {manifest['group'].nunique()} groups -> {output}")
+    return 0
+
+
+def _split(args: argparse.Namespace) -> int:
+    from tdfake.datasets import build_manifest, read_manifest
+    from tdfake.split import split_manifest, split_summary
+
+    source = Path(args.manifest)
+    manifest = build_manifest(source) if source.is_dir() else read_manifest(source)
+    split = split_manifest(manifest, fractions=tuple(args.fractions), by=args.by, seed=args.seed,
+                           per_class=args.per_class, official=args.official)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    split.to_csv(output, index=False)
+    print(split_summary(split).to_string())
+    print(f"split by {'official lists' if args.official else args.by}, seed {args.seed} -> {output}")
+    return 0
+
+
+def _faces(args: argparse.Namespace) -> int:
+    from tdfake.faces import extract_faces
+
+    result = extract_faces(args.src, args.out, every=args.every, margin=args.margin, size=args.size,
+                           min_confidence=args.min_confidence)
+    print(f"{result.written} crops written, {result.existing} already there, {result.skipped} skipped "
+          f"(see {Path(args.out) / 'skipped.csv'})")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import time
+
+    from tdfake.demo import make_demo_data
+
+    start = time.perf_counter()
+    out = make_demo_data(args.out, n_per_class=args.n_per_class, size=args.size, seed=args.seed,
+                         frames_per_video=args.frames_per_video, strength=args.strength, progress=True)
+    print(f"demo data in {out} ({2 * args.n_per_class} images, {time.perf_counter() - start:.1f} s)")
+    return 0

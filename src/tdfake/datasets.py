@@ -1,0 +1,218 @@
+"""Manifests: one table row per face crop, with its label, manipulation method, video and group.
+
+Why groups: the study split frames at random, so frames of one video (and a fake made from that
+video) sat in train and test at once.  Here every row gets a ``group`` such that a split that
+keeps groups whole cannot leak a video: a fake video links its target and source videos (and a
+DFDC fake its original), and a group is a connected component of those links.
+
+Columns (the shared contract): ``root`` (absolute data folder), ``path`` (POSIX path relative
+to ``root``), ``label`` (0 real, 1 fake), ``method`` ("real", or the manipulation's name),
+``video``, ``group``.  Rows are sorted by ``path``.
+
+Layouts (class folders are matched case-insensitively: ``REAL``/``real``, ``FAKE``/``fake``):
+
+``ffpp``
+    The study's: ``REAL/*.jpg`` and ``FAKE/<Method>/*.jpg`` with FaceForensics++ names:
+    real ``000_frame12.jpg`` (video ``000``), fake ``000_003_frame40.jpg`` (video ``000_003``,
+    target ``000``, source ``003``), actor videos ``01__kitchen_still_frame250.jpg`` and
+    DeepFakeDetection fakes ``01_02__kitchen_still__ABCD1234_frame9.jpg`` (linked to
+    ``01__kitchen_still``).
+``dfdc``
+    ``real/`` and ``fake/`` crops named ``{video}-{frame}-{face}.png``; with DFDC's
+    ``metadata.json`` (in the data folder, or passed as ``metadata``) each fake video is linked
+    to its ``original``.
+``folders``
+    ``real/`` and ``fake/`` of unrelated images: one group per file, or the first capture
+    group of ``group_regex`` (matched against the file name without suffix) names the group.
+
+Fakes directly under the fake folder get method ``"fake"``; in subfolders, the subfolder's
+name.  Files whose names the layout cannot parse fall back to one group per file, with a
+warning that counts them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tdfake.images import list_images
+
+COLUMNS = ["root", "path", "label", "method", "video", "group"]
+LAYOUTS = ("auto", "ffpp", "dfdc", "folders")
+CLASS_FOLDERS = {"real": 0, "fake": 1}
+
+_FFPP_FRAME = re.compile(r"^(?P<video>.+?)_frame(?P<frame>\d+)$")
+_FFPP_PAIR = re.compile(r"^(?P<target>\d+)_(?P<source>\d+)$")
+_DFD_FAKE = re.compile(r"^(?P<target>\d+)_(?P<source>\d+)__(?P<scene>.+)__(?P<hash>[A-Za-z0-9]+)$")
+_DFDC_NAME = re.compile(r"^(?P<video>.+)-(?P<frame>\d+)-(?P<face>\d+)$")
+
+
+def class_folders(data_dir: Path) -> dict[int, Path]:
+    """The real and fake folders directly under ``data_dir`` (case-insensitive names)."""
+    found: dict[int, Path] = {}
+    for child in sorted(data_dir.iterdir()):
+        label = CLASS_FOLDERS.get(child.name.lower())
+        if child.is_dir() and label is not None:
+            if label in found:
+                raise ValueError(f"{data_dir}: two folders for one class ({found[label].name}, {child.name}); merge them")
+            found[label] = child
+    missing = [name for name, label in CLASS_FOLDERS.items() if label not in found]
+    if missing:
+        raise ValueError(f"{data_dir}: no {' or '.join(missing)} folder; expected REAL/ (or real/) and FAKE/ (or fake/) "
+                         "holding the face crops")
+    return found
+
+
+def _files(data_dir: Path) -> list[tuple[Path, int, str]]:
+    """(relative path, label, method) of every image under the class folders."""
+    rows = []
+    for label, folder in class_folders(data_dir).items():
+        images = list_images(folder)
+        if not images:
+            raise ValueError(f"{folder}: no images in this class folder; add face crops (.jpg, .png, ...)")
+        for image in images:
+            rel = image.relative_to(folder)
+            method = "real" if label == 0 else (rel.parts[0] if len(rel.parts) > 1 else "fake")
+            rows.append((image.relative_to(data_dir), label, method))
+    return rows
+
+
+def _ffpp_video(stem: str, label: int) -> tuple[str | None, list[str]]:
+    """Video id of a FaceForensics++ frame name and the videos it links to (None if unparsed)."""
+    match = _FFPP_FRAME.match(stem)
+    if not match:
+        return None, []
+    video = match["video"]
+    if label == 1:
+        pair = _FFPP_PAIR.match(video)
+        if pair:
+            return video, [pair["target"], pair["source"]]
+        dfd = _DFD_FAKE.match(video)
+        if dfd:
+            return video, [f"{dfd['target']}__{dfd['scene']}"]
+    return video, []
+
+
+def _dfdc_video(stem: str) -> str | None:
+    match = _DFDC_NAME.match(stem)
+    return match["video"] if match else None
+
+
+def _dfdc_links(data_dir: Path, metadata: str | Path | None) -> dict[str, str]:
+    """Fake video -> original video from DFDC's ``metadata.json`` (empty when there is none)."""
+    path = Path(metadata) if metadata is not None else data_dir / "metadata.json"
+    if not path.is_file():
+        if metadata is not None:
+            raise FileNotFoundError(f"{path}: metadata file not found; pass DFDC's metadata.json or leave it out")
+        return {}
+    try:
+        entries = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err}); use DFDC's metadata.json as downloaded") from err
+    links = {}
+    for name, entry in entries.items():
+        original = entry.get("original") if isinstance(entry, dict) else None
+        if original:
+            links[Path(name).stem] = Path(original).stem
+    return links
+
+
+def detect_layout(data_dir: str | Path) -> str:
+    """``ffpp``, ``dfdc`` or ``folders``: whichever name pattern most files follow."""
+    data_dir = Path(data_dir)
+    stems = [rel.stem for rel, _, _ in _files(data_dir)]
+    ffpp = sum(bool(_FFPP_FRAME.match(s)) for s in stems)
+    dfdc = sum(bool(_DFDC_NAME.match(s)) for s in stems)
+    if max(ffpp, dfdc) * 2 <= len(stems):
+        return "folders"
+    return "ffpp" if ffpp >= dfdc else "dfdc"
+
+
+def _components(videos: list[str], links: list[tuple[str, str]]) -> dict[str, str]:
+    """Group id per video: connected components of the links, named by their smallest video id."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    nodes = sorted(set(videos) | {v for link in links for v in link})
+    index = {v: i for i, v in enumerate(nodes)}
+    rows = [index[a] for a, _ in links]
+    cols = [index[b] for _, b in links]
+    graph = coo_matrix((np.ones(len(links)), (rows, cols)), shape=(len(nodes), len(nodes)))
+    _, component = connected_components(graph, directed=False)
+    name: dict[int, str] = {}
+    for v in nodes:  # sorted, so the first node seen is the smallest
+        name.setdefault(component[index[v]], v)
+    return {v: name[component[index[v]]] for v in nodes}
+
+
+def build_manifest(data_dir, layout: str = "auto", group_regex: str | None = None, metadata=None) -> pd.DataFrame:
+    """The manifest of a data folder (see the module docstring for layouts and columns).
+
+    ``group_regex`` (folders layout) names each file's group by its first capture group;
+    ``metadata`` is DFDC's ``metadata.json`` when it is not in ``data_dir``.
+    """
+    data_dir = Path(data_dir).resolve()
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"{data_dir}: no such data folder")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout={layout!r}: choose one of {', '.join(LAYOUTS)}")
+    if layout == "auto":
+        layout = detect_layout(data_dir)
+    pattern = re.compile(group_regex) if group_regex else None
+    if pattern is not None and pattern.groups < 1:
+        raise ValueError(f"group_regex={group_regex!r} needs a capture group, e.g. r'^(.+?)_\\d+$'")
+    dfdc_links = _dfdc_links(data_dir, metadata) if layout == "dfdc" else {}
+
+    records, links, unparsed = [], [], 0
+    for rel, label, method in _files(data_dir):
+        stem = rel.stem
+        video, linked = None, []
+        if layout == "ffpp":
+            video, linked = _ffpp_video(stem, label)
+        elif layout == "dfdc":
+            video = _dfdc_video(stem)
+            if video is not None and label == 1 and video in dfdc_links:
+                linked = [dfdc_links[video]]
+        elif pattern is not None:
+            match = pattern.search(stem)
+            video = match.group(1) if match else None
+        else:
+            video = rel.as_posix()  # unrelated images: every file its own group, no warning
+        if video is None:
+            unparsed += 1
+            video = rel.as_posix()
+        records.append((str(data_dir), rel.as_posix(), label, method, video))
+        links.extend((video, other) for other in linked)
+    if unparsed:
+        what = f"group_regex {group_regex!r}" if layout == "folders" else f"the {layout} naming scheme"
+        warnings.warn(f"{data_dir}: {unparsed} of {len(records)} file names do not follow {what}; "
+                      "each of them is its own group", stacklevel=2)
+    frame = pd.DataFrame.from_records(records, columns=COLUMNS[:-1])
+    groups = _components(frame["video"].tolist(), links)
+    frame["group"] = frame["video"].map(groups)
+    return frame.sort_values("path", kind="stable").reset_index(drop=True)
+
+
+def read_manifest(path) -> pd.DataFrame:
+    """Read a manifest or split CSV, keeping video and group ids as strings (``000`` stays ``000``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such manifest; make one with `tdfake manifest DATA -o {path}`")
+    frame = pd.read_csv(path, dtype={"video": str, "group": str, "path": str, "root": str, "method": str})
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}; expected {COLUMNS}")
+    return frame
+
+
+def summary(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Images and groups per class and method (the table ``tdfake manifest`` prints)."""
+    table = manifest.assign(cls=manifest["label"].map({0: "real", 1: "fake"})).groupby(["cls", "method"]).agg(
+        images=("path", "size"), videos=("video", "nunique"), groups=("group", "nunique"))
+    table.index.names = ["class", "method"]
+    return table
