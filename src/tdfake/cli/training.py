@@ -1,0 +1,69 @@
+"""``tdfake train``: train one arm from a config into a run folder.
+
+Examples::
+
+    tdfake train --config configs/demo.yaml --arm baseline          # demo data, made on first use
+    tdfake train --config configs/paper.yaml --arm tk --split runs/paper/split.csv --images data/images
+    tdfake train --config configs/demo.yaml --arm tk_diff --resume --epochs 12 --set batch_size=8
+"""
+
+from __future__ import annotations
+
+import argparse
+
+ARM_NAMES = ("baseline", "tk", "tk_diff")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train one arm (baseline / tk / tk_diff) into a run folder",
+        description="Train Xception on one arm's images. Without --split/--images the config's data "
+                    "is prepared first (demo data, split, Tucker images). The run folder gets "
+                    "config.yaml, split.csv, history.csv, best.keras and last.keras.",
+    )
+    parser.add_argument("--config", required=True, help="YAML config (configs/paper.yaml, configs/demo.yaml)")
+    parser.add_argument("--arm", required=True, choices=ARM_NAMES, help="which images to train on")
+    parser.add_argument("--split", help="split CSV (manifest rows + split column); default: prepare from the config")
+    parser.add_argument("--images", help="folder holding OR/, TK/, TK_diff/ images; with --split")
+    parser.add_argument("--run-dir", help="output folder (default: <out_dir>/<arm>)")
+    parser.add_argument("--resume", action="store_true", help="continue from last.keras and history.csv")
+    parser.add_argument("--epochs", type=int, help="override the config's epochs")
+    parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any config value (repeatable), e.g. --set batch_size=16")
+    parser.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from tdfake.config import ARMS, Config
+
+    cfg = Config.from_yaml(args.config).override_from_strings(args.assignments)
+    if args.epochs is not None:
+        cfg = cfg.override(epochs=args.epochs)
+    if bool(args.split) != bool(args.images):
+        raise SystemExit("tdfake train: give --split and --images together, or neither to prepare from the config")
+    if args.split:
+        split_path = Path(args.split)
+        if not split_path.is_file():
+            raise SystemExit(f"tdfake train: {split_path}: no such split file; make one with `tdfake split`")
+        split_df = pd.read_csv(split_path)
+        images_root = Path(args.images)
+    else:
+        from tdfake.workflow import prepare
+
+        prepared = prepare(cfg, kinds=[ARMS[args.arm]])
+        split_df, images_root = prepared.split, prepared.images_root
+
+    from tdfake.train import train_arm
+
+    run_dir = Path(args.run_dir) if args.run_dir else Path(cfg.out_dir) / args.arm
+    try:
+        train_arm(cfg, args.arm, split_df, images_root, run_dir, resume=args.resume)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f"tdfake train: {err}") from None
+    print(f"run folder: {run_dir}")
+    return 0

@@ -1,0 +1,142 @@
+"""Train one arm (baseline / tk / tk_diff) into a run folder, resumably.
+
+A run folder holds everything needed to judge and continue the run::
+
+    config.yaml   the resolved config the run used
+    split.csv     the split table it trained on
+    history.csv   one row per epoch: loss, accuracy, auc, val_loss, val_accuracy, val_auc, lr
+    best.keras    the model with the lowest val_loss so far (the study's ModelCheckpoint)
+    last.keras    the model after the last completed epoch (optimizer state included)
+
+``resume=True`` reloads ``last.keras`` and continues at the epoch after the last row of
+``history.csv``; the optimizer's iteration count is saved with it, so the cyclical learning rate
+continues where it stopped.  A finished run (as many rows as ``cfg.epochs``) returns at once.
+
+Hardware switches: ``cfg.mixed_precision`` (float16 compute, float32 output; for GPUs) and
+``cfg.xla`` (``jit_compile``).  With more than one GPU visible the model is replicated with
+``tf.distribute.MirroredStrategy`` (``cfg.batch_size`` is the global batch).
+
+Several machines: ``tf.distribute.MultiWorkerMirroredStrategy`` works the same way.  Set
+``TF_CONFIG`` on every machine, e.g. for worker 0 of two::
+
+    TF_CONFIG='{"cluster": {"worker": ["host0:12345", "host1:12345"]},
+                "task": {"type": "worker", "index": 0}}'
+
+run the same command on each (index 0, 1, ...), give each its own ``--run-dir`` on local disk
+(worker 0 is the chief whose checkpoints count), and build the model inside
+``MultiWorkerMirroredStrategy().scope()`` — :func:`train_arm` does that when ``TF_CONFIG`` lists
+more than one worker.  Every worker must see the same split and image files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+import pandas as pd
+import tensorflow as tf
+
+from tdfake.config import ARMS, Config
+from tdfake.model import CyclicalLR, build_xception, load_model
+from tdfake.pipeline import make_dataset
+
+RUN_FILES = ("config.yaml", "split.csv", "history.csv", "best.keras", "last.keras")
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Adds the optimizer's current learning rate as ``lr`` to each epoch's logs (and so to history.csv)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            lr = self.model.optimizer.learning_rate
+            logs["lr"] = float(keras.ops.convert_to_numpy(lr))
+
+
+def choose_strategy() -> tf.distribute.Strategy:
+    """Multi-worker when TF_CONFIG lists several workers, mirrored on several GPUs, else the default."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    if len(tf_config.get("cluster", {}).get("worker", [])) > 1:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def completed_epochs(history_csv: Path) -> int:
+    """Number of epochs recorded in a run's history.csv (0 when there is none)."""
+    if not history_csv.is_file() or history_csv.stat().st_size == 0:
+        return 0
+    return len(pd.read_csv(history_csv))
+
+
+def compile_model(model: keras.Model, cfg: Config, optimizer: keras.optimizers.Optimizer | None = None) -> None:
+    """Adam on the cyclical schedule, binary cross-entropy, accuracy and AUROC; XLA per ``cfg.xla``."""
+    if cfg.optimizer.lower() != "adam":
+        raise ValueError(f"optimizer {cfg.optimizer!r} is not supported; the study used 'adam'")
+    if optimizer is None:
+        schedule = CyclicalLR(cfg.base_lr, cfg.max_lr, cfg.step_size, cfg.clr_mode, cfg.gamma)
+        optimizer = keras.optimizers.Adam(learning_rate=schedule)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.BinaryCrossentropy(),
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
+        jit_compile=bool(cfg.xla),
+    )
+
+
+def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.PathLike | str | None,
+              run_dir: os.PathLike | str, resume: bool = False) -> Path:
+    """Train ``arm`` on the ``train`` rows of ``split_df``, validate on ``val``; returns ``run_dir``.
+
+    Images are ``images_root/<kind>/<path>`` (``kind`` = ``ARMS[arm]``), or ``root/path`` of each
+    row when ``images_root`` is None.  Without ``resume`` an existing run in ``run_dir`` is replaced.
+    """
+    if arm not in ARMS:
+        raise ValueError(f"arm must be one of {sorted(ARMS)}, got {arm!r}")
+    kind = ARMS[arm]
+    run_dir = Path(run_dir)
+    history_csv, best, last = run_dir / "history.csv", run_dir / "best.keras", run_dir / "last.keras"
+    done = completed_epochs(history_csv) if resume and last.is_file() else 0
+    if resume and done >= cfg.epochs:
+        print(f"{run_dir}: already trained for {done} epochs (epochs={cfg.epochs}); nothing to do")
+        return run_dir
+
+    # Build the datasets first: missing files, empty splits and one-class splits fail before any training.
+    train_ds = make_dataset(split_df, "train", cfg, images_root, kind)
+    val_ds = make_dataset(split_df, "val", cfg, images_root, kind)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not done:
+        for name in ("history.csv", "best.keras", "last.keras"):
+            (run_dir / name).unlink(missing_ok=True)
+    cfg.to_yaml(run_dir / "config.yaml")
+    split_df.to_csv(run_dir / "split.csv", index=False)
+
+    keras.utils.set_random_seed(int(cfg.seed) + done)
+    previous_policy = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision else "float32")
+    try:
+        with choose_strategy().scope():
+            if done:
+                model = load_model(last)
+                compile_model(model, cfg, optimizer=model.optimizer)
+            else:
+                model = build_xception(cfg.image_size, cfg.weights, cfg.head, cfg.dense_units, cfg.dropout)
+                compile_model(model, cfg)
+        best_so_far = None
+        if done:
+            best_so_far = float(pd.read_csv(history_csv)["val_loss"].min())
+        callbacks = [
+            LearningRateLogger(),
+            keras.callbacks.ModelCheckpoint(best, monitor="val_loss", mode="min", save_best_only=True,
+                                            initial_value_threshold=best_so_far),
+            keras.callbacks.ModelCheckpoint(last, save_best_only=False),
+            keras.callbacks.CSVLogger(str(history_csv), append=bool(done)),
+        ]
+        model.fit(train_ds, validation_data=val_ds, epochs=int(cfg.epochs), initial_epoch=done,
+                  callbacks=callbacks, verbose=1)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    return run_dir
