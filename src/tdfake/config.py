@@ -18,6 +18,9 @@ import yaml
 ARMS = {"baseline": "OR", "tk": "TK", "tk_diff": "TK_diff"}
 """Training arms and the image kind each one trains on."""
 
+PATH_FIELDS = ("out_dir", "graphs_dir", "data_dir", "demo_dir")
+"""Config fields that hold folders (see :meth:`Config.rooted`)."""
+
 
 @dataclass
 class Config:
@@ -105,6 +108,19 @@ class Config:
                 raise ValueError(f"--set expects key=value, got {item!r}")
             values[key.strip()] = yaml.safe_load(raw)
         return self.override(**values)
+
+    def rooted(self, root: str | Path) -> "Config":
+        """A copy whose relative folder settings are taken relative to ``root``.
+
+        The CLI resolves paths against the working directory; notebooks live in ``notebooks/`` and
+        pass the project root here so that both write to the same ``runs/``, ``data/`` and ``graphs/``.
+        """
+        moved = {}
+        for name in PATH_FIELDS:
+            value = getattr(self, name)
+            if value is not None and not Path(value).is_absolute():
+                moved[name] = str(Path(root) / value)
+        return self.override(**moved)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
