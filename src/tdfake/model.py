@@ -106,16 +106,20 @@ def build_xception(image_size: int, weights: str | os.PathLike | None = "imagene
 
 
 def _load_local_weights(model: keras.Model, base: keras.Model, path: Path) -> None:
-    """Load a no-top Xception file into the base, else a whole-model weights file into the model."""
+    """Load a whole-model weights file into the model, else a no-top Xception file into the base.
+
+    The whole model goes first: Keras loads a whole-model file into the base without complaint,
+    leaving the head untrained.
+    """
     errors = []
-    for target in (base, model):
+    for target in (model, base):
         try:
             target.load_weights(str(path))
             return
         except Exception as err:  # noqa: BLE001 - try the other layout, report both
             errors.append(str(err).splitlines()[0][:200])
     raise WeightsUnavailableError(
-        f"{path}: cannot load as Xception no-top weights ({errors[0]}) nor as this model's weights "
+        f"{path}: cannot load as this model's weights ({errors[0]}) nor as Xception no-top weights "
         f"({errors[1]}); check the file, the image size and the head settings"
     )
 
@@ -154,7 +158,8 @@ class CyclicalLR(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step):
         it = ops.cast(step, "float32")
         cycle = ops.floor(1.0 + it / (2.0 * self.step_size))
-        x = ops.abs(it / self.step_size - 2.0 * cycle + 1.0)
+        # |it/step - 2 cycle + 1| written so float32 subtracts exact integers before dividing
+        x = ops.abs(it - (2.0 * cycle - 1.0) * self.step_size) / self.step_size
         if self.mode == "triangular":
             scale = ops.ones_like(it)
         elif self.mode == "triangular2":
