@@ -1,0 +1,64 @@
+"""``tdfake images SRC OUT``: the OR / TK / TK_diff (and CP / CP_diff) image trees of a folder of crops."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "images",
+        help="write OUT/<kind>/<relative path> for every image under SRC (TK, TK_diff, ...)",
+        description=(
+            "For every image under SRC (any nesting) write OUT/<kind>/<same relative path> for each kind. "
+            "Reruns skip finished images; bad files are listed in OUT/skipped.csv and the run goes on."
+        ),
+    )
+    parser.add_argument("src", help="folder of input images (e.g. with REAL/ and FAKE/<method>/ inside)")
+    parser.add_argument("out", help="output folder; gets one subfolder per kind")
+    parser.add_argument("--kinds", nargs="+", default=["OR", "TK", "TK_diff"],
+                        choices=["OR", "TK", "TK_diff", "CP", "CP_diff"], help="image kinds to write (default: OR TK TK_diff)")
+    parser.add_argument("--rank", nargs=3, type=int, default=[30, 30, 3], metavar=("H", "W", "C"),
+                        help="Tucker rank (default: the study's 30 30 3)")
+    parser.add_argument("--cp-rank", type=int, default=8, help="CP rank for CP / CP_diff (default 8)")
+    parser.add_argument("--method", choices=["fast", "tensorly"], default="fast",
+                        help="fast: batched HOSVD+HOOI (GPU when TensorFlow sees one); tensorly: the study's exact call")
+    parser.add_argument("--workers", type=int, default=_default_workers(), help="processes (default: all CPUs available)")
+    parser.add_argument("--shard", default="0/1", metavar="I/N",
+                        help="process only images whose sorted index is I modulo N (for array jobs; default 0/1)")
+    parser.add_argument("--format", dest="image_format", choices=["png", "jpg"], default=None,
+                        help="output format (default: keep each input's format, as the study did; png is lossless)")
+    parser.add_argument("--size", type=int, default=None, metavar="S", help="resize to S x S before the transforms")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tdfake.image_creation import create_images, parse_shard
+
+    try:
+        shard = parse_shard(args.shard)
+        summary = create_images(
+            args.src,
+            args.out,
+            kinds=args.kinds,
+            rank=args.rank,
+            method=args.method,
+            workers=args.workers,
+            shard=shard,
+            image_format=args.image_format,
+            size=args.size,
+            cp_rank=args.cp_rank,
+            progress=not args.quiet,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        print(f"tdfake images: {err}", file=sys.stderr)
+        return 2
+    print(f"tdfake images: {summary.line()}")
+    return 0

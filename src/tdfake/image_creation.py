@@ -1,0 +1,221 @@
+"""Turn a folder of face crops into the study's ``OR/``, ``TK/``, ``TK_diff/`` (and ``CP/``, ``CP_diff/``) trees.
+
+Every image under ``src`` (any nesting, e.g. ``REAL/`` and ``FAKE/NeuralTextures/``) becomes
+``out/<kind>/<same relative path>`` for each requested kind.  The run is built for large sets:
+
+* **resumable** — an image whose outputs all exist is not even decoded, so a rerun finishes fast;
+  a kind added later (``CP``) is computed only where it is missing;
+* **safe to interrupt** — every file is written atomically (:func:`tdfake.images.write_rgb`);
+* **reproducible** — the transforms are seeded and the encoders fixed, so the same input gives
+  byte-identical files; each worker runs BLAS single-threaded so results never depend on how
+  many threads or processes were used;
+* **parallel** — ``workers`` processes share the images; ``shard=(i, n)`` keeps the images whose
+  index in the sorted listing is ``i`` modulo ``n``, so an array job of ``n`` tasks covers the
+  set exactly once;
+* **forgiving** — grayscale, RGBA and 16-bit inputs are converted by :func:`tdfake.images.read_rgb`;
+  corrupt or non-image files, and images smaller than the Tucker rank (whose "reconstruction"
+  would be the image itself), are skipped and listed (path relative to ``src``, reason) in ``out/skipped.csv``
+  (``out/skipped-shard-I-of-N.csv`` for a shard, so concurrent shards never overwrite each other),
+  rewritten on each run.
+
+``OR`` is the original as RGB: the file's bytes are copied when it is stored as 8-bit 3-channel
+and neither ``size`` nor ``image_format`` asks for a change (so no JPEG is re-compressed);
+otherwise the converted image is encoded anew.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from tdfake import images, tucker
+
+TUCKER_KINDS = ("TK", "TK_diff")
+CP_KINDS = ("CP", "CP_diff")
+
+
+@dataclass(frozen=True)
+class CreationSummary:
+    """What one run did, counted in source images."""
+
+    written: int  # images with at least one output written by this run
+    existing: int  # images whose outputs were all there already
+    skipped: int  # bad images, listed in the skipped CSV
+    seconds: float
+    skipped_csv: Path
+
+    def line(self) -> str:
+        return (
+            f"{self.written} written, {self.existing} existing, {self.skipped} skipped"
+            f"{f' (see {self.skipped_csv})' if self.skipped else ''}, {self.seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True)
+class _Job:
+    source: Path
+    relpath: str
+    targets: dict[str, Path]  # kind -> output path, only the missing ones
+
+
+def create_images(
+    src: os.PathLike | str,
+    out: os.PathLike | str,
+    kinds: Sequence[str] = ("OR", "TK", "TK_diff"),
+    rank: Sequence[int] = tucker.TUCKER_RANK,
+    method: str = "fast",
+    workers: int = 1,
+    shard: tuple[int, int] = (0, 1),
+    image_format: str | None = None,
+    size: int | None = None,
+    cp_rank: int = tucker.CP_RANK,
+    progress: bool = True,
+) -> CreationSummary:
+    """Write ``out/<kind>/<relpath>`` for every image under ``src`` and each kind; see the module doc.
+
+    ``image_format`` (``"png"``, ``"jpg"``) replaces the output suffix, ``None`` keeps the input's;
+    ``size`` resizes each image to ``size`` x ``size`` (OpenCV area interpolation) before the
+    transforms.  Returns the counts; skipped images are listed in ``summary.skipped_csv``.
+    """
+    start = time.perf_counter()
+    kinds = _check_kinds(kinds)
+    rank = tuple(int(r) for r in rank)
+    if method not in tucker.METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(tucker.METHODS)}")
+    index, count = _check_shard(shard)
+    src, out = Path(src), Path(out)
+    files = images.list_images(src)[index::count]
+
+    jobs: list[_Job] = []
+    for path in files:
+        relpath = path.relative_to(src).as_posix()
+        targets = {kind: images.derived_path(out, kind, relpath, image_format) for kind in kinds}
+        missing = {kind: target for kind, target in targets.items() if not target.exists()}
+        if missing:
+            jobs.append(_Job(path, relpath, missing))
+
+    options = dict(rank=rank, method=method, size=size, cp_rank=cp_rank, keep_format=image_format is None)
+    skipped: list[tuple[str, str]] = []
+    bar = tqdm(total=len(jobs), unit="img", desc="tdfake images", disable=not progress)
+    with bar:
+        if workers <= 1 or len(jobs) <= 1:
+            with threadpool_limits(1):
+                results = ((job, _process(job, **options)) for job in jobs)
+                skipped = _collect(results, bar)
+        else:
+            context = multiprocessing.get_context("spawn")  # safe even when the caller has TensorFlow loaded
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_single_threaded_blas) as pool:
+                futures = {pool.submit(_process, job, **options): job for job in jobs}
+                skipped = _collect(((futures[f], f.result()) for f in as_completed(futures)), bar)
+
+    name = "skipped.csv" if count == 1 else f"skipped-shard-{index}-of-{count}.csv"
+    skipped_csv = out / name
+    _write_skipped(skipped_csv, skipped)
+    return CreationSummary(
+        written=len(jobs) - len(skipped),
+        existing=len(files) - len(jobs),
+        skipped=len(skipped),
+        seconds=time.perf_counter() - start,
+        skipped_csv=skipped_csv,
+    )
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> ``(I, N)`` with 0 <= I < N (the shard syntax of the CLI)."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"shard {text!r} is not I/N (e.g. 0/4 for the first of four shards)") from None
+    return _check_shard((index, count))
+
+
+def _check_shard(shard: tuple[int, int]) -> tuple[int, int]:
+    index, count = (int(s) for s in shard)
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"shard {index}/{count} is out of range; use I/N with 0 <= I < N")
+    return index, count
+
+
+def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
+    unknown = [kind for kind in kinds if kind not in tucker.KINDS]
+    if unknown or not kinds:
+        raise ValueError(f"unknown image kinds {unknown or list(kinds)}; choose from {', '.join(tucker.KINDS)}")
+    return tuple(dict.fromkeys(kinds))
+
+
+def _single_threaded_blas() -> None:
+    threadpool_limits(1)
+
+
+def _collect(results, bar) -> list[tuple[str, str]]:
+    skipped = []
+    for job, reason in results:
+        if reason is not None:
+            skipped.append((job.relpath, reason))
+        bar.update()
+    return sorted(skipped)
+
+
+def _process(job: _Job, rank, method, size, cp_rank, keep_format) -> str | None:
+    """Write the missing outputs of one image; return None, or the reason it was skipped."""
+    try:
+        image = images.read_rgb(job.source)
+        if size:
+            image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+        needs_tucker = any(kind in job.targets for kind in TUCKER_KINDS)
+        if needs_tucker and (image.shape[0] < rank[0] or image.shape[1] < rank[1]):
+            return (
+                f"image is {image.shape[0]}x{image.shape[1]}, smaller than the Tucker rank {rank[0]}x{rank[1]} "
+                "(its TK image would be the image itself); use larger crops, --size or a smaller --rank"
+            )
+        outputs: dict[str, np.ndarray] = {}
+        if needs_tucker:
+            tk = tucker.tk_image(image, rank, method)
+            outputs["TK"], outputs["TK_diff"] = tk, tucker.diff_image(tk, image)
+        if any(kind in job.targets for kind in CP_KINDS):
+            cp = tucker.cp_image(image, cp_rank, method)
+            outputs["CP"], outputs["CP_diff"] = cp, tucker.diff_image(cp, image)
+        for kind, target in job.targets.items():
+            if kind == "OR":
+                _write_original(job.source, image, target, unchanged=keep_format and not size)
+            else:
+                images.write_rgb(target, outputs[kind])
+    except images.ImageReadError as err:
+        return err.reason
+    except Exception as err:  # one bad file must not cost the rest of the run; the reason is recorded
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def _write_original(source: Path, image: np.ndarray, target: Path, unchanged: bool) -> None:
+    """Copy the source bytes when they already are an 8-bit RGB file of the right format, else re-encode."""
+    if unchanged and source.suffix.lower() == target.suffix.lower() and _stored_as_rgb8(source):
+        images.write_atomic(target, source.read_bytes())
+    else:
+        images.write_rgb(target, image)
+
+
+def _stored_as_rgb8(path: Path) -> bool:
+    """Whether the file decodes to 8-bit, 3-channel pixels (not gray, RGBA or 16-bit) as stored."""
+    stored = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    return stored is not None and stored.dtype == np.uint8 and stored.ndim == 3 and stored.shape[2] == 3
+
+
+def _write_skipped(path: Path, rows: list[tuple[str, str]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["path", "reason"])
+    writer.writerows(rows)
+    images.write_atomic(path, buffer.getvalue().encode())
