@@ -123,16 +123,16 @@ def test_eer_threshold_balances_error_rates_on_many_scores():
 
 def test_bootstrap_is_seeded_and_brackets_the_estimate(scores):
     y, s, _, _ = scores
-    a = metrics.bootstrap_intervals(y, s, n_bootstrap=200, seed=1)
-    b = metrics.bootstrap_intervals(y, s, n_bootstrap=200, seed=1)
-    c = metrics.bootstrap_intervals(y, s, n_bootstrap=200, seed=2)
+    a = metrics.bootstrap_intervals(y, s, n_bootstrap=100, seed=1)
+    b = metrics.bootstrap_intervals(y, s, n_bootstrap=100, seed=1)
+    c = metrics.bootstrap_intervals(y, s, n_bootstrap=100, seed=2)
     assert a == b
     assert a != c
     lo, hi = a["auroc"]
     assert lo < roc_auc_score(y, s) < hi
     lo, hi = a["accuracy"]
     assert lo < accuracy_score(y, s >= 0.5) < hi
-    report = evaluate_scores(y, s, n_bootstrap=200, seed=1)
+    report = evaluate_scores(y, s, n_bootstrap=100, seed=1)
     assert report.ci["auroc"] == a["auroc"]
 
 

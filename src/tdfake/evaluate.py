@@ -99,19 +99,26 @@ def score_files(model, paths: list[str], cfg: Config, verbose: int = 0) -> np.nd
 def stage_images(root: Path, relpaths: list[str], run: Run, out: Path) -> tuple[list[str | None], pd.DataFrame]:
     """Make the arm's images of ``root/relpath`` under ``out`` as training did; (file or None, skipped).
 
-    Existing files are reused, so an interrupted evaluation resumes.  The skipped table
-    (path, reason) comes from image creation's ``skipped.csv``.
+    The chosen files are linked into ``out/src`` so image creation handles exactly them (not
+    everything else under ``root``); the images land in ``out/images/<kind>/<relpath>``.  Existing
+    outputs are reused, so an interrupted evaluation resumes.  ``skipped`` is image creation's
+    table of unusable files (path relative to ``root``, reason).
     """
     from tdfake.image_creation import create_images
 
     cfg = run.cfg
-    create_images(
-        root, out, kinds=(run.kind,), rank=tuple(cfg.rank), method=cfg.tucker_method,
-        workers=cfg.workers, image_format=cfg.image_format, paths=list(relpaths),
+    src, images_root = out / "src", out / "images"
+    for rel in relpaths:
+        link = src / rel
+        if not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to((root / rel).resolve())
+    summary = create_images(
+        src, images_root, kinds=(run.kind,), rank=tuple(cfg.rank), method=cfg.tucker_method,
+        workers=cfg.workers, image_format=cfg.image_format, progress=False,
     )
-    files = [derived_path(out, run.kind, rel, cfg.image_format) for rel in relpaths]
-    skipped_csv = out / "skipped.csv"
-    skipped = pd.read_csv(skipped_csv) if skipped_csv.is_file() else pd.DataFrame(columns=["path", "reason"])
+    files = [derived_path(images_root, run.kind, rel, cfg.image_format) for rel in relpaths]
+    skipped = pd.read_csv(summary.skipped_csv, dtype=str)
     return [str(f) if f.is_file() else None for f in files], skipped
 
 
@@ -139,7 +146,7 @@ def _stage_rows(rows: pd.DataFrame, run: Run, out: Path) -> tuple[pd.DataFrame, 
     rows["file"] = None
     skipped = []
     for i, (root, part) in enumerate(rows.groupby("root", sort=True)):
-        files, skip = stage_images(Path(root), part["path"].tolist(), run, out / f"images{i}")
+        files, skip = stage_images(Path(root), part["path"].tolist(), run, out / f"staged{i}")
         rows.loc[part.index, "file"] = files
         skipped.append(skip)
     return rows, pd.concat(skipped, ignore_index=True)

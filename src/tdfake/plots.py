@@ -1,0 +1,293 @@
+"""The figures of ``graphs/``: training curves, learning rate, ROC, confusion matrices, comparison, Tucker.
+
+Every function returns a :class:`matplotlib.figure.Figure` and, given ``path``, also writes it as a
+PNG.  Figures are made without pyplot, so nothing accumulates in a long notebook session and no
+display is needed (PNG output goes through Agg); in Jupyter a returned figure shows inline.
+
+Arms are drawn in fixed colours (baseline blue, TK orange, TK_diff green) in every figure, and
+the study's published numbers, where shown, are labelled "study".
+:func:`save_all` regenerates the standard files from a ``tdfake run`` output folder.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from tdfake.config import ARMS, Config
+from tdfake.metrics import STUDY_RESULTS, Report
+
+ARM_COLOURS = {"baseline": "tab:blue", "tk": "tab:orange", "tk_diff": "tab:green"}
+ARM_LABELS = {"baseline": "baseline (OR)", "tk": "TK", "tk_diff": "TK_diff"}
+GRAPH_FILES = {
+    "history": "history_{arm}.png",
+    "learning_rate": "learning_rate.png",
+    "roc": "roc.png",
+    "confusion": "confusion_matrices.png",
+    "comparison": "comparison.png",
+    "tucker": "tucker_example.png",
+}
+"""File names :func:`save_all` writes under the graphs folder."""
+DPI = 120
+
+
+def _label(arm: str) -> str:
+    return ARM_LABELS.get(arm, arm)
+
+
+def _colour(arm: str, index: int) -> str:
+    return ARM_COLOURS.get(arm, f"C{index % 10}")
+
+
+def _finish(fig: Figure, path: os.PathLike | str | None) -> Figure:
+    """Tidy the layout and write the PNG when a path is given."""
+    fig.tight_layout()
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=DPI)
+    return fig
+
+
+# --------------------------------------------------------------------------- training
+
+def plot_history(history: pd.DataFrame, arm: str = "baseline", path: os.PathLike | str | None = None) -> Figure:
+    """Accuracy and loss per epoch, training vs validation, for one arm (the study's curves).
+
+    ``history`` is a run's ``history.csv`` (columns ``accuracy``, ``val_accuracy``, ``loss``,
+    ``val_loss``; an ``epoch`` column is used when present, else epochs count from 1).  The epoch
+    with the lowest validation loss (the checkpoint that is evaluated) is marked.
+    """
+    for column in ("accuracy", "val_accuracy", "loss", "val_loss"):
+        if column not in history.columns:
+            raise ValueError(f"history has no {column!r} column; expected a run's history.csv")
+    epochs = history["epoch"] + 1 if "epoch" in history.columns else pd.Series(range(1, len(history) + 1))
+    best = int(np.argmin(history["val_loss"].to_numpy()))
+    fig = Figure(figsize=(10, 4))
+    for ax, metric, title in zip(fig.subplots(1, 2), ("accuracy", "loss"), ("Accuracy", "Loss")):
+        ax.plot(epochs, history[metric], "o-", ms=3, label="training")
+        ax.plot(epochs, history[f"val_{metric}"], "s-", ms=3, label="validation")
+        ax.axvline(epochs.iloc[best], color="grey", ls=":", label=f"best checkpoint (epoch {epochs.iloc[best]})")
+        ax.set_title(f"{_label(arm)}: {title.lower()}")
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(title.lower())
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return _finish(fig, path)
+
+
+def learning_rate_trace(cfg: Config, iterations: int) -> np.ndarray:
+    """The cyclical learning rate of every batch ``0 .. iterations-1`` (:class:`tdfake.model.CyclicalLR`)."""
+    import keras
+
+    from tdfake.model import CyclicalLR
+
+    schedule = CyclicalLR(cfg.base_lr, cfg.max_lr, cfg.step_size, cfg.clr_mode, cfg.gamma)
+    return np.asarray(keras.ops.convert_to_numpy(schedule(np.arange(iterations))), dtype=np.float64)
+
+
+def plot_learning_rate(cfg: Config, iterations: int, history: pd.DataFrame | None = None,
+                       steps_per_epoch: int | None = None, path: os.PathLike | str | None = None) -> Figure:
+    """The per-batch cyclical learning rate, with the per-epoch ``lr`` of ``history.csv`` on top.
+
+    The epoch values are what the optimizer reported at the end of each epoch, drawn at batch
+    ``(epoch + 1) * steps_per_epoch``; they should sit on the curve.
+    """
+    trace = learning_rate_trace(cfg, iterations)
+    fig = Figure(figsize=(10, 3.8))
+    ax = fig.subplots()
+    ax.plot(np.arange(iterations), trace, lw=1, label=f"per batch ({cfg.clr_mode}, step {cfg.step_size})")
+    if history is not None and "lr" in history.columns and steps_per_epoch:
+        at = (np.arange(len(history)) + 1) * steps_per_epoch
+        ax.plot(at, history["lr"], "o", ms=5, color="tab:red", label="end of epoch (history.csv)")
+    ax.set_title(f"Cyclical learning rate: base {cfg.base_lr:g}, max {cfg.max_lr:g}, gamma {cfg.gamma:g}")
+    ax.set_xlabel("batch (iteration)")
+    ax.set_ylabel("learning rate")
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right")
+    return _finish(fig, path)
+
+
+# --------------------------------------------------------------------------- results
+
+def plot_roc(reports: Mapping[str, Report], path: os.PathLike | str | None = None) -> Figure:
+    """Test ROC curves of all arms in one figure; AUROC in the legend, the EER point marked."""
+    fig = Figure(figsize=(6, 6))
+    ax = fig.subplots()
+    for i, (arm, report) in enumerate(reports.items()):
+        colour = _colour(arm, i)
+        ax.plot(report.roc["fpr"], report.roc["tpr"], color=colour, lw=2,
+                label=f"{_label(arm)}: AUROC {report.auroc:.3f}")
+        ax.plot(report.eer, 1 - report.eer, "o", color=colour, ms=7, mec="black",
+                label=f"  EER {report.eer:.3f} at {report.eer_threshold:.3f}")
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="chance")
+    ax.plot([0, 1], [1, 0], ls=":", color="lightgrey", lw=1, label="FPR = FNR (EER line)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_aspect("equal")
+    ax.set_title("ROC on the test set")
+    ax.set_xlabel("false positive rate (real called fake)")
+    ax.set_ylabel("true positive rate (fake called fake)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _finish(fig, path)
+
+
+def plot_confusion(reports: Mapping[str, Report], at: str = "study", path: os.PathLike | str | None = None) -> Figure:
+    """Confusion matrices, one panel per arm: counts and row percentages.
+
+    ``at="study"``: predictions at 0.5 (the study's table); ``at="chosen"``: at the threshold
+    chosen on validation.
+    """
+    if at not in ("study", "chosen"):
+        raise ValueError(f"at must be 'study' (0.5) or 'chosen' (validation threshold), got {at!r}")
+    n = len(reports)
+    fig = Figure(figsize=(3.8 * n + 0.6, 3.9))
+    axes = np.atleast_1d(fig.subplots(1, n))
+    names = ["REAL", "FAKE"]
+    for ax, (arm, report) in zip(axes, reports.items()):
+        part = report.at_study_threshold if at == "study" else report.chosen["metrics"]
+        matrix = np.asarray(part["confusion"])
+        shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+        for r in range(2):
+            for c in range(2):
+                ax.text(c, r, f"{matrix[r, c]}\n{shares[r, c]:.0%}", ha="center", va="center",
+                        color="white" if shares[r, c] > 0.6 else "black", fontsize=11)
+        ax.set_xticks([0, 1], names)
+        ax.set_yticks([0, 1], names)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        where = "0.5" if at == "study" else f"{part['threshold']:.3f} ({report.chosen['source']})"
+        ax.set_title(f"{_label(arm)}\nthreshold {where}", fontsize=10)
+    fig.suptitle("Confusion matrices on the test set")
+    return _finish(fig, path)
+
+
+def plot_comparison(reports: Mapping[str, Report], study: bool = True,
+                    path: os.PathLike | str | None = None) -> Figure:
+    """Accuracy (at 0.5) and AUROC per arm with bootstrap 95 % intervals; the study's values as markers."""
+    arms = list(reports)
+    x = np.arange(len(arms))
+    fig = Figure(figsize=(4 + 1.3 * len(arms), 4))
+    axes = fig.subplots(1, 2)
+    for ax, metric, title in zip(axes, ("accuracy", "auroc"), ("Accuracy (threshold 0.5)", "AUROC")):
+        values = np.array([getattr(reports[a], metric) for a in arms])
+        intervals = np.array([reports[a].ci[metric] for a in arms], dtype=float)
+        errors = np.abs(np.vstack([values - intervals[:, 0], intervals[:, 1] - values]))
+        errors = np.where(np.isnan(errors), 0.0, errors)
+        ax.bar(x, values, color=[_colour(a, i) for i, a in enumerate(arms)], alpha=0.8, width=0.6,
+               yerr=errors, capsize=6, label="this run (95 % CI)")
+        for xi, v in zip(x, values):
+            ax.text(xi, 0.02, f"{v:.3f}", ha="center", va="bottom", fontsize=9, color="white", fontweight="bold")
+        if study:
+            known = [(xi, STUDY_RESULTS[a][metric if metric == "accuracy" else "auroc"])
+                     for xi, a in zip(x, arms) if a in STUDY_RESULTS]
+            if known:
+                sx, sy = zip(*known)
+                ax.plot(sx, sy, "D", color="black", ms=8, mfc="white", mew=2, label="study")
+        ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
+        ax.set_xticks(x, [_label(a) for a in arms])
+        ax.set_ylim(0, 1.22)
+        ax.set_yticks(np.linspace(0, 1, 6))
+        ax.set_ylabel(metric if metric == "accuracy" else "AUROC")
+        ax.set_title(title)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(loc="upper center", ncol=3, fontsize=8)
+    fig.suptitle("Arms on the test set (bars: this run; diamonds: the study's published numbers)", fontsize=10)
+    return _finish(fig, path)
+
+
+# --------------------------------------------------------------------------- Tucker
+
+def plot_tucker_example(images: Mapping[str, np.ndarray], rank=(30, 30, 3), method: str = "fast",
+                        path: os.PathLike | str | None = None) -> Figure:
+    """Original / TK / TK_diff side by side, one row per image (e.g. ``{"real": a, "fake": b}``).
+
+    Images are RGB uint8 (H, W, 3); TK and TK_diff come from :func:`tdfake.tucker.transform`.
+    """
+    from tdfake.tucker import transform
+
+    rows = list(images.items())
+    fig = Figure(figsize=(9, 3.1 * len(rows)))
+    axes = np.atleast_2d(fig.subplots(len(rows), 3))
+    rank_text = "×".join(str(r) for r in rank)
+    for r, (name, image) in enumerate(rows):
+        shown = [image, transform(image, "TK", rank=rank, method=method), transform(image, "TK_diff", rank=rank, method=method)]
+        titles = ["original (OR)", f"Tucker rank [{rank_text}] (TK)", "|original − TK|, stretched (TK_diff)"]
+        for c, (ax, picture, title) in enumerate(zip(axes[r], shown, titles)):
+            ax.imshow(picture)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(title, fontsize=10)
+            if c == 0:
+                ax.set_ylabel(name, fontsize=12)
+    fig.suptitle("Tucker decomposition of face crops")
+    return _finish(fig, path)
+
+
+# --------------------------------------------------------------------------- all of graphs/
+
+def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = None,
+             arms: tuple[str, ...] = tuple(ARMS)) -> dict[str, Path]:
+    """Regenerate the standard figures from a ``tdfake run`` output folder; returns name → file.
+
+    Reads ``out_dir/<arm>/history.csv``, ``config.yaml``, ``split.csv`` and ``report.json`` of every
+    arm that has them (arms without a report are left out of the result figures), and the first
+    real and fake test images of the split for the Tucker example.  ``graphs_dir`` defaults to the
+    config's ``graphs_dir``.
+    """
+    from tdfake.images import read_rgb
+
+    out_dir = Path(out_dir)
+    present = [a for a in arms if (out_dir / a / "config.yaml").is_file()]
+    if not present:
+        raise FileNotFoundError(f"{out_dir}: no run folders ({', '.join(arms)}); run `tdfake run` or `tdfake train` first")
+    cfg = Config.from_yaml(out_dir / present[0] / "config.yaml")
+    graphs = Path(graphs_dir) if graphs_dir is not None else Path(cfg.graphs_dir)
+    written: dict[str, Path] = {}
+
+    def save(name: str, figure_of, **fmt) -> None:
+        target = graphs / GRAPH_FILES[name].format(**fmt)
+        figure_of(target)
+        written[name if not fmt else f"{name}_{fmt['arm']}"] = target
+
+    reports: dict[str, Report] = {}
+    split = pd.read_csv(out_dir / present[0] / "split.csv", dtype={"video": str, "group": str})
+    for arm in present:
+        history_csv = out_dir / arm / "history.csv"
+        if history_csv.is_file() and history_csv.stat().st_size:
+            history = pd.read_csv(history_csv)
+            save("history", lambda p: plot_history(history, arm, p), arm=arm)
+        if (out_dir / arm / "report.json").is_file():
+            reports[arm] = Report.from_json(out_dir / arm / "report.json")
+
+    history_csv = out_dir / present[0] / "history.csv"
+    if history_csv.is_file() and history_csv.stat().st_size:
+        history = pd.read_csv(history_csv)
+        steps = math.ceil(int((split["split"] == "train").sum()) / int(cfg.batch_size))
+        save("learning_rate", lambda p: plot_learning_rate(cfg, len(history) * steps + 1, history, steps, p))
+    if reports:
+        save("roc", lambda p: plot_roc(reports, p))
+        save("confusion", lambda p: plot_confusion(reports, "study", p))
+        save("comparison", lambda p: plot_comparison(reports, True, p))
+
+    test = split[split["split"] == "test"]
+    examples = {}
+    for label, name in ((0, "real"), (1, "fake")):
+        rows = test[test["label"] == label]
+        if len(rows):
+            examples[name] = read_rgb(Path(rows.iloc[0]["root"]) / rows.iloc[0]["path"])
+    if examples:
+        save("tucker", lambda p: plot_tucker_example(examples, tuple(cfg.rank), cfg.tucker_method, p))
+    return written

@@ -1,0 +1,150 @@
+"""tdfake.plots: every figure is drawn from real inputs, says what it shows and is written as PNG."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from tdfake import plots
+from tdfake.config import Config
+from tdfake.images import write_rgb
+from tdfake.metrics import STUDY_RESULTS, evaluate_scores
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def make_report(separation: float, seed: int):
+    rng = np.random.default_rng(seed)
+    y = np.r_[np.zeros(60, int), np.ones(60, int)]
+    s = np.clip(rng.normal(0.5 + separation * (y - 0.5), 0.2), 0, 1)
+    vy = np.r_[np.zeros(20, int), np.ones(20, int)]
+    vs = np.clip(rng.normal(0.5 + separation * (vy - 0.5), 0.2), 0, 1)
+    return evaluate_scores(y, s, vy, vs, n_bootstrap=50, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def reports():
+    return {"baseline": make_report(0.5, 1), "tk": make_report(0.45, 2), "tk_diff": make_report(0.2, 3)}
+
+
+@pytest.fixture
+def history():
+    epochs = np.arange(6)
+    return pd.DataFrame({
+        "epoch": epochs,
+        "accuracy": 0.6 + 0.05 * epochs, "val_accuracy": [0.6, 0.65, 0.7, 0.72, 0.7, 0.69],
+        "loss": 0.7 - 0.08 * epochs, "val_loss": [0.68, 0.6, 0.55, 0.5, 0.52, 0.56],
+        "lr": [0.0] * 6,
+    })
+
+
+def legend_texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def is_png(path) -> bool:
+    return path.is_file() and path.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_history_curves_mark_the_best_checkpoint(tmp_path, history):
+    fig = plots.plot_history(history, "tk", tmp_path / "h.png")
+    assert isinstance(fig, Figure) and is_png(tmp_path / "h.png")
+    accuracy, loss = fig.axes
+    assert accuracy.get_title() == "TK: accuracy" and loss.get_xlabel() == "epoch"
+    assert legend_texts(loss) == ["training", "validation", "best checkpoint (epoch 4)"]
+    np.testing.assert_allclose(loss.lines[1].get_ydata(), history["val_loss"])
+    with pytest.raises(ValueError, match="val_loss"):
+        plots.plot_history(history.drop(columns="val_loss"))
+
+
+def test_learning_rate_trace_follows_the_study_formula(tmp_path, history):
+    cfg = Config().override(base_lr=1e-3, max_lr=7e-3, step_size=5, gamma=0.99, clr_mode="exp_range")
+    it = np.arange(40)
+    cycle = np.floor(1 + it / (2 * 5))
+    x = np.abs(it / 5 - 2 * cycle + 1)
+    expected = 1e-3 + (7e-3 - 1e-3) * np.maximum(0, 1 - x) * 0.99 ** it
+    np.testing.assert_allclose(plots.learning_rate_trace(cfg, 40), expected, rtol=1e-5)
+
+    history = history.assign(lr=expected[[7, 14, 21, 28, 35, 39]])
+    fig = plots.plot_learning_rate(cfg, 40, history, steps_per_epoch=7, path=tmp_path / "lr.png")
+    ax = fig.axes[0]
+    assert is_png(tmp_path / "lr.png")
+    assert ax.get_xlabel() == "batch (iteration)" and ax.get_ylabel() == "learning rate"
+    np.testing.assert_array_equal(ax.lines[1].get_xdata(), [7, 14, 21, 28, 35, 42])
+
+
+def test_roc_figure_has_every_arm_with_auroc_and_eer(tmp_path, reports):
+    fig = plots.plot_roc(reports, tmp_path / "roc.png")
+    ax = fig.axes[0]
+    texts = legend_texts(ax)
+    for arm, report in reports.items():
+        assert f"{plots.ARM_LABELS[arm]}: AUROC {report.auroc:.3f}" in texts
+    eer_points = [line for line in ax.lines if line.get_marker() == "o"]
+    assert [(pt.get_xdata()[0], pt.get_ydata()[0]) for pt in eer_points] == [
+        (r.eer, 1 - r.eer) for r in reports.values()
+    ]
+    assert is_png(tmp_path / "roc.png")
+
+
+def test_confusion_panels_show_the_counts(tmp_path, reports):
+    fig = plots.plot_confusion(reports, "chosen", tmp_path / "cm.png")
+    assert len([ax for ax in fig.axes if ax.images]) == 3
+    first = fig.axes[0]
+    matrix = reports["baseline"].chosen["metrics"]["confusion"]
+    counts = [int(t.get_text().split("\n")[0]) for t in first.texts]
+    assert counts == [matrix[0][0], matrix[0][1], matrix[1][0], matrix[1][1]]
+    assert "validation" in first.get_title()
+    with pytest.raises(ValueError, match="study"):
+        plots.plot_confusion(reports, "test")
+
+
+def test_comparison_shows_intervals_and_the_study(tmp_path, reports):
+    fig = plots.plot_comparison(reports, path=tmp_path / "cmp.png")
+    acc_ax, auc_ax = fig.axes
+    bars = [p.get_height() for p in auc_ax.patches]
+    assert bars == pytest.approx([r.auroc for r in reports.values()])
+    study = [line for line in auc_ax.lines if line.get_label() == "study"][0]
+    assert list(study.get_ydata()) == [STUDY_RESULTS[a]["auroc"] for a in reports]
+    assert "study" in legend_texts(acc_ax) and "this run (95 % CI)" in legend_texts(acc_ax)
+    assert is_png(tmp_path / "cmp.png")
+
+
+def test_tucker_example_shows_original_tk_and_tk_diff(tmp_path):
+    from tdfake.tucker import transform
+
+    rng = np.random.default_rng(0)
+    images = {"real": rng.integers(0, 256, (40, 40, 3), dtype=np.uint8),
+              "fake": rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)}
+    fig = plots.plot_tucker_example(images, rank=(8, 8, 3), path=tmp_path / "tk.png")
+    assert len(fig.axes) == 6
+    assert fig.axes[0].get_ylabel() == "real" and fig.axes[3].get_ylabel() == "fake"
+    np.testing.assert_array_equal(fig.axes[4].images[0].get_array(), transform(images["fake"], "TK", rank=(8, 8, 3)))
+    assert is_png(tmp_path / "tk.png")
+
+
+def test_save_all_regenerates_graphs_from_a_run_folder(tmp_path, reports, history):
+    out = tmp_path / "out"
+    rows = []
+    for label, name in ((0, "real"), (1, "fake")):
+        for i, split in enumerate(["train", "train", "val", "test"]):
+            path = f"{name}/{i}.png"
+            write_rgb(tmp_path / "data" / path, np.full((24, 24, 3), 60 + 100 * label + i, np.uint8))
+            rows.append((str(tmp_path / "data"), path, label, name, f"{name}{i}", f"{name}{i}", split))
+    split = pd.DataFrame(rows, columns=["root", "path", "label", "method", "video", "group", "split"])
+    cfg = Config().override(batch_size=3, step_size=2, rank=[4, 4, 3])
+    for arm in ("baseline", "tk"):
+        (out / arm).mkdir(parents=True)
+        cfg.to_yaml(out / arm / "config.yaml")
+        split.to_csv(out / arm / "split.csv", index=False)
+        history.to_csv(out / arm / "history.csv", index=False)
+        reports[arm].to_json(out / arm / "report.json")
+
+    written = plots.save_all(out, tmp_path / "graphs")
+    assert sorted(written) == ["comparison", "confusion", "history_baseline", "history_tk",
+                               "learning_rate", "roc", "tucker"]
+    assert all(is_png(p) and p.parent == tmp_path / "graphs" for p in written.values())
+    assert written["history_tk"].name == "history_tk.png"
+    with pytest.raises(FileNotFoundError, match="tdfake run"):
+        plots.save_all(tmp_path / "empty")
