@@ -77,7 +77,7 @@ def source_faces() -> list[Face]:
     lfw = skimage.data.lfw_subset()[:100]  # the first 100 are faces, the rest are not
     for i, grey in enumerate(lfw):
         rgb = (grey[..., None] ** 0.9) * _lfw_tint(i) * 255.0
-        faces.append(Face(rgb.astype(np.float32), cx=12.5, cy=12.5, size=19.0, margin=1.1))
+        faces.append(Face(rgb.astype(np.float32), cx=12.5, cy=13.0, size=13.0, margin=1.6))
     return faces
 
 
@@ -118,7 +118,7 @@ def make_video(index: int, faces: list[Face], seed: int) -> Video:
         face=faces[index % len(faces)],
         flip=bool((index // len(faces)) % 2),
         grade=rng.uniform(0.85, 1.15, 3).astype(np.float32),
-        noise=float(rng.uniform(1.5, 4.0)),
+        noise=float(rng.uniform(2.0, 5.0)),
         phases=rng.uniform(0, 2 * np.pi, 5),
         speeds=rng.uniform(0.15, 0.5, 5),
     )
@@ -152,17 +152,17 @@ def self_blend(image: np.ndarray, face_box: tuple[float, float, float], colour_g
     """Self-blended fake of ``image`` (float32 RGB): a jittered copy of the face pasted back.
 
     The copy is multiplied by ``colour_gain`` (the source video's colour grade over the
-    target's) and shifted by a random colour of norm >= 14 * strength grey levels; blurred
+    target's) and shifted by a random colour of norm 18-36 x strength grey levels; blurred
     (sigma up to 2.5 * strength px at 256 px, 75 % of fakes) or sharpened (25 %); rescaled by
     up to +-5 % and shifted by up to 3 % of the face size; then blended through a rotated
-    ellipse covering the face, feathered by 3-10 % of the face size, at opacity 0.7-1.
+    ellipse covering the face, feathered by 2-6 % of the face size (divided by strength), at opacity 0.7-1.
     """
     height, width = image.shape[:2]
     fx, fy, fsize = face_box
     px = width / 256.0
     # colour: towards the source video's grade, plus a random shift of guaranteed size
     shift = rng.normal(0.0, 1.0, 3)
-    shift = shift / max(np.linalg.norm(shift), 1e-6) * rng.uniform(14.0, 30.0) * strength
+    shift = shift / max(np.linalg.norm(shift), 1e-6) * rng.uniform(18.0, 36.0) * strength
     copy = image * colour_gain.astype(np.float32) + shift.astype(np.float32)
     # sharpness: blur (most of the time) or unsharp masking
     sigma = max(rng.uniform(1.0, 2.5) * strength * px, 0.3)
@@ -177,7 +177,7 @@ def self_blend(image: np.ndarray, face_box: tuple[float, float, float], colour_g
     mask = np.zeros((height, width), np.float32)
     axes = (int(round(fsize * rng.uniform(0.40, 0.52))), int(round(fsize * rng.uniform(0.50, 0.64))))
     cv2.ellipse(mask, (int(round(fx)), int(round(fy + 0.05 * fsize))), axes, float(rng.uniform(-15, 15)), 0, 360, 1.0, -1)
-    feather = fsize * rng.uniform(0.03, 0.10) / max(strength, 0.25)
+    feather = fsize * rng.uniform(0.02, 0.06) / max(strength, 0.25)
     mask = cv2.GaussianBlur(mask, (0, 0), max(feather, 0.5))
     opacity = min(1.0, rng.uniform(0.7, 1.0) * max(strength, 0.5))
     mask = (mask * opacity)[..., None]

@@ -88,8 +88,8 @@ def _faces(args: argparse.Namespace) -> int:
 
     result = extract_faces(args.src, args.out, every=args.every, margin=args.margin, size=args.size,
                            min_confidence=args.min_confidence)
-    print(f"{result.written} crops written, {result.existing} already there, {result.skipped} skipped "
-          f"(see {Path(args.out) / 'skipped.csv'})")
+    print(f"{result.written} crops written, {result.existing} already there, {result.skipped} skipped, "
+          f"{result.resumed} files finished earlier (see {Path(args.out) / 'skipped.csv'})")
     return 0
 
 
