@@ -1,0 +1,91 @@
+"""Training an arm into a run folder, and resuming it, on real image files (tiny: 71 px, 16 + 8 images)."""
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from tdfake.cli import main
+from tdfake.config import Config
+from tdfake.images import write_rgb
+from tdfake.model import CyclicalLR, load_model
+from tdfake.train import train_arm
+
+pytestmark = pytest.mark.slow
+
+TINY = dict(image_size=71, batch_size=8, epochs=1, weights=None, head="avg", dense_units=16, dropout=0.0,
+            step_size=2, base_lr=1e-4, max_lr=1e-3, clr_mode="exp_range", gamma=0.99, seed=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """24 PNGs under images/TK/: bright-ish 'fake' and dark-ish 'real' noise; 16 train, 8 val."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(24):
+        label = i % 2
+        rel = f"{'FAKE' if label else 'REAL'}/{i:03d}.png"
+        img = rng.integers(0, 128, (80, 80, 3)) + 100 * label
+        write_rgb(root / "images" / "TK" / rel, img.astype(np.uint8))
+        rows.append(dict(root=str(root / "src"), path=rel, label=label, method="m" if label else "real",
+                         video=str(i), group=str(i), split="train" if i < 16 else "val"))
+    split = pd.DataFrame(rows)
+    split.to_csv(root / "split.csv", index=False)
+    return split, root
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_data, tmp_path_factory):
+    split, root = tiny_data
+    run_dir = tmp_path_factory.mktemp("runs") / "tk"
+    cfg = Config().override(**TINY)
+    return train_arm(cfg, "tk", split, root / "images", run_dir), cfg
+
+
+def test_one_epoch_writes_the_run_folder(trained_run, tiny_data):
+    run_dir, cfg = trained_run
+    for name in ("config.yaml", "split.csv", "history.csv", "best.keras", "last.keras"):
+        assert (run_dir / name).is_file(), name
+    history = pd.read_csv(run_dir / "history.csv")
+    assert len(history) == 1
+    assert {"epoch", "loss", "accuracy", "auc", "val_loss", "val_accuracy", "val_auc", "lr"} <= set(history.columns)
+    assert Config.from_yaml(run_dir / "config.yaml") == cfg
+    saved = pd.read_csv(run_dir / "split.csv", dtype=str)
+    pd.testing.assert_frame_equal(saved, tiny_data[0].astype(str), check_dtype=False)
+    model = load_model(run_dir / "last.keras")
+    assert int(model.optimizer.iterations.numpy()) == 2  # 16 images / batch 8
+    schedule = CyclicalLR(cfg.base_lr, cfg.max_lr, cfg.step_size, cfg.clr_mode, cfg.gamma)
+    assert history["lr"][0] == pytest.approx(float(schedule(2)), rel=1e-5)
+
+
+def test_resume_continues_epochs_and_schedule_via_cli(trained_run, tiny_data):
+    run_dir, cfg = trained_run
+    config = run_dir.parent / "tiny.yaml"
+    cfg.to_yaml(config)
+    _, root = tiny_data
+    argv = ["train", "--config", str(config), "--arm", "tk", "--split", str(root / "split.csv"),
+            "--images", str(root / "images"), "--run-dir", str(run_dir), "--resume", "--epochs", "2"]
+    assert main(argv) == 0
+    history = pd.read_csv(run_dir / "history.csv")
+    assert list(history["epoch"]) == [0, 1]
+    model = load_model(run_dir / "last.keras")
+    assert int(model.optimizer.iterations.numpy()) == 4  # the CLR step count carried on
+    schedule = CyclicalLR(cfg.base_lr, cfg.max_lr, cfg.step_size, cfg.clr_mode, cfg.gamma)
+    np.testing.assert_allclose(history["lr"], [float(schedule(2)), float(schedule(4))], rtol=1e-5)
+    assert np.isfinite(history["val_loss"]).all()
+    # a finished run is left alone
+    before = (run_dir / "last.keras").stat().st_mtime_ns
+    assert main(argv) == 0
+    assert (run_dir / "last.keras").stat().st_mtime_ns == before
+    assert len(pd.read_csv(run_dir / "history.csv")) == 2
+
+
+def test_missing_image_fails_before_training(tiny_data, tmp_path):
+    split, root = tiny_data
+    with pytest.raises(FileNotFoundError, match="OR/REAL/000.png"):
+        train_arm(Config().override(**TINY), "baseline", split, root / "images", tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ValueError, match="arm must be one of"):
+        train_arm(Config().override(**TINY), "cp", split, root / "images", tmp_path / "run")
+    keras.backend.clear_session()
