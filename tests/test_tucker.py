@@ -1,0 +1,144 @@
+"""tdfake.tucker against DESIGN.md's formulas and against tensorly (the study's exact call)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import tensorly as tl
+from tensorly.decomposition import tucker as tl_tucker
+
+from conftest import smooth_rgb
+from tdfake import images, tucker
+
+
+# --------------------------------------------------------------------------- formulas on hand-computed arrays
+
+def test_to_image_stretches_over_all_channels_and_truncates():
+    t = np.array([[[0.0, 1.0, 2.0], [4.0, 1.0, 0.0]]])  # (1, 2, 3): one image, 3 channels
+    # (t - 0) / 4 * 255 = 0, 63.75, 127.5, 255 ... truncated, one stretch for all channels
+    assert tucker.to_image(t).tolist() == [[[0, 63, 127], [255, 63, 0]]]
+    assert tucker.to_image(np.array([-1.0, 0.0, 1.0])).tolist() == [0, 127, 255]
+
+
+def test_to_image_batch_is_stretched_per_image_and_flat_is_black():
+    batch = np.stack([np.full((2, 2, 3), 5.0), np.arange(12.0).reshape(2, 2, 3)])
+    out = tucker.to_image(batch)
+    assert out.dtype == np.uint8 and out.shape == batch.shape
+    assert not out[0].any()  # flat: all zeros, no NaN warning
+    assert out[1].min() == 0 and out[1].max() == 255
+    assert np.array_equal(out[1], tucker.to_image(batch[1]))
+
+
+def test_diff_image_uses_signed_difference_of_the_stretched_reconstruction():
+    rec_image = np.array([[[10, 200, 50]]], dtype=np.uint8)
+    original = np.array([[[20, 100, 50]]], dtype=np.uint8)
+    # |10-20| = 10, |200-100| = 100, 0  ->  stretch over 0..100: 25.5 -> 25, 255, 0 (no uint8 wrap-around)
+    assert tucker.diff_image(rec_image, original).tolist() == [[[25, 255, 0]]]
+
+
+def test_relative_error():
+    x = np.ones((2, 2, 3))
+    assert tucker.relative_error(x, x * 0.5) == pytest.approx(0.5)
+    assert tucker.relative_error(np.zeros((2, 2, 3)), np.zeros((2, 2, 3))) == 0.0
+    assert tucker.relative_error(np.stack([x, x]), np.stack([x, 0 * x])).tolist() == [0.0, 1.0]
+
+
+# --------------------------------------------------------------------------- tensorly path is the study's call
+
+def test_tensorly_path_is_exactly_the_study():
+    x = smooth_rgb(24, 24)
+    rank = (6, 5, 3)
+    study = tl.tucker_to_tensor(tl_tucker(x.astype(float), rank=list(rank), init="random", tol=1e-4, random_state=42))
+    rec = tucker.tucker_reconstruct(x, rank, method="tensorly")
+    assert rec.dtype == np.float64 and np.array_equal(rec, study)
+    tk = tucker.to_image(study)
+    assert np.array_equal(tucker.tk_image(x, rank, method="tensorly"), tk)
+    expected_diff = tucker.to_image(np.abs(tk.astype(int) - x.astype(int)))
+    assert np.array_equal(tucker.tk_diff_image(x, rank, method="tensorly"), expected_diff)
+
+
+# --------------------------------------------------------------------------- fast path vs the reference
+
+@pytest.mark.parametrize("rank", [(6, 6, 3), (8, 5, 2), (4, 6, 1)])
+def test_fast_error_at_most_tensorly(rank):
+    batch = np.stack([smooth_rgb(24, 24, seed) for seed in range(3)])
+    fast = tucker.tucker_reconstruct(batch, rank)
+    ref = tucker.tucker_reconstruct(batch, rank, method="tensorly")
+    assert fast.shape == batch.shape and fast.dtype == np.float32
+    assert np.mean(tucker.relative_error(batch, fast)) <= 1.01 * np.mean(tucker.relative_error(batch, ref))
+
+
+def test_fast_is_deterministic_and_batch_independent():
+    batch = np.stack([smooth_rgb(24, 20, seed) for seed in range(3)])
+    together = tucker.tk_image(batch, (6, 6, 3))
+    assert np.array_equal(together, tucker.tk_image(batch, (6, 6, 3)))
+    alone = tucker.tucker_reconstruct(batch[1], (6, 6, 3))
+    np.testing.assert_allclose(tucker.tucker_reconstruct(batch, (6, 6, 3))[1], alone, rtol=0, atol=1e-3)
+
+
+def test_tensorflow_backend_matches_numpy(monkeypatch):
+    """The GPU code path (tf.linalg), run here on the CPU, gives the NumPy path's result."""
+    tf = pytest.importorskip("tensorflow")
+    x = smooth_rgb(24, 20)
+    expected = tucker.tucker_reconstruct(x, (6, 5, 2))
+    monkeypatch.setattr(tucker, "_ops", lambda: tucker._TensorFlowOps(tf))
+    np.testing.assert_allclose(tucker.tucker_reconstruct(x, (6, 5, 2)), expected, atol=0.05)
+
+
+def test_cp_fast_matches_tensorly_error():
+    batch = np.stack([smooth_rgb(20, 20, seed) for seed in range(2)])
+    fast = tucker.cp_reconstruct(batch, rank=4)
+    ref = tucker.cp_reconstruct(batch, rank=4, method="tensorly")
+    assert np.isfinite(fast).all()
+    assert np.mean(tucker.relative_error(batch, fast)) <= 1.05 * np.mean(tucker.relative_error(batch, ref))
+    assert np.array_equal(tucker.cp_image(batch[0], 4), tucker.cp_image(batch[0], 4))  # seeded
+
+
+@pytest.mark.realdata
+def test_fast_matches_tensorly_on_real_photos(real_photos):
+    paths = images.list_images(real_photos)
+    chosen = paths[:: len(paths) // 4][:4]  # both classes
+    batch = np.stack([cv2.resize(images.read_rgb(p), (64, 64), interpolation=cv2.INTER_AREA) for p in chosen])
+    fast = np.mean(tucker.relative_error(batch, tucker.tucker_reconstruct(batch, (30, 30, 3))))
+    ref = np.mean(tucker.relative_error(batch, tucker.tucker_reconstruct(batch, (30, 30, 3), method="tensorly")))
+    assert 0 < fast <= 1.01 * ref
+
+
+# --------------------------------------------------------------------------- awkward inputs
+
+@pytest.mark.parametrize("method", tucker.METHODS)
+def test_flat_image_is_its_own_reconstruction_and_black(method):
+    flat = np.full((12, 12, 3), 77, dtype=np.uint8)
+    assert np.array_equal(tucker.tucker_reconstruct(flat, (4, 4, 3), method), flat)
+    for kind in ("TK", "TK_diff", "CP", "CP_diff"):
+        out = tucker.transform(flat, kind, rank=(4, 4, 3), method=method, cp_rank=2)
+        assert out.dtype == np.uint8 and not out.any()
+
+
+@pytest.mark.parametrize("method", tucker.METHODS)
+def test_image_smaller_than_rank_clips_rank_and_is_exact(method):
+    tiny = smooth_rgb(5, 12)
+    rec = tucker.tucker_reconstruct(tiny, (30, 30, 3), method)
+    assert np.isfinite(rec).all() and np.allclose(rec, tiny, atol=1e-2)
+    assert tucker.tk_image(tiny, method=method).shape == tiny.shape
+
+
+def test_batch_with_flat_and_normal_images():
+    batch = np.stack([np.zeros((16, 16, 3), np.uint8), smooth_rgb(16, 16)])
+    out = tucker.tk_diff_image(batch, (4, 4, 3))
+    assert not out[0].any() and out[1].max() == 255
+
+
+def test_transform_dispatch_and_errors():
+    x = smooth_rgb(16, 16)
+    assert np.array_equal(tucker.transform(x, "OR"), x)
+    assert np.array_equal(tucker.transform(x, "TK", rank=(4, 4, 3)), tucker.tk_image(x, (4, 4, 3)))
+    with pytest.raises(ValueError, match="unknown image kind"):
+        tucker.transform(x, "XX")
+    with pytest.raises(ValueError, match="unknown method"):
+        tucker.tk_image(x, method="magic")
+    with pytest.raises(ValueError, match="three positive integers"):
+        tucker.tucker_reconstruct(x, (4, 4))
+    with pytest.raises(ValueError, match=r"\(H, W, C\)"):
+        tucker.tucker_reconstruct(x[:, :, 0])
