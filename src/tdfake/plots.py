@@ -102,7 +102,7 @@ def plot_learning_rate(cfg: Config, iterations: int, history: pd.DataFrame | Non
     ``(epoch + 1) * steps_per_epoch``; they should sit on the curve.
     """
     trace = learning_rate_trace(cfg, iterations)
-    fig = Figure(figsize=(10, 3.8))
+    fig = Figure(figsize=(12, 3.8))
     ax = fig.subplots()
     ax.plot(np.arange(iterations), trace, lw=1, label=f"per batch ({cfg.clr_mode}, step {cfg.step_size})")
     if history is not None and "lr" in history.columns and steps_per_epoch:
@@ -113,7 +113,7 @@ def plot_learning_rate(cfg: Config, iterations: int, history: pd.DataFrame | Non
     ax.set_ylabel("learning rate")
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     return _finish(fig, path)
 
 
