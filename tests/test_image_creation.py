@@ -77,6 +77,14 @@ def test_shards_partition_the_images(write_images, tmp_path):
             parse_shard(bad)
 
 
+def test_paths_limit_the_run_to_listed_files(write_images, tmp_path):
+    src = write_images(FILES)
+    out = tmp_path / "out"
+    summary = create_images(src, out, kinds=("OR",), paths=[FILES[2], FILES[0], FILES[0]], progress=False)
+    assert (summary.written, summary.existing) == (2, 0)
+    assert sorted(p.relative_to(out / "OR").as_posix() for p in (out / "OR").rglob("*.*")) == sorted([FILES[0], FILES[2]])
+
+
 def test_bad_inputs_are_converted_or_skipped_with_reason(write_images, tmp_path):
     src = write_images(["good.png"])
     (src / "corrupt.jpg").write_bytes(b"\xff\xd8 not really a jpeg")

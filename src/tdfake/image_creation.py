@@ -82,12 +82,15 @@ def create_images(
     size: int | None = None,
     cp_rank: int = tucker.CP_RANK,
     progress: bool = True,
+    paths: Sequence[str] | None = None,
 ) -> CreationSummary:
     """Write ``out/<kind>/<relpath>`` for every image under ``src`` and each kind; see the module doc.
 
     ``image_format`` (``"png"``, ``"jpg"``) replaces the output suffix, ``None`` keeps the input's;
     ``size`` resizes each image to ``size`` x ``size`` (OpenCV area interpolation) before the
-    transforms.  Returns the counts; skipped images are listed in ``summary.skipped_csv``.
+    transforms.  ``paths``: only these files (POSIX paths relative to ``src``, e.g. a split's
+    ``path`` column) instead of every image under ``src``.  Returns the counts; skipped images are
+    listed in ``summary.skipped_csv``.
     """
     start = time.perf_counter()
     kinds = _check_kinds(kinds)
@@ -96,7 +99,10 @@ def create_images(
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(tucker.METHODS)}")
     index, count = _check_shard(shard)
     src, out = Path(src), Path(out)
-    files = images.list_images(src)[index::count]
+    if paths is None:
+        files = images.list_images(src)[index::count]
+    else:
+        files = [src / relpath for relpath in sorted(set(paths))][index::count]
 
     jobs: list[_Job] = []
     for path in files:
@@ -171,7 +177,8 @@ def _collect(results, bar) -> list[tuple[str, str]]:
 def _process(job: _Job, rank, method, size, cp_rank, keep_format) -> str | None:
     """Write the missing outputs of one image; return None, or the reason it was skipped."""
     try:
-        image = images.read_rgb(job.source)
+        stored = images.read_stored(job.source)
+        image = images.read_rgb(job.source, stored=stored)
         if size:
             image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
         needs_tucker = any(kind in job.targets for kind in TUCKER_KINDS)
@@ -189,7 +196,8 @@ def _process(job: _Job, rank, method, size, cp_rank, keep_format) -> str | None:
             outputs["CP"], outputs["CP_diff"] = cp, tucker.diff_image(cp, image)
         for kind, target in job.targets.items():
             if kind == "OR":
-                _write_original(job.source, image, target, unchanged=keep_format and not size)
+                unchanged = keep_format and not size and images.is_stored_rgb8(stored)
+                _write_original(job.source, image, target, unchanged)
             else:
                 images.write_rgb(target, outputs[kind])
     except images.ImageReadError as err:
@@ -200,17 +208,11 @@ def _process(job: _Job, rank, method, size, cp_rank, keep_format) -> str | None:
 
 
 def _write_original(source: Path, image: np.ndarray, target: Path, unchanged: bool) -> None:
-    """Copy the source bytes when they already are an 8-bit RGB file of the right format, else re-encode."""
-    if unchanged and source.suffix.lower() == target.suffix.lower() and _stored_as_rgb8(source):
+    """Copy the source bytes when the file is already 8-bit RGB in the target's format, else re-encode."""
+    if unchanged and source.suffix.lower() == target.suffix.lower():
         images.write_atomic(target, source.read_bytes())
     else:
         images.write_rgb(target, image)
-
-
-def _stored_as_rgb8(path: Path) -> bool:
-    """Whether the file decodes to 8-bit, 3-channel pixels (not gray, RGBA or 16-bit) as stored."""
-    stored = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    return stored is not None and stored.dtype == np.uint8 and stored.ndim == 3 and stored.shape[2] == 3
 
 
 def _write_skipped(path: Path, rows: list[tuple[str, str]]) -> None:

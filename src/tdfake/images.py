@@ -61,11 +61,12 @@ def to_rgb_uint8(array: np.ndarray, path: os.PathLike | str = "<array>") -> np.n
     raise ImageReadError(path, f"unsupported shape {array.shape}; expected gray, RGB or RGBA")
 
 
-def read_rgb(path: os.PathLike | str, min_size: int = 1) -> np.ndarray:
-    """Read one image file as RGB uint8 (H, W, 3).
+def read_stored(path: os.PathLike | str) -> np.ndarray:
+    """Decode an image file as stored (OpenCV order and depth: gray, BGR, BGRA; 8 or 16 bit).
 
-    Raises :class:`ImageReadError` naming the file for anything that is not a readable image,
-    or whose height or width is below ``min_size``.
+    Most callers want :func:`read_rgb`; this is for those that must know how the file was stored
+    (e.g. to copy an 8-bit RGB file's bytes instead of re-encoding it).  Raises
+    :class:`ImageReadError` naming the file for anything that is not a readable image.
     """
     path = Path(path)
     try:
@@ -77,7 +78,22 @@ def read_rgb(path: os.PathLike | str, min_size: int = 1) -> np.ndarray:
     decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if decoded is None:
         raise ImageReadError(path, "not a decodable image (corrupt or not an image); remove or re-export it")
-    image = to_rgb_uint8(decoded, path)
+    return decoded
+
+
+def is_stored_rgb8(stored: np.ndarray) -> bool:
+    """Whether a :func:`read_stored` array is 8-bit with three colour channels (no gray, alpha or 16 bit)."""
+    return stored.dtype == np.uint8 and stored.ndim == 3 and stored.shape[2] == 3
+
+
+def read_rgb(path: os.PathLike | str, min_size: int = 1, stored: np.ndarray | None = None) -> np.ndarray:
+    """Read one image file as RGB uint8 (H, W, 3).
+
+    Raises :class:`ImageReadError` naming the file for anything that is not a readable image,
+    or whose height or width is below ``min_size``.  ``stored``: the file's :func:`read_stored`
+    array when the caller has decoded it already (it is not decoded twice).
+    """
+    image = to_rgb_uint8(read_stored(path) if stored is None else stored, path)
     height, width = image.shape[:2]
     if min(height, width) < min_size:
         raise ImageReadError(path, f"image is {height}x{width}, smaller than {min_size} px; drop it or use larger crops")
