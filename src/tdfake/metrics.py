@@ -181,7 +181,7 @@ def bootstrap_intervals(
         idx = np.concatenate([rng.choice(ix, size=ix.size, replace=True) for ix in by_class if ix.size])
         yb, sb = y[idx], s[idx]
         for name, thr in thresholds.items():
-            samples[name].append(accuracy_score(yb, sb >= thr))
+            samples[name].append(float(np.mean((sb >= thr) == yb)))  # accuracy_score, minus its checks
         if _both_classes(yb):
             samples["auroc"].append(roc_auc_score(yb, sb))
     alpha = (1.0 - level) / 2.0
