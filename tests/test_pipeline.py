@@ -121,6 +121,21 @@ def test_affine_transform_equals_imagedatagenerator(params):
     args = [tf.constant([float(full[k])]) for k in ("theta", "tx", "ty", "shear", "zx", "zy")]
     out = apply_affine(tf.constant(x[None]), affine_matrices(*args, 24, 24))[0].numpy()
     np.testing.assert_allclose(out, reference, atol=1e-2)
+    # the pipeline warps uint8 pixels: within one grey level of IDG's float result
+    x8 = np.round(x).astype(np.uint8)
+    reference8 = apply_affine_transform(x8.astype(np.float32), row_axis=0, col_axis=1, channel_axis=2,
+                                        fill_mode="nearest", order=1, **params)
+    out8 = apply_affine(tf.constant(x8[None]), affine_matrices(*args, 24, 24))[0].numpy()
+    np.testing.assert_allclose(out8, reference8, atol=1.0)
+
+
+def test_flip_is_applied_after_the_affine_transform():
+    x = np.random.default_rng(1).uniform(0, 255, (24, 24, 3)).astype(np.float32)
+    reference = apply_affine_transform(x, theta=15, tx=2, row_axis=0, col_axis=1, channel_axis=2, order=1)[:, ::-1]
+    one = tf.ones([1])
+    args = [tf.constant([15.0]), tf.constant([2.0]), 0 * one, 0 * one, one, one]
+    out = apply_affine(tf.constant(x[None]), affine_matrices(*args, 24, 24, flip=tf.constant([True])))[0].numpy()
+    np.testing.assert_allclose(out, reference, atol=1e-2)
 
 
 SIZE, N = 41, 256
@@ -194,8 +209,8 @@ def test_horizontal_flip_mirrors_about_half_the_images():
 def test_nearest_fill_replicates_edge_pixels():
     img = np.tile(np.arange(SIZE, dtype=np.float32)[None, :, None], (SIZE, 1, 3))[None]  # value = column
     zero = tf.zeros([1])
-    shifted = apply_affine(tf.constant(img), affine_matrices(zero, tf.constant([5.0]), zero, zero,
-                                                             tf.ones([1]), tf.ones([1]), SIZE, SIZE))[0].numpy()
+    matrix = affine_matrices(zero, tf.constant([5.0]), zero, zero, tf.ones([1]), tf.ones([1]), SIZE, SIZE)
+    shifted = apply_affine(tf.constant(img), matrix)[0].numpy()
     np.testing.assert_allclose(shifted[:, :-5, 0], img[0, :, 5:, 0])
     np.testing.assert_allclose(shifted[:, -5:, 0], SIZE - 1)  # filled by the last column
 

@@ -50,7 +50,7 @@ def run_train(args: argparse.Namespace) -> int:
         split_path = Path(args.split)
         if not split_path.is_file():
             raise SystemExit(f"tdfake train: {split_path}: no such split file; make one with `tdfake split`")
-        split_df = pd.read_csv(split_path)
+        split_df = pd.read_csv(split_path, dtype={"video": str, "group": str})
         images_root = Path(args.images)
     else:
         from tdfake.workflow import prepare
