@@ -34,8 +34,12 @@ def test_study_head_and_everything_trainable(study_model):
 
 
 def test_avg_head_with_dropout_and_local_weights_file(study_model, tmp_path):
-    model = build_xception(75, weights=None, head="avg", dense_units=0, dropout=0.3)
+    model = build_xception(75, weights=None, head="avg", dense_units=0, dropout=0.3, bn_momentum=0.9)
     assert [layer.name for layer in model.layers[-3:]] == ["avg_pool", "dropout", "p_fake"]
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) > 30 and all(layer.momentum == 0.9 for layer in norms)
+    assert all(layer.momentum == 0.99 for layer in study_model.layers
+               if isinstance(layer, keras.layers.BatchNormalization))
     # a whole-model weights file reloads into a fresh model of the same shape
     path = tmp_path / "study.weights.h5"
     study_model.save_weights(path)

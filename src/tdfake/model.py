@@ -67,13 +67,16 @@ def _check_head(head: str, image_size: int) -> None:
 
 
 def build_xception(image_size: int, weights: str | os.PathLike | None = "imagenet", head: str = "flatten",
-                   dense_units: int = 256, dropout: float = 0.0) -> keras.Model:
+                   dense_units: int = 256, dropout: float = 0.0, bn_momentum: float | None = None) -> keras.Model:
     """Xception for binary real (0) / fake (1) classification; output is P(fake) (float32).
 
     ``weights``: ``"imagenet"`` (downloaded once to the Keras cache), ``None`` (random init), or a
     local file: the Keras no-top Xception weights, or the weights of a whole model this function
     built (``model.save_weights``).  ``head``: ``"flatten"`` (the study) or ``"avg"`` (global
     average pooling); ``dense_units`` 0 leaves out the hidden Dense layer; ``dropout`` before the output.
+    ``bn_momentum`` replaces Keras' 0.99 in every BatchNormalization layer: a short run from scratch
+    (a few hundred steps) needs e.g. 0.9, or the moving statistics used at inference are still
+    mostly their initial values and every prediction comes out the same.
     """
     _check_head(head, image_size)
     base_weights = None
@@ -90,6 +93,10 @@ def build_xception(image_size: int, weights: str | os.PathLike | None = "imagene
     inputs = keras.Input((int(image_size), int(image_size), 3), name="image")
     base = keras.applications.Xception(include_top=False, weights=None, input_tensor=inputs)
     base.trainable = True
+    if bn_momentum is not None:
+        for layer in base.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.momentum = float(bn_momentum)
     x = layers.Flatten(name="flatten")(base.output) if head == "flatten" else \
         layers.GlobalAveragePooling2D(name="avg_pool")(base.output)
     if dense_units:

@@ -105,7 +105,7 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
 
     # Build the datasets first: missing files, empty splits and one-class splits fail before any training.
     train_ds = make_dataset(split_df, "train", cfg, images_root, kind)
-    val_ds = make_dataset(split_df, "val", cfg, images_root, kind)
+    val_ds = make_dataset(split_df, "val", cfg, images_root, kind, cache=True)  # read every epoch, unaugmented
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if not done:
@@ -123,7 +123,9 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
                 model = load_model(last)
                 compile_model(model, cfg, optimizer=model.optimizer)
             else:
-                model = build_xception(cfg.image_size, cfg.weights, cfg.head, cfg.dense_units, cfg.dropout)
+                # bn_momentum: a Config field only in newer configs (None keeps Keras' 0.99)
+                model = build_xception(cfg.image_size, cfg.weights, cfg.head, cfg.dense_units, cfg.dropout,
+                                       bn_momentum=getattr(cfg, "bn_momentum", None))
                 compile_model(model, cfg)
         best_so_far = None
         if done:
@@ -136,7 +138,7 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
             keras.callbacks.CSVLogger(str(history_csv), append=bool(done)),
         ]
         model.fit(train_ds, validation_data=val_ds, epochs=int(cfg.epochs), initial_epoch=done,
-                  callbacks=callbacks, verbose=1)
+                  callbacks=callbacks, verbose=1, shuffle=False)  # the dataset shuffles itself
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     return run_dir
