@@ -9,7 +9,7 @@ are upscaled and tinted to a skin tone).
 
 Real "videos": each video is one source face seen through a smooth random trajectory of crop
 centre, crop scale, brightness and contrast (sines with random phase), with a per-video colour
-grade and sensor noise; its frames are ``REAL/{vid}_frame{N}.jpg``.
+grade and sensor noise (sigma 3.5-4.5 grey levels); its frames are ``REAL/{vid}_frame{N}.jpg``.
 
 Fake "videos" mimic face-swap blending with self-blended images (Shiohara & Yamasaki, "Detecting
 Deepfakes with Self-Blended Images", CVPR 2022): a copy of the target frame is colour-shifted
@@ -118,7 +118,7 @@ def make_video(index: int, faces: list[Face], seed: int) -> Video:
         face=faces[index % len(faces)],
         flip=bool((index // len(faces)) % 2),
         grade=rng.uniform(0.85, 1.15, 3).astype(np.float32),
-        noise=float(rng.uniform(2.0, 5.0)),
+        noise=float(rng.uniform(3.5, 4.5)),
         phases=rng.uniform(0, 2 * np.pi, 5),
         speeds=rng.uniform(0.15, 0.5, 5),
     )
@@ -152,22 +152,23 @@ def self_blend(image: np.ndarray, face_box: tuple[float, float, float], colour_g
     """Self-blended fake of ``image`` (float32 RGB): a jittered copy of the face pasted back.
 
     The copy is multiplied by ``colour_gain`` (the source video's colour grade over the
-    target's) and shifted by a random colour of norm 18-36 x strength grey levels; blurred
-    (sigma up to 2.5 * strength px at 256 px, 75 % of fakes) or sharpened (25 %); rescaled by
-    up to +-5 % and shifted by up to 3 % of the face size; then blended through a rotated
-    ellipse covering the face, feathered by 2-6 % of the face size (divided by strength), at opacity 0.7-1.
+    target's) and shifted by a random colour of norm 20-40 x strength grey levels; blurred
+    (sigma 1.5-3 x strength px at 256 px, which also wipes out the frame's sensor noise);
+    rescaled by up to +-5 % and shifted by up to 3 % of the face size; then blended through a
+    rotated ellipse covering the face, feathered by 1.5-4 % of the face size (divided by
+    strength), at opacity 0.7-1 (times strength when strength < 1, floored at half).
     """
     height, width = image.shape[:2]
     fx, fy, fsize = face_box
     px = width / 256.0
     # colour: towards the source video's grade, plus a random shift of guaranteed size
     shift = rng.normal(0.0, 1.0, 3)
-    shift = shift / max(np.linalg.norm(shift), 1e-6) * rng.uniform(18.0, 36.0) * strength
+    shift = shift / max(np.linalg.norm(shift), 1e-6) * rng.uniform(20.0, 40.0) * strength
     copy = image * colour_gain.astype(np.float32) + shift.astype(np.float32)
-    # sharpness: blur (most of the time) or unsharp masking
-    sigma = max(rng.uniform(1.0, 2.5) * strength * px, 0.3)
+    # sharpness: blur, which also wipes out the frame's sensor noise inside the face
+    sigma = max(rng.uniform(1.5, 3.0) * strength * px, 0.3)
     blurred = cv2.GaussianBlur(copy, (0, 0), sigma)
-    copy = blurred if rng.random() < 0.75 else copy + 1.0 * (copy - blurred)
+    copy = blurred
     # geometry: scale about the face centre and shift a little
     scale = 1.0 + rng.uniform(-0.05, 0.05) * strength
     dx, dy = rng.uniform(-0.03, 0.03, 2) * fsize * strength
@@ -177,7 +178,7 @@ def self_blend(image: np.ndarray, face_box: tuple[float, float, float], colour_g
     mask = np.zeros((height, width), np.float32)
     axes = (int(round(fsize * rng.uniform(0.40, 0.52))), int(round(fsize * rng.uniform(0.50, 0.64))))
     cv2.ellipse(mask, (int(round(fx)), int(round(fy + 0.05 * fsize))), axes, float(rng.uniform(-15, 15)), 0, 360, 1.0, -1)
-    feather = fsize * rng.uniform(0.02, 0.06) / max(strength, 0.25)
+    feather = fsize * rng.uniform(0.015, 0.04) / max(strength, 0.25)
     mask = cv2.GaussianBlur(mask, (0, 0), max(feather, 0.5))
     opacity = min(1.0, rng.uniform(0.7, 1.0) * max(strength, 0.5))
     mask = (mask * opacity)[..., None]
