@@ -66,6 +66,7 @@ class Config:
     head: str = "flatten"  # "flatten" (the study), "avg" (global average pooling)
     dense_units: int = 256
     dropout: float = 0.0
+    bn_momentum: float | None = None  # None keeps Keras' 0.99; short from-scratch runs need ~0.9
 
     # training
     batch_size: int = 32
