@@ -45,8 +45,13 @@ def trained_run(tiny_data, tmp_path_factory):
 
 def test_one_epoch_writes_the_run_folder(trained_run, tiny_data):
     run_dir, cfg = trained_run
-    for name in ("config.yaml", "split.csv", "history.csv", "best.keras", "last.keras"):
+    for name in ("config.yaml", "split.csv", "history.csv", "best.keras", "last.keras", "run.json"):
         assert (run_dir / name).is_file(), name
+    from tdfake.evaluate import load_run
+
+    run = load_run(run_dir)  # run.json tells evaluation the arm and where its images are
+    assert (run.arm, run.kind) == ("tk", "TK")
+    assert run.images_root.resolve() == (tiny_data[1] / "images").resolve()
     history = pd.read_csv(run_dir / "history.csv")
     assert len(history) == 1
     assert {"epoch", "loss", "accuracy", "auc", "val_loss", "val_accuracy", "val_auc", "lr"} <= set(history.columns)

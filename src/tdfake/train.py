@@ -86,6 +86,14 @@ def compile_model(model: keras.Model, cfg: Config, optimizer: keras.optimizers.O
     )
 
 
+def write_run_info(run_dir: Path, arm: str, images_root: os.PathLike | str | None) -> None:
+    """``run.json``: the arm, its image kind and where its images are (relative to the run folder,
+    so a moved project still evaluates), for :func:`tdfake.evaluate.load_run`."""
+    root = None if images_root is None else os.path.relpath(Path(images_root).resolve(), run_dir.resolve())
+    info = {"arm": arm, "kind": ARMS[arm], "images_root": root}
+    (run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
 def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.PathLike | str | None,
               run_dir: os.PathLike | str, resume: bool = False) -> Path:
     """Train ``arm`` on the ``train`` rows of ``split_df``, validate on ``val``; returns ``run_dir``.
@@ -113,6 +121,7 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
             (run_dir / name).unlink(missing_ok=True)
     cfg.to_yaml(run_dir / "config.yaml")
     split_df.to_csv(run_dir / "split.csv", index=False)
+    write_run_info(run_dir, arm, images_root)
 
     keras.utils.set_random_seed(int(cfg.seed) + done)
     previous_policy = keras.mixed_precision.global_policy().name
@@ -123,9 +132,8 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
                 model = load_model(last)
                 compile_model(model, cfg, optimizer=model.optimizer)
             else:
-                # bn_momentum: a Config field only in newer configs (None keeps Keras' 0.99)
                 model = build_xception(cfg.image_size, cfg.weights, cfg.head, cfg.dense_units, cfg.dropout,
-                                       bn_momentum=getattr(cfg, "bn_momentum", None))
+                                       bn_momentum=cfg.bn_momentum)
                 compile_model(model, cfg)
         best_so_far = None
         if done:
