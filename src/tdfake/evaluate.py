@@ -99,23 +99,18 @@ def score_files(model, paths: list[str], cfg: Config, verbose: int = 0) -> np.nd
 def stage_images(root: Path, relpaths: list[str], run: Run, out: Path) -> tuple[list[str | None], pd.DataFrame]:
     """Make the arm's images of ``root/relpath`` under ``out`` as training did; (file or None, skipped).
 
-    The chosen files are linked into ``out/src`` so image creation handles exactly them (not
-    everything else under ``root``); the images land in ``out/images/<kind>/<relpath>``.  Existing
-    outputs are reused, so an interrupted evaluation resumes.  ``skipped`` is image creation's
-    table of unusable files (path relative to ``root``, reason).
+    Image creation handles exactly the listed files (not everything else under ``root``); the
+    images land in ``out/images/<kind>/<relpath>``.  Existing outputs are reused, so an
+    interrupted evaluation resumes.  ``skipped`` is image creation's table of unusable files
+    (path relative to ``root``, reason).
     """
     from tdfake.image_creation import create_images
 
     cfg = run.cfg
-    src, images_root = out / "src", out / "images"
-    for rel in relpaths:
-        link = src / rel
-        if not link.is_symlink():
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to((root / rel).resolve())
+    images_root = out / "images"
     summary = create_images(
-        src, images_root, kinds=(run.kind,), rank=tuple(cfg.rank), method=cfg.tucker_method,
-        workers=cfg.workers, image_format=cfg.image_format, progress=False,
+        root, images_root, kinds=(run.kind,), rank=tuple(cfg.rank), method=cfg.tucker_method,
+        workers=cfg.workers, image_format=cfg.image_format, progress=False, paths=relpaths,
     )
     files = [derived_path(images_root, run.kind, rel, cfg.image_format) for rel in relpaths]
     skipped = pd.read_csv(summary.skipped_csv, dtype=str)

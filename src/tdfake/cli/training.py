@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from tdfake.cli.options import add_config_arguments, load_config
+
 ARM_NAMES = ("baseline", "tk", "tk_diff")
 
 
@@ -22,15 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "is prepared first (demo data, split, Tucker images). The run folder gets "
                     "config.yaml, split.csv, history.csv, best.keras and last.keras.",
     )
-    parser.add_argument("--config", required=True, help="YAML config (configs/paper.yaml, configs/demo.yaml)")
+    add_config_arguments(parser)
     parser.add_argument("--arm", required=True, choices=ARM_NAMES, help="which images to train on")
     parser.add_argument("--split", help="split CSV (manifest rows + split column); default: prepare from the config")
     parser.add_argument("--images", help="folder holding OR/, TK/, TK_diff/ images; with --split")
     parser.add_argument("--run-dir", help="output folder (default: <out_dir>/<arm>)")
     parser.add_argument("--resume", action="store_true", help="continue from last.keras and history.csv")
-    parser.add_argument("--epochs", type=int, help="override the config's epochs")
-    parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any config value (repeatable), e.g. --set batch_size=16")
     parser.set_defaults(func=run_train)
 
 
@@ -39,11 +38,9 @@ def run_train(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from tdfake.config import ARMS, Config
+    from tdfake.config import ARMS
 
-    cfg = Config.from_yaml(args.config).override_from_strings(args.assignments)
-    if args.epochs is not None:
-        cfg = cfg.override(epochs=args.epochs)
+    cfg = load_config(args)
     if bool(args.split) != bool(args.images):
         raise SystemExit("tdfake train: give --split and --images together, or neither to prepare from the config")
     if args.split:

@@ -1,0 +1,24 @@
+"""Command-line options shared by the config-driven commands (``tdfake train``, ``tdfake run``)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config`` plus the overrides every config-driven command accepts."""
+    parser.add_argument("--config", default="configs/demo.yaml",
+                        help="YAML config: configs/demo.yaml (default) or configs/paper.yaml (the study)")
+    parser.add_argument("--out-dir", help="output folder (overrides out_dir)")
+    parser.add_argument("--epochs", type=int, help="epochs per arm (overrides epochs)")
+    parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any config field, e.g. --set image_size=128 (repeatable)")
+
+
+def load_config(args: argparse.Namespace):
+    """The config file with the command line's overrides applied (``--set`` first, then the named flags)."""
+    from tdfake.config import Config
+
+    cfg = Config.from_yaml(args.config).override_from_strings(args.assignments)
+    direct = {"out_dir": args.out_dir, "epochs": args.epochs}
+    return cfg.override(**{k: v for k, v in direct.items() if v is not None})
