@@ -247,6 +247,7 @@ def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = 
     real and fake test images of the split for the Tucker example.  ``graphs_dir`` defaults to the
     config's ``graphs_dir``.
     """
+    from tdfake.datasets import read_manifest
     from tdfake.images import read_rgb
 
     out_dir = Path(out_dir)
@@ -263,7 +264,7 @@ def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = 
         written[name if not fmt else f"{name}_{fmt['arm']}"] = target
 
     reports: dict[str, Report] = {}
-    split = pd.read_csv(out_dir / present[0] / "split.csv", dtype={"video": str, "group": str})
+    split = read_manifest(out_dir / present[0] / "split.csv")
     for arm in present:
         history_csv = out_dir / arm / "history.csv"
         if history_csv.is_file() and history_csv.stat().st_size:

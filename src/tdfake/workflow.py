@@ -52,13 +52,13 @@ def load_or_make_split(cfg: Config, data_dir: Path) -> pd.DataFrame:
 
     Keeping the file means every arm, and every re-run, trains and tests on the same rows.
     """
-    from tdfake.datasets import build_manifest
+    from tdfake.datasets import build_manifest, read_manifest
     from tdfake.split import split_manifest
 
     out_dir = Path(cfg.out_dir)
     split_csv = out_dir / "split.csv"
     if split_csv.is_file():
-        return pd.read_csv(split_csv, dtype={"video": str, "group": str})
+        return read_manifest(split_csv)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(data_dir, layout=cfg.layout)
     manifest.to_csv(out_dir / "manifest.csv", index=False)

@@ -36,9 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    import pandas as pd
-
     from tdfake.config import ARMS
+    from tdfake.datasets import read_manifest
 
     cfg = load_config(args)
     if bool(args.split) != bool(args.images):
@@ -47,7 +46,7 @@ def run_train(args: argparse.Namespace) -> int:
         split_path = Path(args.split)
         if not split_path.is_file():
             raise SystemExit(f"tdfake train: {split_path}: no such split file; make one with `tdfake split`")
-        split_df = pd.read_csv(split_path, dtype={"video": str, "group": str})
+        split_df = read_manifest(split_path)
         images_root = Path(args.images)
     else:
         from tdfake.workflow import prepare
