@@ -3,7 +3,9 @@
 Measures ``train_on_batch`` on in-memory batches (the model alone, not the input pipeline; see
 ``bench_pipeline.py`` for that) with the study's settings: 256x256, batch 32, Adam on the cyclical
 schedule, binary cross-entropy.  On a GPU it runs float32 and mixed precision (float16) by default.
-The study reported about 300 s per epoch of 16,200 images on one 2020 GPU, i.e. ~56 images/s.
+The study reported about 300 s per epoch of 16,200 images on one 2020 GPU, i.e. ~54 images/s: the
+reference this script compares against (its last line, ``ratio: R``, is the fastest setting's
+images/s divided by 54).
 
     python bench/bench_train.py                       # 256 px, batch 32, 2 warm-up + 5 timed steps
     python bench/bench_train.py --image-size 96 --batch-size 16 --steps 10   # the demo's size
@@ -63,11 +65,14 @@ def main() -> None:
     device = f"GPU x{len(gpus)}" if gpus else f"CPU ({os.cpu_count()} cores)"
     print(f"device: {device}; {args.image_size}x{args.image_size}, batch {args.batch_size}, "
           f"{args.warmup} warm-up + {args.steps} timed steps, head {args.head}, xla {args.xla}")
+    rates = []
     for use_mixed in {"off": [False], "on": [True], "both": [False, True]}[mixed]:
         rate = measure(args.image_size, args.batch_size, args.steps, args.warmup, use_mixed, args.xla, args.head)
+        rates.append(rate)
         print(f"mixed_precision={'on ' if use_mixed else 'off'}: {rate:8.1f} images/s "
               f"({rate / STUDY_IMAGES_PER_SECOND:.2f}x the study's {STUDY_IMAGES_PER_SECOND:.0f} images/s; "
               f"{16200 / rate:.0f} s per study epoch)")
+    print(f"ratio: {max(rates) / STUDY_IMAGES_PER_SECOND:.3f}")
 
 
 if __name__ == "__main__":
