@@ -17,10 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from tdfake.config import ARMS, Config
+
+if TYPE_CHECKING:  # imported where used: TensorFlow loads only when training or evaluating starts
+    from tdfake.metrics import Report
 
 
 @dataclass
