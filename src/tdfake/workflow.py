@@ -23,7 +23,7 @@ import pandas as pd
 
 from tdfake.config import ARMS, Config
 
-if TYPE_CHECKING:  # imported where used: TensorFlow loads only when training or evaluating starts
+if TYPE_CHECKING:  # the steps import their modules when they run, so importing workflow stays light
     from tdfake.metrics import Report
 
 
