@@ -214,8 +214,13 @@ def video_level_auroc(y_true, y_score, groups) -> tuple[float, int] | None:
 
 # --------------------------------------------------------------------------- the report
 
+def _empty_table() -> pd.DataFrame:
+    """The study-shaped table with every cell empty (NaN)."""
+    return pd.DataFrame(index=list(TABLE_ROWS), columns=list(TABLE_COLUMNS), dtype=float)
+
+
 def _table(per_class: dict[str, Any], auroc: float, thresh: float, accuracy: float, n: int) -> pd.DataFrame:
-    table = pd.DataFrame(index=list(TABLE_ROWS), columns=list(TABLE_COLUMNS), dtype=float)
+    table = _empty_table()
     for name in CLASS_NAMES:
         row = per_class[name]
         table.loc[name, ["precision", "recall", "f1-score", "support"]] = [
@@ -321,7 +326,7 @@ class Report:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Report":
         """Rebuild a report from :meth:`to_dict` output (e.g. a run's report.json)."""
-        table = pd.DataFrame(index=list(TABLE_ROWS), columns=list(TABLE_COLUMNS), dtype=float)
+        table = _empty_table()
         for row, values in data["table"].items():
             for col, v in values.items():
                 table.loc[row, col] = v

@@ -55,13 +55,19 @@ def register(subparsers) -> None:
     p.set_defaults(func=_demo)
 
 
+def _write_csv(table, output: str) -> Path:
+    """Write a manifest or split table to ``output`` (making its folder); returns the path."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(output, index=False)
+    return output
+
+
 def _manifest(args: argparse.Namespace) -> int:
     from tdfake.datasets import build_manifest, summary
 
     manifest = build_manifest(args.data, layout=args.layout, group_regex=args.group_regex, metadata=args.metadata)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    manifest.to_csv(output, index=False)
+    output = _write_csv(manifest, args.output)
     print(summary(manifest).to_string())
     print(f"{len(manifest)} images, {manifest['group'].nunique()} groups -> {output}")
     return 0
@@ -75,9 +81,7 @@ def _split(args: argparse.Namespace) -> int:
     manifest = build_manifest(source) if source.is_dir() else read_manifest(source)
     split = split_manifest(manifest, fractions=tuple(args.fractions), by=args.by, seed=args.seed,
                            per_class=args.per_class, official=args.official)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    split.to_csv(output, index=False)
+    output = _write_csv(split, args.output)
     print(split_summary(split).to_string())
     print(f"split by {'official lists' if args.official else args.by}, seed {args.seed} -> {output}")
     return 0
