@@ -67,14 +67,19 @@ def test_resize_uses_configured_method(split_on_disk):
     np.testing.assert_array_equal(images[0], expected)
 
 
-def test_training_shuffles_reproducibly_and_reshuffles_each_epoch(split_on_disk):
+def test_each_epoch_is_a_function_of_seed_and_epoch(split_on_disk):
     split, root = split_on_disk
     cfg = cfg_with(batch_size=8, rescale=1.0)
-    ds = make_dataset(split, "train", cfg, root)
-    epoch1, epoch2 = batches(ds)[0][0][:, 0, 0, 0], batches(ds)[0][0][:, 0, 0, 0]
-    assert sorted(epoch1) == list(np.arange(8) * 10)
-    assert not np.array_equal(epoch1, epoch2)
-    np.testing.assert_array_equal(batches(make_dataset(split, "train", cfg, root))[0][0][:, 0, 0, 0], epoch1)
+    two_epochs = [b[0].numpy() for b in make_dataset(split, "train", cfg, root, num_epochs=2)]
+    epoch0, epoch1 = two_epochs[0][:, 0, 0, 0], two_epochs[1][:, 0, 0, 0]
+    assert sorted(epoch0) == list(np.arange(8) * 10)
+    assert not np.array_equal(epoch0, epoch1)  # a new order each epoch
+    augmented = cfg_with(batch_size=8, rotation_range=20, zoom_range=0.1, horizontal_flip=True)
+    uninterrupted = [b[0].numpy() for b in make_dataset(split, "train", augmented, root, num_epochs=2)]
+    tf.random.set_seed(123)  # what ran before in the process (global seeds) does not matter
+    resumed = batches(make_dataset(split, "train", augmented, root, first_epoch=1))[0][0]
+    np.testing.assert_array_equal(resumed, uninterrupted[1])  # a resumed run sees the same epoch 1, augmentation included
+    assert not np.array_equal(uninterrupted[0], uninterrupted[1])
 
 
 def test_paths_only_dataset_yields_images(split_on_disk):

@@ -21,6 +21,23 @@ ARMS = {"baseline": "OR", "tk": "TK", "tk_diff": "TK_diff"}
 PATH_FIELDS = ("out_dir", "graphs_dir", "data_dir", "demo_dir")
 """Config fields that hold folders (see :meth:`Config.rooted`)."""
 
+CHOICES: dict[str, tuple] = {
+    "layout": ("auto", "ffpp", "dfdc", "folders"),  # tdfake.datasets.LAYOUTS
+    "split_by": ("group", "frame"),
+    "tucker_method": ("fast", "tensorly"),  # tdfake.tucker.METHODS
+    "image_format": (None, "png", "jpg"),
+    "resize_method": ("nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5", "gaussian",
+                      "mitchellcubic"),  # tf.image.resize
+    "fill_mode": ("nearest", "constant", "reflect", "wrap"),  # tdfake.pipeline
+    "head": ("flatten", "avg"),  # tdfake.model.HEADS
+    "optimizer": ("adam", "adamw", "sgd", "rmsprop"),  # tdfake.train.OPTIMIZERS
+    "clr_mode": ("triangular", "triangular2", "exp_range"),  # tdfake.model.CyclicalLR.MODES
+}
+"""Fields with a fixed set of values (the modules named beside them use them; tests keep them in sync)."""
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names the field, the value and what is allowed."""
+
 
 @dataclass
 class Config:
@@ -45,7 +62,7 @@ class Config:
 
     # Tucker image creation
     rank: list[int] = field(default_factory=lambda: [30, 30, 3])
-    tucker_method: str = "fast"  # "fast" or "tensorly" (the study's reference call)
+    tucker_method: str = "tensorly"  # "tensorly" (the study's call) or "fast" (batched, converges further)
     image_format: str | None = None  # None keeps the input's format, as the study did
     workers: int = 2
 
@@ -83,17 +100,99 @@ class Config:
     # evaluation
     threshold: str = "eer"  # how the decision threshold is chosen on validation
 
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field before any work starts; raise :class:`ConfigError` naming the first bad one.
+
+        Runs whenever a config is built (from YAML, ``--set``, :meth:`override`), so a typo such as
+        ``split_by=video`` or ``head=max`` fails at once instead of after the images are made.
+        """
+        for name, allowed in CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
+        self._check_weights()
+        self._check_threshold()
+        if not (isinstance(self.rank, (list, tuple)) and len(self.rank) == 3
+                and all(_is_int(r) and r > 0 for r in self.rank)):
+            raise ConfigError(f"rank={self.rank!r} must be three positive integers [height, width, channels], "
+                              "e.g. [30, 30, 3]")
+        fractions = (self.train_fraction, self.val_fraction, self.test_fraction)
+        if not all(_is_number(f) and 0 <= f <= 1 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+            raise ConfigError(f"train/val/test fractions {list(fractions)} must each lie in [0, 1] and sum to 1")
+        for name in ("seed",):
+            if not _is_int(getattr(self, name)):
+                raise ConfigError(f"{name}={getattr(self, name)!r} must be an integer")
+        for name in ("demo_n_per_class", "demo_size", "workers", "image_size", "dense_units", "batch_size",
+                     "epochs", "step_size"):
+            value = getattr(self, name)
+            if not (_is_int(value) and value > 0):
+                raise ConfigError(f"{name}={value!r} must be a positive integer")
+        if self.per_class is not None and not (_is_int(self.per_class) and self.per_class > 0):
+            raise ConfigError(f"per_class={self.per_class!r} must be a positive integer, or null to use every image")
+        for name in ("rescale", "base_lr", "max_lr", "gamma"):
+            value = getattr(self, name)
+            if not (_is_number(value) and value > 0):
+                raise ConfigError(f"{name}={value!r} must be a positive number")
+        for name in ("rotation_range", "width_shift_range", "height_shift_range", "shear_range"):
+            value = getattr(self, name)
+            if not (_is_number(value) and value >= 0):
+                raise ConfigError(f"{name}={value!r} must be a number >= 0 (ImageDataGenerator's meaning)")
+        zoom = self.zoom_range
+        if not ((_is_number(zoom) and 0 <= zoom < 1) or (isinstance(zoom, (list, tuple)) and len(zoom) == 2
+                                                          and all(_is_number(z) and z > 0 for z in zoom))):
+            raise ConfigError(f"zoom_range={zoom!r} must be a number in [0, 1) or a pair [low, high] of positive factors")
+        if not (_is_number(self.dropout) and 0 <= self.dropout < 1):
+            raise ConfigError(f"dropout={self.dropout!r} must be a number in [0, 1)")
+        if self.bn_momentum is not None and not (_is_number(self.bn_momentum) and 0 < self.bn_momentum < 1):
+            raise ConfigError(f"bn_momentum={self.bn_momentum!r} must be a number in (0, 1), or null for Keras' 0.99")
+        for name in ("horizontal_flip", "mixed_precision", "xla"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name}={getattr(self, name)!r} must be true or false")
+
+    def _check_weights(self) -> None:
+        if self.weights in ("imagenet", None):
+            return
+        if not (isinstance(self.weights, str) and Path(self.weights).is_file()):
+            raise ConfigError(f"weights={self.weights!r}: choose 'imagenet', null (train from scratch) or the "
+                              "path of an existing weights file (.h5 / .weights.h5)")
+
+    def _check_threshold(self) -> None:
+        method = self.threshold
+        if method in ("eer", "youden"):
+            return
+        if isinstance(method, str) and method.startswith("fixed:"):
+            try:
+                value = float(method.removeprefix("fixed:"))
+            except ValueError:
+                value = None
+            if value is not None and 0 <= value <= 1:
+                return
+        raise ConfigError(f"threshold={method!r} is not allowed; choose eer, youden or fixed:<value in [0, 1]> "
+                          "(e.g. fixed:0.5)")
+
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Config":
         """Load a YAML file; unknown keys are an error that names them."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such config; see configs/ for paper.yaml and demo.yaml")
-        values = yaml.safe_load(path.read_text()) or {}
-        return cls().override(**values)
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected key: value lines, got a {type(values).__name__}")
+        try:
+            return cls().override(**values)
+        except (ConfigError, KeyError) as err:
+            raise ConfigError(f"{path}: {err.args[0]}") from None
 
     def override(self, **values: Any) -> "Config":
-        """A copy with the given fields replaced; unknown names raise ``KeyError``."""
+        """A copy with the given fields replaced, validated; unknown names raise ``KeyError``, bad values
+        :class:`ConfigError`."""
         known = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -130,3 +229,11 @@ class Config:
         """Write the resolved config (what a run actually used) next to its results."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -227,49 +227,58 @@ def random_augment(images: tf.Tensor, seed: tf.Tensor, cfg: Config) -> tf.Tensor
 
 
 def paths_dataset(paths: Sequence[str], cfg: Config, labels: Sequence[int] | None = None, training: bool = False,
-                  cache: bool = False) -> tf.data.Dataset:
+                  cache: bool = False, first_epoch: int = 0, num_epochs: int = 1) -> tf.data.Dataset:
     """Batches of float32 images (and float32 labels when given) from a list of image files.
 
-    ``training`` shuffles (seeded by ``cfg.seed``, reshuffled each epoch) and augments; otherwise the
-    order of ``paths`` is kept and nothing random happens.  ``cache`` keeps decoded, resized images
-    in memory after the first epoch (worth it when they fit).  Missing files raise at once.
+    ``training`` shuffles and augments: the dataset holds ``num_epochs`` epochs one after the
+    other, from ``first_epoch`` on, and epoch ``e``'s order and augmentation are a function of
+    ``(cfg.seed, e)`` alone (stateless seeds, independent of TensorFlow's global seed), so a
+    resumed run sees the same epoch ``e`` as an uninterrupted one, whatever ran before in the
+    process.  Otherwise the order of ``paths`` is kept and nothing random happens.  ``cache``
+    (not with ``training``, whose order changes every epoch) keeps decoded, resized images in
+    memory after the first pass (worth it for validation data that fits).  Missing files raise at once.
     """
     paths = [str(p) for p in paths]
     if not paths:
         raise ValueError("no image files given")
+    if training and cache:
+        raise ValueError("cache=True is for unaugmented data (validation, test); training data is read each epoch")
     check_files_exist(paths)
     size, method = int(cfg.image_size), cfg.resize_method
-    items = (paths, np.asarray(labels, np.float32)) if labels is not None else (paths,)
-    ds = tf.data.Dataset.from_tensor_slices(items)
+    items = (tf.constant(paths), tf.constant(np.asarray(labels, np.float32))) if labels is not None \
+        else (tf.constant(paths),)
 
     def load(path, *label):
         return (_read_image(path, size, method), *label)
 
     options = tf.data.Options()
     options.deterministic = True
-    ds = ds.with_options(options)
-    if training and not cache:
-        ds = ds.shuffle(len(paths), seed=cfg.seed, reshuffle_each_iteration=True)
-    ds = ds.map(load, num_parallel_calls=AUTOTUNE)
-    if cache:
-        ds = ds.cache()
-        if training:
-            ds = ds.shuffle(len(paths), seed=cfg.seed, reshuffle_each_iteration=True)
-    ds = ds.batch(int(cfg.batch_size))
     scale = float(cfg.rescale) if cfg.rescale else 1.0
-
-    if training:
-        seeds = tf.data.Dataset.random(seed=cfg.seed, rerandomize_each_iteration=True).batch(2)
-
-        def augment(batch, seed):
-            images = tf.cast(random_augment(batch[0], seed, cfg), tf.float32) * scale
-            return (images, *batch[1:])
-
-        ds = tf.data.Dataset.zip(ds, seeds).map(augment, num_parallel_calls=AUTOTUNE)
-    else:
+    if not training:
+        ds = tf.data.Dataset.from_tensor_slices(items).with_options(options).map(load, num_parallel_calls=AUTOTUNE)
+        if cache:
+            ds = ds.cache()
+        ds = ds.batch(int(cfg.batch_size))
         ds = ds.map(lambda image, *label: (tf.cast(image, tf.float32) * scale, *label), num_parallel_calls=AUTOTUNE)
-    ds = ds.map(_unwrap_single)
-    return ds.prefetch(AUTOTUNE)
+        return ds.map(_unwrap_single).prefetch(AUTOTUNE)
+
+    n, seed, batch_size = len(paths), int(cfg.seed), int(cfg.batch_size)
+
+    def augment(batch, batch_seed):
+        images = tf.cast(random_augment(batch[0], batch_seed, cfg), tf.float32) * scale
+        return (images, *batch[1:])
+
+    def one_epoch(epoch):
+        key = tf.stack([tf.constant(seed, tf.int64), epoch])
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), key)
+        rows = tf.data.Dataset.from_tensor_slices(order).map(lambda i: tuple(tf.gather(t, i) for t in items))
+        batches = rows.map(load, num_parallel_calls=AUTOTUNE).batch(batch_size)
+        batch_seeds = tf.data.Dataset.range(math.ceil(n / batch_size)).map(
+            lambda b: tf.random.experimental.stateless_fold_in(key, b))
+        return tf.data.Dataset.zip(batches, batch_seeds).map(augment, num_parallel_calls=AUTOTUNE)
+
+    epochs = tf.data.Dataset.range(int(first_epoch), int(first_epoch) + int(num_epochs)).with_options(options)
+    return epochs.flat_map(one_epoch).map(_unwrap_single).prefetch(AUTOTUNE)
 
 
 def _unwrap_single(*items):
@@ -278,12 +287,13 @@ def _unwrap_single(*items):
 
 def make_dataset(split_df: pd.DataFrame, subset: str, cfg: Config, images_root: os.PathLike | str | None = None,
                  kind: str = "OR", training: bool | None = None, with_labels: bool = True,
-                 cache: bool = False) -> tf.data.Dataset:
+                 cache: bool = False, first_epoch: int = 0, num_epochs: int = 1) -> tf.data.Dataset:
     """Batches of (float32 images, float32 labels) for one ``subset`` ("train", "val", "test") of a split.
 
     ``images_root`` None reads ``root/path`` of each row; otherwise the arm's image
     ``images_root/kind/path`` (suffix per ``cfg.image_format``).  ``training`` defaults to
-    ``subset == "train"``: shuffled and augmented; anything else keeps the table's order, unaugmented.
+    ``subset == "train"``: shuffled and augmented, epochs ``first_epoch`` to ``first_epoch + num_epochs - 1``
+    (see :func:`paths_dataset`); anything else keeps the table's order, unaugmented.
     """
     rows = select_subset(split_df, subset)
     if with_labels:
@@ -291,4 +301,5 @@ def make_dataset(split_df: pd.DataFrame, subset: str, cfg: Config, images_root: 
     paths = image_paths(rows, images_root, kind, cfg.image_format)
     labels = rows["label"].astype(int).tolist() if with_labels else None
     training = (subset == "train") if training is None else training
-    return paths_dataset(paths, cfg, labels=labels, training=training, cache=cache)
+    return paths_dataset(paths, cfg, labels=labels, training=training, cache=cache, first_epoch=first_epoch,
+                         num_epochs=num_epochs)
