@@ -18,6 +18,13 @@ Every image under ``src`` (any nesting, e.g. ``REAL/`` and ``FAKE/NeuralTextures
   (``out/skipped-shard-I-of-N.csv`` for a shard, so concurrent shards never overwrite each other),
   rewritten on each run.
 
+**Provenance**: each kind's parameters (source folder, format, size; rank and method for TK /
+TK_diff, CP rank and method for CP / CP_diff) and a fingerprint of the source files are recorded
+in ``out/<kind>.provenance.json`` (see :mod:`tdfake.provenance`).  A later call whose parameters
+differ never keeps the old images: it raises, naming the fields, or with ``replace_changed=True``
+clears ``out/<kind>/`` and makes the kind anew.  A kind folder without a record (an older
+tdfake) counts as made with unknown parameters.
+
 ``OR`` is the original as RGB: the file's bytes are copied when it is stored as 8-bit 3-channel
 and neither ``size`` nor ``image_format`` asks for a change (so no JPEG is re-compressed);
 otherwise the converted image is encoded anew.
@@ -29,6 +36,7 @@ import csv
 import io
 import multiprocessing
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -40,7 +48,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from tdfake import images, tucker
+from tdfake import images, provenance, tucker
 
 TUCKER_KINDS = ("TK", "TK_diff")
 CP_KINDS = ("CP", "CP_diff")
@@ -83,6 +91,7 @@ def create_images(
     cp_rank: int = tucker.CP_RANK,
     progress: bool = True,
     paths: Sequence[str] | None = None,
+    replace_changed: bool = False,
 ) -> CreationSummary:
     """Write ``out/<kind>/<relpath>`` for every image under ``src`` and each kind; see the module doc.
 
@@ -90,7 +99,8 @@ def create_images(
     ``size`` resizes each image to ``size`` x ``size`` (OpenCV area interpolation) before the
     transforms.  ``paths``: only these files (POSIX paths relative to ``src``, e.g. a split's
     ``path`` column) instead of every image under ``src``.  Returns the counts; skipped images are
-    listed in ``summary.skipped_csv``.
+    listed in ``summary.skipped_csv``.  ``replace_changed``: rebuild a kind made with other
+    parameters instead of raising :class:`~tdfake.provenance.ProvenanceMismatch` (see the module doc).
     """
     start = time.perf_counter()
     kinds = _check_kinds(kinds)
@@ -103,6 +113,8 @@ def create_images(
         files = images.list_images(src)[index::count]
     else:
         files = [src / relpath for relpath in sorted(set(paths))][index::count]
+    _claim_kind_folders(out, {kind: kind_params(kind, src, rank, method, image_format, size, cp_rank) for kind in kinds},
+                        provenance.file_fingerprint(files, root=src), replace_changed)
 
     jobs: list[_Job] = []
     for path in files:
@@ -136,6 +148,38 @@ def create_images(
         seconds=time.perf_counter() - start,
         skipped_csv=skipped_csv,
     )
+
+
+def kind_params(kind: str, src: Path, rank: tuple[int, ...], method: str, image_format: str | None,
+                size: int | None, cp_rank: int) -> dict:
+    """The parameters one kind's images depend on (OR: none of the decompositions')."""
+    params = {"source": str(Path(src).resolve()), "image_format": image_format, "size": size}
+    if kind in TUCKER_KINDS:
+        params.update(rank=list(rank), method=method)
+    elif kind in CP_KINDS:
+        params.update(cp_rank=int(cp_rank), method=method)
+    return params
+
+
+def _claim_kind_folders(out: Path, params: dict[str, dict], data: dict, replace_changed: bool) -> None:
+    """Check each kind's record against ``params``; clear (or refuse) a kind made otherwise; write the records."""
+    for kind, wanted in params.items():
+        folder, record_file = out / kind, provenance.record_path(out, kind)
+        record = provenance.read_record(record_file)
+        has_images = folder.is_dir() and any(folder.iterdir())
+        if record is not None:
+            changed = provenance.describe(provenance.differences(record["params"], wanted))
+        else:
+            changed = f"no {record_file.name} (made by an older tdfake)" if has_images else ""
+        if changed and has_images:
+            if not replace_changed:
+                raise provenance.ProvenanceMismatch(
+                    f"{folder} was made with other parameters ({changed}); write to a new OUT folder, "
+                    f"or pass --force to delete {folder} and make it anew")
+            print(f"tdfake: {folder} was made with other parameters ({changed}); making it anew")
+            shutil.rmtree(folder)
+        if changed or record is None:
+            provenance.write_record(record_file, kind, wanted, data)
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -8,9 +8,16 @@ A run folder holds everything needed to judge and continue the run::
     best.keras    the model with the lowest val_loss so far (the study's ModelCheckpoint)
     last.keras    the model after the last completed epoch (optimizer state included)
 
+    training.provenance.json   the settings and split that made it (see :mod:`tdfake.provenance`)
+
 ``resume=True`` reloads ``last.keras`` and continues at the epoch after the last row of
 ``history.csv``; the optimizer's iteration count is saved with it, so the cyclical learning rate
-continues where it stopped.  A finished run (as many rows as ``cfg.epochs``) returns at once.
+continues where it stopped, and epoch ``e`` shuffles and augments exactly as in an uninterrupted
+run (:func:`tdfake.pipeline.paths_dataset`).  A finished run (as many rows as ``cfg.epochs``)
+returns at once.  A run folder is never silently replaced: resuming with other settings than
+the recorded ones (a larger ``epochs`` is fine) or training into a folder that holds a run
+without ``resume`` raises :class:`~tdfake.provenance.ProvenanceMismatch`, unless ``force=True``
+(retrain from scratch).
 
 Hardware switches: ``cfg.mixed_precision`` (float16 compute, float32 output; for GPUs) and
 ``cfg.xla`` (``jit_compile``).  With more than one GPU visible the model is replicated with
@@ -31,6 +38,7 @@ more than one worker.  Every worker must see the same split and image files.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -38,11 +46,24 @@ import keras
 import pandas as pd
 import tensorflow as tf
 
+from tdfake import provenance
 from tdfake.config import ARMS, Config
 from tdfake.model import CyclicalLR, build_xception, load_model
 from tdfake.pipeline import make_dataset
 
 RUN_FILES = ("config.yaml", "split.csv", "history.csv", "best.keras", "last.keras")
+
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
+              "rmsprop": keras.optimizers.RMSprop}
+"""``cfg.optimizer`` -> Keras optimizer class (Keras' defaults apart from the cyclical learning rate); the study: adam."""
+
+NOT_TRAINING_SETTINGS = ("name", "out_dir", "graphs_dir", "data_dir", "demo_dir", "workers", "epochs", "threshold",
+                         "mixed_precision", "xla")
+"""Config fields that may change between a run and its resumption: places, speed switches, the evaluation
+threshold and ``epochs`` (checked apart: only more).  The data settings are covered by the split's fingerprint."""
+
+TUCKER_SETTINGS = ("rank", "tucker_method")
+"""Settings that change TK / TK_diff images but not the baseline's OR images."""
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -72,12 +93,10 @@ def completed_epochs(history_csv: Path) -> int:
 
 
 def compile_model(model: keras.Model, cfg: Config, optimizer: keras.optimizers.Optimizer | None = None) -> None:
-    """Adam on the cyclical schedule, binary cross-entropy, accuracy and AUROC; XLA per ``cfg.xla``."""
-    if cfg.optimizer.lower() != "adam":
-        raise ValueError(f"optimizer {cfg.optimizer!r} is not supported; the study used 'adam'")
+    """``cfg.optimizer`` (the study: Adam) on the cyclical schedule, binary cross-entropy, accuracy and AUROC; XLA per ``cfg.xla``."""
     if optimizer is None:
         schedule = CyclicalLR(cfg.base_lr, cfg.max_lr, cfg.step_size, cfg.clr_mode, cfg.gamma)
-        optimizer = keras.optimizers.Adam(learning_rate=schedule)
+        optimizer = OPTIMIZERS[cfg.optimizer](learning_rate=schedule)
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.BinaryCrossentropy(),
@@ -94,36 +113,83 @@ def write_run_info(run_dir: Path, arm: str, images_root: os.PathLike | str | Non
     (run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
+def training_params(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.PathLike | str | None) -> dict:
+    """What a run's result depends on: the config's training settings, the arm and a fingerprint of its split.
+
+    Left out: :data:`NOT_TRAINING_SETTINGS`, and for the baseline the Tucker settings (its OR
+    images do not depend on them).  ``images_root`` is left out too (a moved project still resumes).
+    """
+    ignored = set(NOT_TRAINING_SETTINGS) | (set(TUCKER_SETTINGS) if ARMS[arm] == "OR" else set())
+    settings = {key: value for key, value in cfg.to_dict().items() if key not in ignored}
+    columns = [c for c in ("path", "label", "group", "split") if c in split_df.columns]
+    return {**settings, "arm": arm, "split": provenance.table_fingerprint(split_df, columns)}
+
+
+def _check_existing_run(run_dir: Path, params: dict, resume: bool, force: bool) -> bool:
+    """Whether the run in ``run_dir`` can be continued; raise when it holds a run that must not be replaced.
+
+    Returns False for an empty folder, or when ``force`` allows retraining from scratch.
+    """
+    if not any((run_dir / name).exists() for name in ("history.csv", "best.keras", "last.keras")):
+        return False
+    how = "pass --force to retrain it from scratch, or train into a new out_dir (or --run-dir)"
+    record = provenance.read_record(provenance.record_path(run_dir, "training"))
+    if not resume:
+        problem = "already holds a trained run; pass --resume to continue it, or " + how.removeprefix("pass ")
+    elif record is None:
+        problem = f"holds a run without {provenance.record_path(run_dir, 'training').name} (an older tdfake), " \
+                  f"so its settings cannot be checked; {how}"
+    else:
+        changed = provenance.differences(record["params"], params)
+        if not changed:
+            return True
+        problem = f"was trained with other settings ({provenance.describe(changed)}); {how}"
+    if force:
+        print(f"{run_dir}: {problem.split(';')[0]}; --force: retraining from scratch")
+        return False
+    raise provenance.ProvenanceMismatch(f"{run_dir} {problem}")
+
+
 def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.PathLike | str | None,
-              run_dir: os.PathLike | str, resume: bool = False) -> Path:
+              run_dir: os.PathLike | str, resume: bool = False, force: bool = False) -> Path:
     """Train ``arm`` on the ``train`` rows of ``split_df``, validate on ``val``; returns ``run_dir``.
 
     Images are ``images_root/<kind>/<path>`` (``kind`` = ``ARMS[arm]``), or ``root/path`` of each
-    row when ``images_root`` is None.  Without ``resume`` an existing run in ``run_dir`` is replaced.
+    row when ``images_root`` is None.  ``resume`` continues a run made with the same settings;
+    ``force`` replaces a run that cannot be continued (see the module doc).
     """
     if arm not in ARMS:
         raise ValueError(f"arm must be one of {sorted(ARMS)}, got {arm!r}")
     kind = ARMS[arm]
     run_dir = Path(run_dir)
     history_csv, best, last = run_dir / "history.csv", run_dir / "best.keras", run_dir / "last.keras"
-    done = completed_epochs(history_csv) if resume and last.is_file() else 0
-    if resume and done >= cfg.epochs:
+    params = training_params(cfg, arm, split_df, images_root)
+    continuing = _check_existing_run(run_dir, params, resume, force)
+    done = completed_epochs(history_csv) if continuing and last.is_file() else 0
+    if continuing and done >= cfg.epochs:
         print(f"{run_dir}: already trained for {done} epochs (epochs={cfg.epochs}); nothing to do")
         return run_dir
 
-    # Build the datasets first: missing files, empty splits and one-class splits fail before any training.
-    train_ds = make_dataset(split_df, "train", cfg, images_root, kind)
+    # Seed first: the model's initial weights (and any other Keras randomness) do not depend on what
+    # ran before in this process.  The data order and augmentation are keyed by (seed, epoch) anyway.
+    keras.utils.set_random_seed(int(cfg.seed) + done)
+    # Build the datasets before touching the run folder: missing files, empty splits and one-class
+    # splits fail before any training.  One dataset holds every remaining epoch, epoch by epoch.
+    train_ds = make_dataset(split_df, "train", cfg, images_root, kind, first_epoch=done,
+                            num_epochs=int(cfg.epochs) - done)
+    steps = math.ceil(int((split_df["split"] == "train").sum()) / int(cfg.batch_size))
     val_ds = make_dataset(split_df, "val", cfg, images_root, kind, cache=True)  # read every epoch, unaugmented
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if not done:
-        for name in ("history.csv", "best.keras", "last.keras"):
+        for name in ("history.csv", "best.keras", "last.keras", "report.json", "report.md", "predictions.csv",
+                     "report.provenance.json"):
             (run_dir / name).unlink(missing_ok=True)
-    cfg.to_yaml(run_dir / "config.yaml")
+    cfg.to_yaml(run_dir / "config.yaml")  # only the fields outside params (epochs, places, switches) can differ
     split_df.to_csv(run_dir / "split.csv", index=False)
     write_run_info(run_dir, arm, images_root)
+    provenance.write_record(provenance.record_path(run_dir, "training"), "training", params)
 
-    keras.utils.set_random_seed(int(cfg.seed) + done)
     previous_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision else "float32")
     try:
@@ -145,8 +211,9 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
             keras.callbacks.ModelCheckpoint(last, save_best_only=False),
             keras.callbacks.CSVLogger(str(history_csv), append=bool(done)),
         ]
+        # steps_per_epoch: Keras keeps one iterator over the epochs, so epoch e gets the dataset's epoch e
         model.fit(train_ds, validation_data=val_ds, epochs=int(cfg.epochs), initial_epoch=done,
-                  callbacks=callbacks, verbose=1, shuffle=False)  # the dataset shuffles itself
+                  steps_per_epoch=steps, callbacks=callbacks, verbose=1, shuffle=False)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     return run_dir

@@ -2,13 +2,16 @@
 
 ``prepare`` is what every training entry point needs first (``tdfake train`` calls it for one
 arm, ``tdfake run`` for all three); ``run_study`` is the README's main job.  Every step writes
-its output under ``cfg.out_dir`` and is skipped on a re-run when its output is already there, so
-an interrupted run resumes where it stopped.
+its output under ``cfg.out_dir`` and is skipped on a re-run when its output is already there and
+was made with the same parameters (checked against its ``*.provenance.json`` record, see
+:mod:`tdfake.provenance`), so an interrupted run resumes where it stopped.  When the parameters
+differ, the split, the images and the reports are made anew (each with a line saying why); a
+trained arm is never replaced unless ``force`` (``tdfake run --force``) asks for it.
 
 Layout of ``cfg.out_dir``::
 
-    manifest.csv  split.csv             the data and the one split all arms share
-    images/OR|TK|TK_diff/<path>         the arm images (the study's OR/, TK/, TK_diff/ trees)
+    manifest.csv  split.csv             the data and the one split all arms share (+ split.provenance.json)
+    images/OR|TK|TK_diff/<path>         the arm images (the study's OR/, TK/, TK_diff/ trees; + <kind>.provenance.json)
     baseline/ tk/ tk_diff/              one run folder per arm (see tdfake.train, tdfake.evaluate)
     results.md  results.csv             the arms side by side, the study's numbers beside them
 """
@@ -51,20 +54,36 @@ def data_folder(cfg: Config) -> Path:
     return Path(make_demo_data(cfg.demo_dir, n_per_class=cfg.demo_n_per_class, size=cfg.demo_size, seed=cfg.seed))
 
 
-def load_or_make_split(cfg: Config, data_dir: Path) -> pd.DataFrame:
-    """The run's split: read from ``out_dir/split.csv`` when present, else made and written there.
+SPLIT_SETTINGS = ("layout", "split_by", "train_fraction", "val_fraction", "test_fraction", "seed", "per_class")
+"""Config fields the split depends on (with the manifest of the data folder)."""
 
-    Keeping the file means every arm, and every re-run, trains and tests on the same rows.
+
+def load_or_make_split(cfg: Config, data_dir: Path) -> pd.DataFrame:
+    """The run's split: read from ``out_dir/split.csv`` when it was made from the same data and settings.
+
+    Keeping the file means every arm, and every re-run, trains and tests on the same rows.  The
+    manifest is rebuilt on every call (one listing of the data folder) and its rows (path, label,
+    group) fingerprinted; when they or :data:`SPLIT_SETTINGS` differ from ``split.provenance.json``,
+    the split is made anew (a trained arm then refuses to resume on it, see :func:`tdfake.train.train_arm`).
     """
+    from tdfake import provenance
     from tdfake.datasets import build_manifest, read_manifest
     from tdfake.split import split_manifest
 
     out_dir = Path(cfg.out_dir)
     split_csv = out_dir / "split.csv"
-    if split_csv.is_file():
-        return read_manifest(split_csv)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    record_file = provenance.record_path(out_dir, "split")
     manifest = build_manifest(data_dir, layout=cfg.layout)
+    params = {key: getattr(cfg, key) for key in SPLIT_SETTINGS}
+    params["manifest"] = provenance.table_fingerprint(manifest, ["path", "label", "group"])
+    if split_csv.is_file():
+        record = provenance.read_record(record_file)
+        changed = provenance.differences(record["params"], params) if record else None
+        if record is not None and not changed:
+            return read_manifest(split_csv)
+        why = provenance.describe(changed) if changed else f"no {record_file.name}"
+        print(f"tdfake: {split_csv} was made from other data or settings ({why}); making the split anew")
+    out_dir.mkdir(parents=True, exist_ok=True)
     manifest.to_csv(out_dir / "manifest.csv", index=False)
     split = split_manifest(
         manifest,
@@ -74,11 +93,15 @@ def load_or_make_split(cfg: Config, data_dir: Path) -> pd.DataFrame:
         per_class=cfg.per_class,
     )
     split.to_csv(split_csv, index=False)
+    provenance.write_record(record_file, "split", params, data={"data_dir": str(Path(data_dir).resolve())})
     return split
 
 
 def prepare(cfg: Config, kinds: list[str] | tuple[str, ...] = tuple(ARMS.values())) -> Prepared:
-    """Make (or reuse) the data, the split and the images of the given kinds for the split's rows."""
+    """Make (or reuse) the data, the split and the images of the given kinds for the split's rows.
+
+    Images made with other parameters (rank, method, format, data folder) are cleared and made anew.
+    """
     from tdfake.image_creation import create_images
 
     data_dir = data_folder(cfg)
@@ -93,6 +116,7 @@ def prepare(cfg: Config, kinds: list[str] | tuple[str, ...] = tuple(ARMS.values(
         workers=cfg.workers,
         image_format=cfg.image_format,
         paths=list(split["path"]),
+        replace_changed=True,
     )
     return Prepared(split=usable_rows(split, images_root, kinds, cfg.image_format), images_root=images_root, data_dir=data_dir)
 
@@ -113,23 +137,47 @@ def usable_rows(split: pd.DataFrame, images_root: Path, kinds, image_format: str
     return split[present].reset_index(drop=True)
 
 
-def run_arm(cfg: Config, arm: str, prepared: Prepared | None = None) -> "Report":
+def run_arm(cfg: Config, arm: str, prepared: Prepared | None = None, force: bool = False) -> "Report":
     """Train (or resume) one arm in ``out_dir/<arm>`` and evaluate its best checkpoint.
 
-    A finished arm is not retrained, and its report is reused when it is newer than the checkpoint.
+    A finished arm is not retrained; an arm trained with other settings raises, naming them,
+    unless ``force`` retrains it from scratch.  Its report is reused when ``report.provenance.json``
+    matches the checkpoint, split and threshold method now, and made anew otherwise.
     """
-    from tdfake.evaluate import evaluate_run
-    from tdfake.metrics import Report
     from tdfake.train import train_arm
 
     if prepared is None:
         prepared = prepare(cfg, [ARMS[arm]])
     run_dir = Path(cfg.out_dir) / arm
-    train_arm(cfg, arm, prepared.split, prepared.images_root, run_dir, resume=True)
+    train_arm(cfg, arm, prepared.split, prepared.images_root, run_dir, resume=True, force=force)
+    return load_or_make_report(run_dir)
+
+
+def report_params(run_dir: Path) -> dict:
+    """What a run's test report depends on: its checkpoint and split files and its threshold method."""
+    from tdfake import provenance
+    from tdfake.evaluate import load_run
+
+    run = load_run(run_dir)
+    checkpoint = provenance.file_fingerprint([run_dir / "best.keras", run_dir / "split.csv"], root=run_dir)
+    return {"files": checkpoint, "threshold": run.cfg.threshold, "images_root": str(run.images_root)}
+
+
+def load_or_make_report(run_dir: Path) -> "Report":
+    """The run's ``report.json`` when its record matches :func:`report_params`, else a new evaluation."""
+    from tdfake import provenance
+    from tdfake.evaluate import evaluate_run
+    from tdfake.metrics import Report
+
+    record_file = provenance.record_path(run_dir, "report")
+    params = report_params(run_dir)
+    record = provenance.read_record(record_file)
     report_json = run_dir / "report.json"
-    if report_json.is_file() and report_json.stat().st_mtime >= (run_dir / "best.keras").stat().st_mtime:
+    if report_json.is_file() and record is not None and not provenance.differences(record["params"], params):
         return Report.from_json(report_json)
-    return evaluate_run(run_dir)
+    report = evaluate_run(run_dir)
+    provenance.write_record(record_file, "report", params)
+    return report
 
 
 def results_table(reports: dict[str, "Report"]) -> pd.DataFrame:
@@ -183,10 +231,13 @@ def results_markdown(cfg: Config, results: pd.DataFrame, reports: dict[str, "Rep
     return "\n".join(lines)
 
 
-def run_study(cfg: Config) -> pd.DataFrame:
-    """The README's main job: all three arms on one split, results and graphs; resumable."""
+def run_study(cfg: Config, force: bool = False) -> pd.DataFrame:
+    """The README's main job: all three arms on one split, results and graphs; resumable.
+
+    ``force``: retrain from scratch the arms whose recorded settings differ from ``cfg``.
+    """
     prepared = prepare(cfg)
-    reports = {arm: run_arm(cfg, arm, prepared) for arm in ARMS}
+    reports = {arm: run_arm(cfg, arm, prepared, force=force) for arm in ARMS}
     results = results_table(reports)
     out_dir = Path(cfg.out_dir)
     results.to_csv(out_dir / "results.csv")

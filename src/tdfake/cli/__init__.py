@@ -3,6 +3,12 @@
 Each submodule of :mod:`tdfake.cli` registers its own subcommands with ``register(subparsers)``
 and sets ``func`` on them, so one concern's flags live next to nothing else.  Submodules
 import TensorFlow only inside their handlers, so ``tdfake --help`` answers at once.
+
+:func:`main` is the one error boundary: a user error (a missing file or folder, a bad config
+value, an unknown key, unreadable data, ImageNet weights unavailable offline, a cached step made
+with other settings) prints one line ``tdfake: error: ...`` to stderr and exits 2.  Anything
+else is a bug and keeps its traceback.  ``--debug`` (or ``TDFAKE_DEBUG=1``) shows the traceback
+of user errors too.
 """
 
 from __future__ import annotations
@@ -24,21 +30,42 @@ def build_parser() -> argparse.ArgumentParser:
         description="Deepfake detection with tensor decomposition (OR / TK / TK_diff arms).",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of errors (also: environment variable TDFAKE_DEBUG=1)")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"tdfake.cli.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"tdfake.cli.{name}":
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(f"tdfake.cli.{name}").register(subparsers)
     return parser
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Exceptions that carry a message for the user rather than a bug.
+
+    The package raises ``FileNotFoundError``, ``ValueError`` (``ConfigError``, ``ImageReadError``
+    and ``ProvenanceMismatch`` among them) and ``KeyError`` with messages that name the file or
+    value and the fix; ``WeightsUnavailableError`` says how to get the weights offline.  It is
+    looked up only when :mod:`tdfake.model` was imported (the error cannot occur otherwise), so
+    answering stays free of TensorFlow.
+    """
+    types: list[type[BaseException]] = [FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
+                                        ValueError, KeyError]
+    model = sys.modules.get("tdfake.model")
+    if model is not None:
+        types.append(model.WeightsUnavailableError)
+    return tuple(types)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    debug = args.debug or os.environ.get("TDFAKE_DEBUG", "") not in ("", "0")
+    try:
+        return int(args.func(args) or 0)
+    except user_error_types() as err:
+        if debug:
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f"tdfake: error: {' '.join(str(message).split())}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

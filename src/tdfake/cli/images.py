@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 
 def _default_workers() -> int:
@@ -17,7 +16,9 @@ def register(subparsers) -> None:
         help="write OUT/<kind>/<relative path> for every image under SRC (TK, TK_diff, ...)",
         description=(
             "For every image under SRC (any nesting) write OUT/<kind>/<same relative path> for each kind. "
-            "Reruns skip finished images; bad files are listed in OUT/skipped.csv and the run goes on."
+            "Reruns skip finished images; bad files are listed in OUT/skipped.csv and the run goes on. "
+            "Each kind's parameters are recorded in OUT/<kind>.provenance.json: a rerun with other "
+            "parameters (rank, method, format, size, source) stops unless --force remakes that kind."
         ),
     )
     parser.add_argument("src", help="folder of input images (e.g. with REAL/ and FAKE/<method>/ inside)")
@@ -35,6 +36,8 @@ def register(subparsers) -> None:
     parser.add_argument("--format", dest="image_format", choices=["png", "jpg"], default=None,
                         help="output format (default: keep each input's format, as the study did; png is lossless)")
     parser.add_argument("--size", type=int, default=None, metavar="S", help="resize to S x S before the transforms")
+    parser.add_argument("--force", action="store_true",
+                        help="delete and remake a kind whose images were made with other parameters")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -42,23 +45,19 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from tdfake.image_creation import create_images, parse_shard
 
-    try:
-        shard = parse_shard(args.shard)
-        summary = create_images(
-            args.src,
-            args.out,
-            kinds=args.kinds,
-            rank=args.rank,
-            method=args.method,
-            workers=args.workers,
-            shard=shard,
-            image_format=args.image_format,
-            size=args.size,
-            cp_rank=args.cp_rank,
-            progress=not args.quiet,
-        )
-    except (ValueError, FileNotFoundError) as err:
-        print(f"tdfake images: {err}", file=sys.stderr)
-        return 2
+    summary = create_images(
+        args.src,
+        args.out,
+        kinds=args.kinds,
+        rank=args.rank,
+        method=args.method,
+        workers=args.workers,
+        shard=parse_shard(args.shard),
+        image_format=args.image_format,
+        size=args.size,
+        cp_rank=args.cp_rank,
+        progress=not args.quiet,
+        replace_changed=args.force,
+    )
     print(f"tdfake images: {summary.line()}")
     return 0

@@ -13,7 +13,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     start = time.perf_counter()
-    results = run_study(cfg)
+    results = run_study(cfg, force=args.force)
     minutes = (time.perf_counter() - start) / 60
     print(f"\n{cfg.out_dir}/results.md written; graphs in {cfg.graphs_dir}/ ({minutes:.1f} min)")
     print(results[["accuracy", "auroc", "thresh_test_eer", "study_accuracy", "study_auroc"]].to_string())
@@ -34,9 +34,12 @@ def register(subparsers) -> None:
         "run", help="the study end to end: data, split, OR/TK/TK_diff images, three arms, results, graphs",
         description="Demo data (or the configured data) -> one split shared by all arms -> OR/TK/TK_diff "
                     "images -> train and evaluate baseline, tk, tk_diff -> results.md, results.csv, graphs/. "
-                    "Re-running resumes: finished steps are not redone.",
+                    "Re-running resumes: finished steps are not redone; steps made with other settings "
+                    "are made anew, except trained arms, which stop the run unless --force.",
     )
     add_config_arguments(parser)
+    parser.add_argument("--force", action="store_true",
+                        help="retrain from scratch the arms trained with other settings than the config's")
     parser.set_defaults(func=run)
 
     parser = subparsers.add_parser("graphs", help="regenerate the figures of a finished run into graphs/")

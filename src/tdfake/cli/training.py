@@ -22,14 +22,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train one arm (baseline / tk / tk_diff) into a run folder",
         description="Train Xception on one arm's images. Without --split/--images the config's data "
                     "is prepared first (demo data, split, Tucker images). The run folder gets "
-                    "config.yaml, split.csv, history.csv, best.keras and last.keras.",
+                    "config.yaml, split.csv, history.csv, best.keras, last.keras and "
+                    "training.provenance.json; an existing run is never replaced without --force.",
     )
     add_config_arguments(parser)
     parser.add_argument("--arm", required=True, choices=ARM_NAMES, help="which images to train on")
     parser.add_argument("--split", help="split CSV (manifest rows + split column); default: prepare from the config")
     parser.add_argument("--images", help="folder holding OR/, TK/, TK_diff/ images; with --split")
     parser.add_argument("--run-dir", help="output folder (default: <out_dir>/<arm>)")
-    parser.add_argument("--resume", action="store_true", help="continue from last.keras and history.csv")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from last.keras and history.csv (same settings; a larger --epochs is fine)")
+    parser.add_argument("--force", action="store_true",
+                        help="retrain from scratch when the run folder holds a run that cannot be continued")
     parser.set_defaults(func=run_train)
 
 
@@ -41,11 +45,11 @@ def run_train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     if bool(args.split) != bool(args.images):
-        raise SystemExit("tdfake train: give --split and --images together, or neither to prepare from the config")
+        raise ValueError("give --split and --images together, or neither to prepare from the config")
     if args.split:
         split_path = Path(args.split)
         if not split_path.is_file():
-            raise SystemExit(f"tdfake train: {split_path}: no such split file; make one with `tdfake split`")
+            raise FileNotFoundError(f"{split_path}: no such split file; make one with `tdfake split`")
         split_df = read_manifest(split_path)
         images_root = Path(args.images)
     else:
@@ -57,9 +61,6 @@ def run_train(args: argparse.Namespace) -> int:
     from tdfake.train import train_arm
 
     run_dir = Path(args.run_dir) if args.run_dir else Path(cfg.out_dir) / args.arm
-    try:
-        train_arm(cfg, args.arm, split_df, images_root, run_dir, resume=args.resume)
-    except (FileNotFoundError, ValueError) as err:
-        raise SystemExit(f"tdfake train: {err}") from None
+    train_arm(cfg, args.arm, split_df, images_root, run_dir, resume=args.resume, force=args.force)
     print(f"run folder: {run_dir}")
     return 0
