@@ -1,10 +1,12 @@
 """The config object: YAML round trip, overrides, the shipped configs."""
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tdfake.config import Config
+from tdfake.config import CHOICES, Config, ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,6 +22,7 @@ def test_paper_config_is_the_study():
     assert (cfg.rotation_range, cfg.width_shift_range, cfg.height_shift_range) == (20, 0.1, 0.1)
     assert (cfg.shear_range, cfg.zoom_range, cfg.horizontal_flip, cfg.fill_mode) == (0.1, 0.1, True, "nearest")
     assert cfg.resize_method == "nearest"
+    assert cfg.tucker_method == "tensorly"  # the study's call, not the fast path (see the header of paper.yaml)
 
 
 def test_demo_config_runs_offline_on_demo_data():
@@ -53,3 +56,60 @@ def test_rooted_moves_only_relative_folders(tmp_path):
     assert cfg.out_dir == str(tmp_path / "proj/runs/x")
     assert cfg.data_dir is None and cfg.graphs_dir == str(tmp_path / "g")
     assert cfg.demo_dir == str(tmp_path / "proj/data/demo")
+
+
+@pytest.mark.parametrize("field, value, allowed", [
+    ("layout", "kaggle", "auto, ffpp, dfdc, folders"),
+    ("split_by", "video", "group, frame"),
+    ("tucker_method", "slow", "fast, tensorly"),
+    ("resize_method", "cubic", "nearest, bilinear"),
+    ("fill_mode", "mirror", "nearest, constant, reflect, wrap"),
+    ("head", "max", "flatten, avg"),
+    ("clr_mode", "cosine", "triangular, triangular2, exp_range"),
+    ("optimizer", "nadam", "adam, adamw, sgd, rmsprop"),
+    ("image_format", "gif", "None, png, jpg"),
+    ("threshold", "fixed:1.5", "eer, youden or fixed:"),
+    ("threshold", "median", "eer, youden or fixed:"),
+    ("weights", "missing.weights.h5", "'imagenet', null"),
+    ("rank", [30, 30], "three positive integers"),
+    ("train_fraction", 0.5, "sum to 1"),
+    ("batch_size", 0, "positive integer"),
+    ("epochs", 2.5, "positive integer"),
+    ("dropout", 1.0, "[0, 1)"),
+])
+def test_bad_values_fail_when_the_config_is_built_naming_the_allowed_ones(field, value, allowed, tmp_path):
+    with pytest.raises(ConfigError, match=re.escape(allowed)) as error:
+        Config().override(**{field: value})  # a notebook override
+    assert field in str(error.value)
+    with pytest.raises(ConfigError, match=re.escape(allowed)):
+        Config().override_from_strings([f"{field}={yaml.safe_dump(value, default_flow_style=True).strip()}"])
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({**Config().to_dict(), field: value}))
+    with pytest.raises(ConfigError, match=f"{re.escape(str(path))}: .*{re.escape(allowed)}"):
+        Config.from_yaml(path)
+
+
+def test_good_values_pass(tmp_path):
+    weights = tmp_path / "xception.weights.h5"
+    weights.write_bytes(b"")
+    cfg = Config().override(threshold="fixed:0.3", weights=str(weights), zoom_range=[0.8, 1.2], per_class=None,
+                            image_format="png", optimizer="sgd", split_by="frame")
+    assert cfg.threshold == "fixed:0.3" and cfg.zoom_range == [0.8, 1.2]
+
+
+def test_unreadable_yaml_names_the_file(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("epochs: [3\n")
+    with pytest.raises(ConfigError, match="broken.yaml: not valid YAML"):
+        Config.from_yaml(path)
+
+
+def test_choices_match_the_modules_that_use_them():
+    from tdfake import datasets, model, pipeline, train, tucker
+
+    assert CHOICES["layout"] == datasets.LAYOUTS
+    assert CHOICES["tucker_method"] == tucker.METHODS
+    assert CHOICES["head"] == model.HEADS
+    assert CHOICES["clr_mode"] == model.CyclicalLR.MODES
+    assert set(CHOICES["fill_mode"]) == set(pipeline._BORDERS)
+    assert set(CHOICES["optimizer"]) == set(train.OPTIMIZERS)

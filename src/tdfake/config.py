@@ -121,7 +121,8 @@ class Config:
                               "e.g. [30, 30, 3]")
         fractions = (self.train_fraction, self.val_fraction, self.test_fraction)
         if not all(_is_number(f) and 0 <= f <= 1 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-            raise ConfigError(f"train/val/test fractions {list(fractions)} must each lie in [0, 1] and sum to 1")
+            raise ConfigError(f"train_fraction, val_fraction, test_fraction = {list(fractions)} must each lie in "
+                              "[0, 1] and sum to 1")
         for name in ("seed",):
             if not _is_int(getattr(self, name)):
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be an integer")

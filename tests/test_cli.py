@@ -1,0 +1,78 @@
+"""The `tdfake` command's one error boundary: user errors are one line on stderr and exit 2, bugs keep tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tdfake import cli
+from tdfake.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tdfake: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--arm", "tk", "--set", "split_by=video"], "split_by='video' is not allowed; choose one of group, frame"),
+    (["train", "--arm", "tk", "--set", "head=max"], "head='max' is not allowed; choose one of flatten, avg"),
+    (["train", "--arm", "tk", "--set", "epoch=3"], "unknown config keys ['epoch']"),
+    (["train", "--arm", "tk", "--config", "missing.yaml"], "missing.yaml: no such config"),
+    (["run", "--set", "data_dir=/no/such/folder"], "/no/such/folder: data folder not found"),
+    (["evaluate", "no_such_run"], "no_such_run/best.keras: missing"),
+])
+def test_user_errors_are_one_line_and_exit_2(argv, message, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the default --config is configs/demo.yaml
+    monkeypatch.delenv("TDFAKE_DEBUG", raising=False)
+    assert main(argv) == 2
+    assert message in _one_error_line(capsys)
+
+
+def test_debug_flag_and_variable_show_the_traceback(monkeypatch):
+    monkeypatch.delenv("TDFAKE_DEBUG", raising=False)
+    with pytest.raises(FileNotFoundError, match="no_such_run"):
+        main(["--debug", "evaluate", "no_such_run"])
+    monkeypatch.setenv("TDFAKE_DEBUG", "1")
+    with pytest.raises(FileNotFoundError, match="no_such_run"):
+        main(["evaluate", "no_such_run"])
+
+
+def test_console_script_exits_2_without_traceback(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("TDFAKE_DEBUG", None)
+    result = subprocess.run([sys.executable, "-m", "tdfake.cli", "images", str(tmp_path / "none"), str(tmp_path / "o")],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"tdfake: error: {tmp_path / 'none'}: no such folder; "
+                                                  "pass the folder that holds your images"]
+
+
+def test_bugs_keep_their_traceback(monkeypatch):
+    def broken(args):
+        raise AttributeError("a bug, not a user error")
+
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_handler(parser(), broken))
+    with pytest.raises(AttributeError, match="a bug"):
+        main(["graphs", "anywhere"])
+
+
+def _with_handler(parser, handler):
+    parser._subparsers._group_actions[0].choices["graphs"].set_defaults(func=handler)
+    return parser
+
+
+def test_a_command_module_that_fails_to_import_is_an_error(monkeypatch):
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "no_such_command"))
+    with pytest.raises(ModuleNotFoundError, match="no_such_command"):
+        cli.build_parser()
