@@ -1,5 +1,7 @@
 """Training an arm into a run folder, and resuming it, on real image files (tiny: 71 px, 16 + 8 images)."""
 
+import json
+
 import keras
 import numpy as np
 import pandas as pd
@@ -9,7 +11,8 @@ from tdfake.cli import main
 from tdfake.config import Config
 from tdfake.images import write_rgb
 from tdfake.model import CyclicalLR, load_model
-from tdfake.train import train_arm
+from tdfake.provenance import ProvenanceMismatch
+from tdfake.train import OPTIMIZERS, compile_model, train_arm
 
 pytestmark = pytest.mark.slow
 
@@ -94,3 +97,64 @@ def test_missing_image_fails_before_training(tiny_data, tmp_path):
     with pytest.raises(ValueError, match="arm must be one of"):
         train_arm(Config().override(**TINY), "cp", split, root / "images", tmp_path / "run")
     keras.backend.clear_session()
+
+
+def test_an_existing_run_is_refused_unless_resumed_with_the_same_settings_or_forced(tiny_data, tmp_path, capsys):
+    split, root = tiny_data
+    cfg = Config().override(**TINY)
+    run_dir = train_arm(cfg, "tk", split, root / "images", tmp_path / "tk")
+    record = json.loads((run_dir / "training.provenance.json").read_text())
+    assert record["params"]["arm"] == "tk" and record["params"]["base_lr"] == cfg.base_lr
+    made = (run_dir / "last.keras").stat().st_mtime_ns
+
+    with pytest.raises(ProvenanceMismatch, match="already holds a trained run.*--resume.*--force"):
+        train_arm(cfg, "tk", split, root / "images", run_dir)
+    with pytest.raises(ProvenanceMismatch, match=r"base_lr 0.0001 -> 0.0002.*--force"):
+        train_arm(cfg.override(base_lr=2e-4), "tk", split, root / "images", run_dir, resume=True)
+    other_split = split.copy()
+    other_split.loc[[0, 16], "split"] = ["val", "train"]  # two real images change sides
+    with pytest.raises(ProvenanceMismatch, match="split"):
+        train_arm(cfg, "tk", other_split, root / "images", run_dir, resume=True)
+    assert (run_dir / "last.keras").stat().st_mtime_ns == made  # nothing was touched
+
+    config = tmp_path / "changed.yaml"
+    cfg.override(base_lr=2e-4).to_yaml(config)
+    argv = ["train", "--config", str(config), "--arm", "tk", "--split", str(root / "split.csv"),
+            "--images", str(root / "images"), "--run-dir", str(run_dir), "--resume"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "base_lr" in err[0] and "--force" in err[0]
+    assert Config.from_yaml(run_dir / "config.yaml") == cfg  # a refused resume leaves config.yaml alone
+
+    assert main(argv + ["--force"]) == 0  # retrained from scratch with the new settings
+    assert Config.from_yaml(run_dir / "config.yaml").base_lr == 2e-4
+    assert len(pd.read_csv(run_dir / "history.csv")) == 1
+    assert json.loads((run_dir / "training.provenance.json").read_text())["params"]["base_lr"] == 2e-4
+    keras.backend.clear_session()
+
+
+def test_resumed_run_trains_on_the_same_epochs_as_an_uninterrupted_one(tiny_data, tmp_path):
+    split, root = tiny_data
+    cfg = Config().override(**{**TINY, "epochs": 2})
+    whole = train_arm(cfg, "tk", split, root / "images", tmp_path / "whole")
+    train_arm(cfg.override(epochs=1), "tk", split, root / "images", tmp_path / "parts")
+    keras.utils.set_random_seed(999)  # unrelated randomness in between must not matter
+    np.random.default_rng(5).random(10)
+    parts = train_arm(cfg, "tk", split, root / "images", tmp_path / "parts", resume=True)
+    uninterrupted, resumed = pd.read_csv(whole / "history.csv"), pd.read_csv(parts / "history.csv")
+    np.testing.assert_allclose(resumed["loss"], uninterrupted["loss"], rtol=1e-4)
+    np.testing.assert_allclose(resumed["val_loss"], uninterrupted["val_loss"], rtol=1e-4)
+    keras.backend.clear_session()
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_configured_optimizer_runs_on_the_cyclical_schedule(name):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    cfg = Config().override(**{**TINY, "optimizer": name})
+    compile_model(model, cfg)
+    assert isinstance(model.optimizer, OPTIMIZERS[name])
+    model.fit(np.zeros((8, 4)), np.ones(8), batch_size=4, epochs=1, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 2
+    schedule = CyclicalLR(cfg.base_lr, cfg.max_lr, cfg.step_size, cfg.clr_mode, cfg.gamma)
+    assert float(model.optimizer.learning_rate) == pytest.approx(float(schedule(2)), rel=1e-5)
