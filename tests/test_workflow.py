@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -52,3 +53,30 @@ def test_run_writes_results_and_graphs_then_resumes(tmp_path, capsys):
     assert main(argv) == 0  # a second run resumes: nothing is retrained, the results are the same
     assert {arm: (out / arm / "best.keras").stat().st_mtime_ns for arm in checkpoints} == checkpoints
     pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv", index_col="arm"), results)
+
+    capsys.readouterr()
+    assert main(argv + ["--set", "dense_units=8"]) == 2  # other settings: the trained arms are not reused silently
+    error = capsys.readouterr().err
+    assert "dense_units 64 -> 8" in error and "--force" in error
+    assert {arm: (out / arm / "best.keras").stat().st_mtime_ns for arm in checkpoints} == checkpoints
+
+
+def test_prepare_remakes_images_of_another_rank_and_keeps_the_rest(write_images, tmp_path, capsys):
+    names = [f"real/r{i:02d}.png" for i in range(5)] + [f"fake/f{i:02d}.png" for i in range(5)]
+    data = write_images(names, size=40)
+    cfg = Config().override(data_dir=str(data), layout="folders", per_class=None, out_dir=str(tmp_path / "run"),
+                            train_fraction=0.6, val_fraction=0.2, test_fraction=0.2, workers=1, tucker_method="fast")
+    first = prepare(cfg, kinds=["OR", "TK"])
+    tk, original = first.images_root / "TK" / names[0], first.images_root / "OR" / names[0]
+    stamps = tk.stat().st_mtime_ns, original.stat().st_mtime_ns
+    prepare(cfg, kinds=["OR", "TK"])
+    assert (tk.stat().st_mtime_ns, original.stat().st_mtime_ns) == stamps  # same settings: reused
+
+    capsys.readouterr()
+    prepare(cfg.override(rank=[5, 5, 3]), kinds=["OR", "TK"])
+    assert "rank [30, 30, 3] -> [5, 5, 3]" in capsys.readouterr().out
+    assert tk.stat().st_mtime_ns != stamps[0] and original.stat().st_mtime_ns == stamps[1]
+    from tdfake.images import read_rgb
+    from tdfake.tucker import tk_image
+
+    np.testing.assert_array_equal(read_rgb(tk), tk_image(read_rgb(data / names[0]), (5, 5, 3), "fast"))

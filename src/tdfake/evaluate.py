@@ -101,7 +101,8 @@ def stage_images(root: Path, relpaths: list[str], run: Run, out: Path) -> tuple[
 
     Image creation handles exactly the listed files (not everything else under ``root``); the
     images land in ``out/images/<kind>/<relpath>``.  Existing outputs are reused, so an
-    interrupted evaluation resumes.  ``skipped`` is image creation's table of unusable files
+    interrupted evaluation resumes; staged images made with other settings or from another data
+    folder are made anew (``replace_changed``).  ``skipped`` is image creation's table of unusable files
     (path relative to ``root``, reason).
     """
     from tdfake.image_creation import create_images
@@ -110,7 +111,7 @@ def stage_images(root: Path, relpaths: list[str], run: Run, out: Path) -> tuple[
     images_root = out / "images"
     summary = create_images(
         root, images_root, kinds=(run.kind,), rank=tuple(cfg.rank), method=cfg.tucker_method,
-        workers=cfg.workers, image_format=cfg.image_format, progress=False, paths=relpaths,
+        workers=cfg.workers, image_format=cfg.image_format, progress=False, paths=relpaths, replace_changed=True,
     )
     files = [derived_path(images_root, run.kind, rel, cfg.image_format) for rel in relpaths]
     skipped = pd.read_csv(summary.skipped_csv, dtype=str)
