@@ -51,10 +51,10 @@ def test_console_script_exits_2_without_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     env.pop("TDFAKE_DEBUG", None)
     result = subprocess.run([sys.executable, "-m", "tdfake.cli", "images", str(tmp_path / "none"), str(tmp_path / "o")],
-                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"tdfake: error: {tmp_path / 'none'}: no such folder; "
-                                                  "pass the folder that holds your images"]
+    expected = f"tdfake: error: {tmp_path / 'none'}: no such folder; pass the folder that holds your images"
+    assert result.stderr.strip().splitlines() == [expected]
 
 
 def test_bugs_keep_their_traceback(monkeypatch):
