@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from tdfake.cli import main
-from tdfake.datasets import COLUMNS, build_manifest, detect_layout, frame_number, read_manifest
+from tdfake.datasets import (
+    COLUMNS,
+    build_manifest,
+    detect_layout,
+    frame_number,
+    read_manifest,
+)
 from tdfake.images import write_rgb
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared/data/real_fake_face"

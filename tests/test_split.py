@@ -8,7 +8,13 @@ import pytest
 
 from tdfake.cli import main
 from tdfake.datasets import read_manifest
-from tdfake.split import SPLITS, fraction_gap, sample_per_class, split_manifest, split_summary
+from tdfake.split import (
+    SPLITS,
+    fraction_gap,
+    sample_per_class,
+    split_manifest,
+    split_summary,
+)
 
 
 def ffpp_manifest(n_videos=400, frames=5, methods=("NeuralTextures",)):

@@ -41,7 +41,7 @@ class Config:
     train_fraction: float = 0.81
     val_fraction: float = 0.09
     test_fraction: float = 0.10
-    per_class: int | None = 10000
+    per_class: int | None = 10000  # images per class sampled before splitting: an even share of every video
 
     # Tucker image creation
     rank: list[int] = field(default_factory=lambda: [30, 30, 3])

@@ -20,14 +20,16 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("split", help="split a manifest into train / val / test (grouped, stratified, seeded)",
                               description="Add a split column to a manifest: 81/9/10 by default, no group in two "
-                                          "splits, each class at the fractions, seeded, independent of row order.")
+                                          "splits, each class at the fractions, seeded, independent of row order; "
+                                          "print frames, videos and groups per split and class.")
     p.add_argument("manifest", help="manifest CSV (from `tdfake manifest`) or a data folder")
     p.add_argument("-o", "--output", required=True, help="split CSV to write (put it beside the run it feeds)")
     p.add_argument("--by", default="group", choices=["group", "frame"],
                    help="group: no video in two splits (default); frame: the study's leaky split")
     p.add_argument("--fractions", nargs=3, type=float, default=[0.81, 0.09, 0.10], metavar=("TRAIN", "VAL", "TEST"))
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--per-class", type=int, help="sample N images per class first (the study: 10000)")
+    p.add_argument("--per-class", type=int, help="sample N images per class first, an even share of every video "
+                                                 "spread over its frames (the study: 10000)")
     p.add_argument("--official", help="folder with FaceForensics++'s train.json, val.json, test.json")
     p.set_defaults(func=_split)
 
