@@ -55,6 +55,8 @@ STUDY_RESULTS: dict[str, dict[str, Any]] = {
 }
 """The study's published test results (1000 real + 1000 fake, FaceForensics++ c40 NeuralTextures)."""
 STUDY_SUPPORT = 1000
+FEW_GROUPS = 10
+"""Below this many test groups a bootstrap cannot see the spread between videos; reports say so."""
 
 
 # --------------------------------------------------------------------------- validation of input
@@ -323,13 +325,19 @@ class Report:
     n_videos: int | None = None
     roc: dict[str, list[float]] = field(default_factory=dict, repr=False)
 
-    def resampled(self) -> str:
-        """What the intervals rest on, e.g. ``"11 test groups (41 videos), stratified by class composition"``."""
+    def ci_basis(self) -> str:
+        """What the intervals rest on, e.g. ``"11 test groups (41 videos)"`` or ``"400 test frames"``."""
         n = self.n_bootstrap_units if self.n_bootstrap_units is not None else self.n_real + self.n_fake
         videos = f" ({self.n_videos} videos)" if self.n_videos is not None else ""
-        if self.bootstrap_unit == "group":
-            return f"{n} test groups{videos}, stratified by class composition"
-        return f"{n} test frames{videos} as if independent, stratified by class"
+        return f"{n} test {'groups' if self.bootstrap_unit == 'group' else 'frames'}{videos}"
+
+    def resampled(self) -> str:
+        """:meth:`ci_basis` with how it was resampled, and a caution when there are too few groups."""
+        if self.bootstrap_unit != "group":
+            return f"{self.ci_basis()} as if independent, stratified by class"
+        few = self.n_bootstrap_units is not None and self.n_bootstrap_units < FEW_GROUPS
+        caution = f"; with fewer than {FEW_GROUPS} groups the intervals are unreliable" if few else ""
+        return f"{self.ci_basis()}, stratified by class composition{caution}"
 
     @property
     def accuracy(self) -> float:
