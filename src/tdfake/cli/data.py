@@ -54,6 +54,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frames-per-video", type=int, default=5)
     p.add_argument("--strength", type=float, default=1.0, help="blending artefact strength (1: clear, 0.5: subtle)")
+    p.add_argument("--unpaired", dest="paired", action="store_false",
+                   help="each fake's colour source is a donor outside the set (one real video + its fake per group) "
+                        "instead of the paired real video (FaceForensics++ pairs)")
     p.set_defaults(func=_demo)
 
 
@@ -106,6 +109,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     out = make_demo_data(args.out, n_per_class=args.n_per_class, size=args.size, seed=args.seed,
-                         frames_per_video=args.frames_per_video, strength=args.strength, progress=True)
+                         frames_per_video=args.frames_per_video, strength=args.strength,
+                         paired=args.paired, progress=True)
     print(f"demo data in {out} ({2 * args.n_per_class} images, {time.perf_counter() - start:.1f} s)")
     return 0
