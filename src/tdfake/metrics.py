@@ -5,7 +5,7 @@ Labels are 1 for fake and 0 for real; scores are P(fake) (the sigmoid output).  
 
 The study's table (rows REAL, FAKE, AUROC, THRESH, TOTAL ACCURACY) is kept exactly: class
 predictions at 0.5 and THRESH = the equal-error-rate threshold of the *test* ROC, so our numbers
-sit beside the study's.  Because choosing a threshold on the test set is a leak (DESIGN.md,
+sit beside the study's.  Because choosing a threshold on the test set is a leak (docs/study.md,
 "what the study got wrong" 2), the report also holds a threshold chosen on *validation*
 (EER by default) and the test metrics at it, labelled as such, plus average precision,
 the confusion matrices, bootstrap 95 % intervals and a video-level AUROC.

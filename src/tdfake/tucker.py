@@ -1,6 +1,6 @@
 """Tucker and CP transforms of face crops: the study's TK / TK_diff images and their CP cousins.
 
-The study (DESIGN.md) decomposed every H x W x 3 crop with
+The study (docs/study.md) decomposed every H x W x 3 crop with
 ``tensorly.decomposition.tucker(x, rank=[30, 30, 3], init='random', tol=1e-4, random_state=42)``,
 rebuilt it with ``tl.tucker_to_tensor`` and saved
 
