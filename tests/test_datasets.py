@@ -11,8 +11,6 @@ from tdfake.cli import main
 from tdfake.datasets import COLUMNS, build_manifest, detect_layout, read_manifest
 from tdfake.images import write_rgb
 
-REAL_DATA = Path(__file__).resolve().parents[2] / "shared/data/real_fake_face"
-
 
 def touch(root: Path, *relpaths: str) -> None:
     """Write a tiny real image file at each relative path."""
@@ -104,10 +102,8 @@ def test_cli_manifest_writes_csv_and_summary(tmp_path, capsys):
 
 
 @pytest.mark.realdata
-def test_shared_real_fake_face_folders():
-    if not REAL_DATA.is_dir():
-        pytest.skip(f"real photos not available at {REAL_DATA}")
-    m = build_manifest(REAL_DATA)
+def test_real_photo_folders(real_photos):
+    m = build_manifest(real_photos)
     assert set(m["label"]) == {0, 1} and m["group"].is_unique
-    assert isinstance(m, pd.DataFrame) and len(m) == len(list((REAL_DATA / "real").iterdir())) + \
-        len(list((REAL_DATA / "fake").iterdir()))
+    assert isinstance(m, pd.DataFrame) and len(m) == len(list((real_photos / "real").iterdir())) + \
+        len(list((real_photos / "fake").iterdir()))
