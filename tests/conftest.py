@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: optional real photo folders (named by environment variables) and small image files on disk."""
+"""Shared pytest fixtures: optional real photo folders (named by environment variables), small images on disk."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ def smooth_rgb(height: int, width: int, seed: int = 0) -> np.ndarray:
     """A photo-like RGB uint8 image: smooth colour gradients plus a little noise (low rank, like faces)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
-    channels = [np.sin(3 * yy * (k + 1) + rng.random() * 3) * np.cos(2 * xx * (k + 2) + rng.random() * 3) for k in range(3)]
+    channels = [np.sin(3 * yy * (k + 1) + rng.random() * 3) * np.cos(2 * xx * (k + 2) + rng.random() * 3)
+                for k in range(3)]
     image = 127.5 + 100 * np.stack(channels, axis=-1) + rng.normal(0, 6, (height, width, 3))
     return np.clip(image, 0, 255).astype(np.uint8)
 
