@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tdfake.constants import LABEL_NAMES, SEED, SPLIT_FRACTIONS
+
 SPLITS = ("train", "val", "test")
 TOLERANCE = 0.01  # largest acceptable gap between a class's split fraction and its target
 
@@ -48,7 +50,7 @@ def _group_order(frame: pd.DataFrame, seed: int, salt: int) -> list[str]:
     return [groups[i] for i in np.random.default_rng([seed, salt]).permutation(len(groups))]
 
 
-def sample_per_class(manifest: pd.DataFrame, per_class: int, by: str = "group", seed: int = 42) -> pd.DataFrame:
+def sample_per_class(manifest: pd.DataFrame, per_class: int, by: str = "group", seed: int = SEED) -> pd.DataFrame:
     """At most ``per_class`` rows of each class, seeded, from the sorted rows.
 
     Grouped (``by="group"``): groups are visited in one seeded order (the same for both
@@ -147,7 +149,7 @@ def official_videos(directory) -> dict[str, str]:
     return videos
 
 
-def split_manifest(manifest: pd.DataFrame, fractions=(0.81, 0.09, 0.10), by: str = "group", seed: int = 42,
+def split_manifest(manifest: pd.DataFrame, fractions=SPLIT_FRACTIONS, by: str = "group", seed: int = SEED,
                    per_class: int | None = None, official=None) -> pd.DataFrame:
     """The manifest's rows (sampled when ``per_class`` is set) with a ``split`` column.
 
@@ -199,9 +201,9 @@ def fraction_gap(split: pd.DataFrame, fractions) -> tuple[float, str]:
 
 def split_summary(split: pd.DataFrame) -> pd.DataFrame:
     """Images per split x class, plus the number of groups per split (the table ``tdfake split`` prints)."""
-    table = pd.crosstab(split["split"], split["label"].map({0: "real", 1: "fake"}))
-    table = table.reindex(index=[s for s in SPLITS if s in table.index], columns=["real", "fake"], fill_value=0)
+    table = pd.crosstab(split["split"], split["label"].map(LABEL_NAMES))
+    table = table.reindex(index=[s for s in SPLITS if s in table.index], columns=list(LABEL_NAMES.values()), fill_value=0)
     table["groups"] = split.groupby("split")["group"].nunique()
-    table.loc["total"] = [table["real"].sum(), table["fake"].sum(), split["group"].nunique()]
+    table.loc["total"] = [*(table[name].sum() for name in LABEL_NAMES.values()), split["group"].nunique()]
     table.columns.name = None
     return table

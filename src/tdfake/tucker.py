@@ -51,14 +51,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tdfake import constants
+
 KINDS = ("OR", "TK", "TK_diff", "CP", "CP_diff")
 METHODS = ("fast", "tensorly")
-TUCKER_RANK = (30, 30, 3)
-CP_RANK = 8
+TUCKER_RANK = constants.TUCKER_RANK
+CP_RANK = constants.CP_RANK
 TUCKER_TOL = 1e-4
 CP_TOL = 1e-5
 CP_MAX_ITER = 100
-SEED = 42
+SEED = constants.SEED
 HOOI_SWEEPS = 2  # HOOI sweeps after the HOSVD start; bench/bench_tucker.py shows the error is then at tensorly's or below
 
 
