@@ -1,4 +1,4 @@
-"""``ruff check`` (rules in pyproject.toml) passes on the package, tests, benchmarks and notebooks.
+"""``ruff check`` (rules in pyproject.toml) passes on the package, tests, benchmarks, notebooks and tools.
 
 Part of the one test command, so lint runs wherever the tests run; a failure shows ruff's findings.
 """
@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("ruff", reason="ruff is a dev dependency: pip install -e '.[dev]'")
 
 ROOT = Path(__file__).resolve().parents[1]
-LINTED = ("src", "tests", "bench", "notebooks")
+LINTED = ("src", "tests", "bench", "notebooks", "tools")
 
 
 def test_ruff_check_finds_nothing():
