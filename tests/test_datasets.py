@@ -17,8 +17,6 @@ from tdfake.datasets import (
 )
 from tdfake.images import write_rgb
 
-REAL_DATA = Path(__file__).resolve().parents[2] / "shared/data/real_fake_face"
-
 
 def touch(root: Path, *relpaths: str) -> None:
     """Write a tiny real image file at each relative path."""
@@ -110,13 +108,11 @@ def test_cli_manifest_writes_csv_and_summary(tmp_path, capsys):
 
 
 @pytest.mark.realdata
-def test_shared_real_fake_face_folders():
-    if not REAL_DATA.is_dir():
-        pytest.skip(f"real photos not available at {REAL_DATA}")
-    m = build_manifest(REAL_DATA)
+def test_real_photo_folders(real_photos):
+    m = build_manifest(real_photos)
     assert set(m["label"]) == {0, 1} and m["group"].is_unique
-    assert isinstance(m, pd.DataFrame) and len(m) == len(list((REAL_DATA / "real").iterdir())) + \
-        len(list((REAL_DATA / "fake").iterdir()))
+    assert isinstance(m, pd.DataFrame) and len(m) == len(list((real_photos / "real").iterdir())) + \
+        len(list((real_photos / "fake").iterdir()))
 
 
 def test_deepfakedetection_videos_grouped_by_actor(tmp_path):

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from tdfake.constants import SEED, SPLIT_FRACTIONS, TUCKER_RANK
+
 ARMS = {"baseline": "OR", "tk": "TK", "tk_diff": "TK_diff"}
 """Training arms and the image kind each one trains on."""
 
@@ -27,7 +29,7 @@ class Config:
     """Every setting of a tdfake run.  Defaults are the study's (``configs/paper.yaml``)."""
 
     name: str = "paper"
-    seed: int = 42
+    seed: int = SEED
     out_dir: str = "runs/paper"
     graphs_dir: str = "graphs"
 
@@ -38,13 +40,13 @@ class Config:
     demo_n_per_class: int = 200
     demo_size: int = 256
     split_by: str = "group"  # "group" (no video in two splits) or "frame" (the study's leaky split)
-    train_fraction: float = 0.81
-    val_fraction: float = 0.09
-    test_fraction: float = 0.10
+    train_fraction: float = SPLIT_FRACTIONS[0]
+    val_fraction: float = SPLIT_FRACTIONS[1]
+    test_fraction: float = SPLIT_FRACTIONS[2]
     per_class: int | None = 10000  # images per class sampled before splitting: an even share of every video
 
     # Tucker image creation
-    rank: list[int] = field(default_factory=lambda: [30, 30, 3])
+    rank: list[int] = field(default_factory=lambda: list(TUCKER_RANK))
     tucker_method: str = "fast"  # "fast" or "tensorly" (the study's reference call)
     image_format: str | None = None  # None keeps the input's format, as the study did
     workers: int = 2

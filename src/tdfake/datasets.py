@@ -41,11 +41,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tdfake.constants import LABEL_NAMES
 from tdfake.images import list_images
 
 COLUMNS = ["root", "path", "label", "method", "video", "group"]
 LAYOUTS = ("auto", "ffpp", "dfdc", "folders")
-CLASS_FOLDERS = {"real": 0, "fake": 1}
+CLASS_FOLDERS = {name: label for label, name in LABEL_NAMES.items()}
 
 _FFPP_FRAME = re.compile(r"^(?P<video>.+?)_frame(?P<frame>\d+)$")
 _FFPP_PAIR = re.compile(r"^(?P<target>\d+)_(?P<source>\d+)$")
@@ -79,7 +80,7 @@ def _files(data_dir: Path) -> list[tuple[Path, int, str]]:
             raise ValueError(f"{folder}: no images in this class folder; add face crops (.jpg, .png, ...)")
         for image in images:
             rel = image.relative_to(folder)
-            method = "real" if label == 0 else (rel.parts[0] if len(rel.parts) > 1 else "fake")
+            method = LABEL_NAMES[label] if label == 0 or len(rel.parts) == 1 else rel.parts[0]
             rows.append((image.relative_to(data_dir), label, method))
     return rows
 
@@ -241,7 +242,7 @@ def read_manifest(path) -> pd.DataFrame:
 
 def summary(manifest: pd.DataFrame) -> pd.DataFrame:
     """Images and groups per class and method (the table ``tdfake manifest`` prints)."""
-    table = manifest.assign(cls=manifest["label"].map({0: "real", 1: "fake"})).groupby(["cls", "method"]).agg(
+    table = manifest.assign(cls=manifest["label"].map(LABEL_NAMES)).groupby(["cls", "method"]).agg(
         images=("path", "size"), videos=("video", "nunique"), groups=("group", "nunique"))
     table.index.names = ["class", "method"]
     return table

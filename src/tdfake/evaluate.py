@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from tdfake.config import ARMS, Config
+from tdfake.constants import LABEL_NAMES
 from tdfake.images import derived_path, list_images
 from tdfake.metrics import Report, evaluate_scores, side_by_side, study_table, table_markdown
 
@@ -251,7 +252,7 @@ def predict_paths(run_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
         scores = np.full(len(files), np.nan)
         scores[good] = score_files(load_model(run), [staged[i] for i in good], run.cfg, verbose)
     table = pd.DataFrame({"path": [str(f) for f in files], "score": scores})
-    table["prediction"] = np.where(np.isnan(scores), "", np.where(scores >= threshold, "fake", "real"))
+    table["prediction"] = np.where(np.isnan(scores), "", np.where(scores >= threshold, LABEL_NAMES[1], LABEL_NAMES[0]))
     table["error"] = [
         "" if staged[i] is not None else reasons.get(relpaths[i], "could not be read") for i in range(len(files))
     ]

@@ -33,8 +33,10 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-CLASS_NAMES = ("REAL", "FAKE")
-TABLE_ROWS = ("REAL", "FAKE", "AUROC", "THRESH", "TOTAL ACCURACY")
+from tdfake.constants import LABEL_NAMES
+
+CLASS_NAMES = tuple(name.upper() for name in LABEL_NAMES.values())
+TABLE_ROWS = (*CLASS_NAMES, "AUROC", "THRESH", "TOTAL ACCURACY")
 TABLE_COLUMNS = ("precision", "recall", "f1-score", "support", "value")
 STUDY_THRESHOLD = 0.5
 """Class predictions in the study's table use 0.5."""

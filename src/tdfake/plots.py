@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tdfake.config import ARMS, Config
+from tdfake.constants import LABEL_NAMES
 from tdfake.metrics import STUDY_RESULTS, Report
 
 ARM_COLOURS = {"baseline": "tab:blue", "tk": "tab:orange", "tk_diff": "tab:green"}
@@ -153,7 +154,7 @@ def plot_confusion(reports: Mapping[str, Report], at: str = "study", path: os.Pa
     n = len(reports)
     fig = Figure(figsize=(3.8 * n + 0.6, 3.9))
     axes = np.atleast_1d(fig.subplots(1, n))
-    names = ["REAL", "FAKE"]
+    names = [name.upper() for name in LABEL_NAMES.values()]
     for ax, (arm, report) in zip(axes, reports.items()):
         part = report.at_study_threshold if at == "study" else report.chosen["metrics"]
         matrix = np.asarray(part["confusion"])
@@ -286,7 +287,7 @@ def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = 
 
     test = split[split["split"] == "test"]
     examples = {}
-    for label, name in ((0, "real"), (1, "fake")):
+    for label, name in LABEL_NAMES.items():
         rows = test[test["label"] == label]
         if len(rows):
             examples[name] = read_rgb(Path(rows.iloc[0]["root"]) / rows.iloc[0]["path"])

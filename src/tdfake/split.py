@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tdfake.constants import LABEL_NAMES, SEED, SPLIT_FRACTIONS
 from tdfake.datasets import frame_number
 
 SPLITS = ("train", "val", "test")
@@ -78,7 +79,7 @@ def _spread(n: int, k: int, offset: float) -> np.ndarray:
     return np.floor((np.arange(k) + offset) * n / k).astype(np.int64)
 
 
-def sample_per_class(manifest: pd.DataFrame, per_class: int, seed: int = 42) -> pd.DataFrame:
+def sample_per_class(manifest: pd.DataFrame, per_class: int, seed: int = SEED) -> pd.DataFrame:
     """``per_class`` rows of each class, drawn from *every* video, seeded and independent of row order.
 
     Why: a sample of whole groups keeps a third of the videos when a class is sampled to a
@@ -183,7 +184,7 @@ def official_videos(directory) -> dict[str, str]:
     return videos
 
 
-def split_manifest(manifest: pd.DataFrame, fractions=(0.81, 0.09, 0.10), by: str = "group", seed: int = 42,
+def split_manifest(manifest: pd.DataFrame, fractions=SPLIT_FRACTIONS, by: str = "group", seed: int = SEED,
                    per_class: int | None = None, official=None) -> pd.DataFrame:
     """The manifest's rows (sampled when ``per_class`` is set) with a ``split`` column.
 
@@ -247,7 +248,8 @@ def split_summary(split: pd.DataFrame) -> pd.DataFrame:
     rows = {}
     for name, part in parts.items():
         row = {}
-        for cls, rows_of in (("real", part[part["label"] == 0]), ("fake", part[part["label"] == 1]), ("all", part)):
+        classes = [(name, part[part["label"] == label]) for label, name in LABEL_NAMES.items()]
+        for cls, rows_of in (*classes, ("all", part)):
             row[(cls, "frames")] = len(rows_of)
             row[(cls, "videos")] = rows_of[unit].nunique()
             row[(cls, "groups")] = rows_of["group"].nunique()
