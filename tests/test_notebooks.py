@@ -2,16 +2,27 @@
 
 They share one output folder, in order, as a user would run them: 02 makes the split and the
 images, 03–05 train one arm each (one epoch at Xception's minimum input size), 05 compares.
+The helpers they call (:mod:`tdfake.notebook`) are checked here on their own as well.
 """
 
 from pathlib import Path
 
+import nbformat
 import pytest
+
+from tdfake.config import Config
+from tdfake.notebook import project_root, setup
 
 papermill = pytest.importorskip("papermill", reason="papermill is a dev dependency: pip install -e '.[dev]'")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["01_data_description", "02_tucker_image_creation", "03_baseline", "04_tk", "05_tk_diff"]
+ARM_NOTEBOOKS = {"baseline": "03_baseline", "tk": "04_tk", "tk_diff": "05_tk_diff"}
+
+
+def code_cells(name: str) -> list:
+    book = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    return [c for c in book.cells if c.cell_type == "code"]
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +36,46 @@ def tiny_overrides(tmp_path_factory):
 
 
 def test_committed_notebooks_carry_no_outputs():
-    import nbformat
-
     for name in NOTEBOOKS:
-        book = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
-        code = [c for c in book.cells if c.cell_type == "code"]
+        code = code_cells(name)
         assert all(not c.outputs and c.execution_count is None for c in code), name
         tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, f"{name}: exactly one cell tagged 'parameters'"
+
+
+def test_arm_notebooks_make_the_same_calls_with_their_own_arm():
+    bodies = {}
+    for arm, name in ARM_NOTEBOOKS.items():
+        code = code_cells(name)
+        parameters = code[0]
+        assert "parameters" in parameters.metadata.get("tags", []), f"{name}: the parameters cell comes first"
+        assert parameters.source.splitlines()[0].startswith(f'arm = "{arm}"'), name
+        bodies[arm] = [c.source for c in code[1:]]
+    baseline, tk, tk_diff = bodies.values()
+    assert baseline == tk == tk_diff[:len(baseline)], "03, 04 and 05 differ in more than their arm"
+
+
+def test_setup_finds_the_project_root_from_the_notebooks_folder(monkeypatch):
+    monkeypatch.chdir(ROOT / "notebooks")
+    assert project_root() == ROOT
+    cfg = setup("configs/demo.yaml", epochs=2, data_dir="data/mine")
+    expected = Config.from_yaml(ROOT / "configs/demo.yaml").override(epochs=2, data_dir="data/mine").rooted(ROOT)
+    assert cfg == expected
+    assert Path(cfg.out_dir) == ROOT / "runs/demo" and Path(cfg.data_dir) == ROOT / "data/mine"
+
+
+def test_setup_outside_a_project_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no tdfake project.*root="):
+        setup()
+    cfg = setup(ROOT / "configs/demo.yaml", root=tmp_path, epochs=3)
+    assert cfg.epochs == 3 and Path(cfg.out_dir) == tmp_path / "runs/demo"
+
+
+def test_setup_rejects_unknown_overrides(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(KeyError, match="epoch"):
+        setup(epoch=3)
 
 
 @pytest.mark.slow
@@ -44,4 +87,6 @@ def test_notebook_runs_top_to_bottom(name, tiny_overrides, tmp_path):
         parameters={"overrides": tiny_overrides}, cwd=str(ROOT / "notebooks"),
         kernel_name="python3", progress_bar=False,
     )
-    assert executed.is_file()
+    outputs = [o for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code" for o in c.outputs]
+    figures = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert figures, f"{name}: no figure was drawn as an image"

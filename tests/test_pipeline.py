@@ -78,7 +78,7 @@ def test_each_epoch_is_a_function_of_seed_and_epoch(split_on_disk):
     uninterrupted = [b[0].numpy() for b in make_dataset(split, "train", augmented, root, num_epochs=2)]
     tf.random.set_seed(123)  # what ran before in the process (global seeds) does not matter
     resumed = batches(make_dataset(split, "train", augmented, root, first_epoch=1))[0][0]
-    np.testing.assert_array_equal(resumed, uninterrupted[1])  # a resumed run sees the same epoch 1, augmentation included
+    np.testing.assert_array_equal(resumed, uninterrupted[1])  # the same epoch 1 when resumed, augmentation included
     assert not np.array_equal(uninterrupted[0], uninterrupted[1])
 
 

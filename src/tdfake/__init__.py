@@ -4,10 +4,19 @@ Reproduces and extends "Searching for a deepfake detection algorithm using tenso
 (2020): XceptionNet trained on face crops (``OR``), on their Tucker rank-[30, 30, 3]
 reconstructions (``TK``) and on the residuals (``TK_diff``), compared side by side.
 
-Modules (each one job): ``images`` (the one place that reads and writes images), ``tucker``
-(TK / TK_diff / CP transforms), ``datasets`` (manifests, demo data), ``split`` (the 81/9/10
-splitter), ``pipeline`` (tf.data input + augmentation), ``model`` (Xception, cyclical LR),
-``train``, ``metrics``, ``plots``, ``config``, ``cli``.
+The study's configuration, results and flaws are in ``docs/study.md``.  Modules, one job each:
+
+- data: ``images`` (the one place that reads and writes images), ``faces`` (face crops from
+  videos), ``demo`` (the built-in demo dataset), ``datasets`` (manifests and groups from folder
+  layouts), ``split`` (the grouped 81/9/10 splitter), ``describe`` (data statistics for notebook 01)
+- Tucker images: ``tucker`` (TK / TK_diff / CP transforms), ``image_creation`` (OR / TK / TK_diff
+  trees for a folder)
+- training: ``pipeline`` (the tf.data input pipeline and augmentation), ``model`` (Xception,
+  cyclical learning rate), ``train`` (one arm into a run folder)
+- results: ``metrics`` (study-shaped report tables), ``evaluate`` (score a run), ``plots`` (figures)
+- the study end to end: ``workflow`` (data -> split -> images -> three arms -> results), driven by
+  ``cli`` (the ``tdfake`` command) and ``notebook`` (helpers the notebooks call)
+- shared: ``config`` (one Config from YAML), ``constants`` (label names and the study's defaults)
 """
 
 __version__ = "0.1.0"

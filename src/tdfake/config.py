@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from tdfake.constants import SEED, SPLIT_FRACTIONS, SPLIT_MODES, TUCKER_RANK
+
 ARMS = {"baseline": "OR", "tk": "TK", "tk_diff": "TK_diff"}
 """Training arms and the image kind each one trains on."""
 
@@ -23,7 +25,7 @@ PATH_FIELDS = ("out_dir", "graphs_dir", "data_dir", "demo_dir")
 
 CHOICES: dict[str, tuple] = {
     "layout": ("auto", "ffpp", "dfdc", "folders"),  # tdfake.datasets.LAYOUTS
-    "split_by": ("group", "frame"),
+    "split_by": SPLIT_MODES,
     "tucker_method": ("fast", "tensorly"),  # tdfake.tucker.METHODS
     "image_format": (None, "png", "jpg"),
     "resize_method": ("nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5", "gaussian",
@@ -44,7 +46,7 @@ class Config:
     """Every setting of a tdfake run.  Defaults are the study's (``configs/paper.yaml``)."""
 
     name: str = "paper"
-    seed: int = 42
+    seed: int = SEED
     out_dir: str = "runs/paper"
     graphs_dir: str = "graphs"
 
@@ -55,13 +57,13 @@ class Config:
     demo_n_per_class: int = 200
     demo_size: int = 256
     split_by: str = "group"  # "group" (no video in two splits) or "frame" (the study's leaky split)
-    train_fraction: float = 0.81
-    val_fraction: float = 0.09
-    test_fraction: float = 0.10
-    per_class: int | None = 10000
+    train_fraction: float = SPLIT_FRACTIONS[0]
+    val_fraction: float = SPLIT_FRACTIONS[1]
+    test_fraction: float = SPLIT_FRACTIONS[2]
+    per_class: int | None = 10000  # images per class sampled before splitting: an even share of every video
 
     # Tucker image creation
-    rank: list[int] = field(default_factory=lambda: [30, 30, 3])
+    rank: list[int] = field(default_factory=lambda: list(TUCKER_RANK))
     tucker_method: str = "tensorly"  # "tensorly" (the study's call) or "fast" (batched, converges further)
     image_format: str | None = None  # None keeps the input's format, as the study did
     workers: int = 2
@@ -144,7 +146,8 @@ class Config:
         zoom = self.zoom_range
         if not ((_is_number(zoom) and 0 <= zoom < 1) or (isinstance(zoom, (list, tuple)) and len(zoom) == 2
                                                           and all(_is_number(z) and z > 0 for z in zoom))):
-            raise ConfigError(f"zoom_range={zoom!r} must be a number in [0, 1) or a pair [low, high] of positive factors")
+            raise ConfigError(f"zoom_range={zoom!r} must be a number in [0, 1) or a pair [low, high] "
+                              "of positive factors")
         if not (_is_number(self.dropout) and 0 <= self.dropout < 1):
             raise ConfigError(f"dropout={self.dropout!r} must be a number in [0, 1)")
         if self.bn_momentum is not None and not (_is_number(self.bn_momentum) and 0 < self.bn_momentum < 1):

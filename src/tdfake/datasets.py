@@ -16,7 +16,8 @@ Layouts (class folders are matched case-insensitively: ``REAL``/``real``, ``FAKE
     real ``000_frame12.jpg`` (video ``000``), fake ``000_003_frame40.jpg`` (video ``000_003``,
     target ``000``, source ``003``), actor videos ``01__kitchen_still_frame250.jpg`` and
     DeepFakeDetection fakes ``01_02__kitchen_still__ABCD1234_frame9.jpg`` (linked to
-    ``01__kitchen_still``).
+    ``01__kitchen_still``); all videos of an actor and all fakes showing that actor form one
+    group.
 ``dfdc``
     ``real/`` and ``fake/`` crops named ``{video}-{frame}-{face}.png``; with DFDC's
     ``metadata.json`` (in the data folder, or passed as ``metadata``) each fake video is linked
@@ -40,14 +41,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tdfake.constants import LABEL_NAMES
 from tdfake.images import list_images
 
 COLUMNS = ["root", "path", "label", "method", "video", "group"]
 LAYOUTS = ("auto", "ffpp", "dfdc", "folders")
-CLASS_FOLDERS = {"real": 0, "fake": 1}
+CLASS_FOLDERS = {name: label for label, name in LABEL_NAMES.items()}
 
 _FFPP_FRAME = re.compile(r"^(?P<video>.+?)_frame(?P<frame>\d+)$")
 _FFPP_PAIR = re.compile(r"^(?P<target>\d+)_(?P<source>\d+)$")
+_DFD_REAL = re.compile(r"^(?P<actor>\d+)__(?P<scene>.+)$")
 _DFD_FAKE = re.compile(r"^(?P<target>\d+)_(?P<source>\d+)__(?P<scene>.+)__(?P<hash>[A-Za-z0-9]+)$")
 _DFDC_NAME = re.compile(r"^(?P<video>.+)-(?P<frame>\d+)-(?P<face>\d+)$")
 
@@ -77,13 +80,24 @@ def _files(data_dir: Path) -> list[tuple[Path, int, str]]:
             raise ValueError(f"{folder}: no images in this class folder; add face crops (.jpg, .png, ...)")
         for image in images:
             rel = image.relative_to(folder)
-            method = "real" if label == 0 else (rel.parts[0] if len(rel.parts) > 1 else "fake")
+            method = LABEL_NAMES[label] if label == 0 or len(rel.parts) == 1 else rel.parts[0]
             rows.append((image.relative_to(data_dir), label, method))
     return rows
 
 
+def _actor(actor_id: str) -> str:
+    """The link node of a DeepFakeDetection actor (sorts after every video id, so groups keep video names)."""
+    return f"actor_{actor_id}"
+
+
 def _ffpp_video(stem: str, label: int) -> tuple[str | None, list[str]]:
-    """Video id of a FaceForensics++ frame name and the videos it links to (None if unparsed)."""
+    """Video id of a FaceForensics++ frame name and the videos it links to (None if unparsed).
+
+    DeepFakeDetection videos are linked through their actors: a real ``01__kitchen_still`` to
+    actor 01, a fake ``01_02__kitchen_still__ABCD1234`` to actors 01 and 02 and to the real
+    video it was made from.  So every video of an actor, and every fake showing that actor,
+    fall in one group and no actor sits in two splits (the actor's face is the shared identity).
+    """
     match = _FFPP_FRAME.match(stem)
     if not match:
         return None, []
@@ -94,8 +108,24 @@ def _ffpp_video(stem: str, label: int) -> tuple[str | None, list[str]]:
             return video, [pair["target"], pair["source"]]
         dfd = _DFD_FAKE.match(video)
         if dfd:
-            return video, [f"{dfd['target']}__{dfd['scene']}"]
+            return video, [f"{dfd['target']}__{dfd['scene']}", _actor(dfd["target"]), _actor(dfd["source"])]
+    actor = _DFD_REAL.match(video)
+    if actor:
+        return video, [_actor(actor["actor"])]
     return video, []
+
+
+def frame_number(path: str) -> int | None:
+    """The frame number in a crop's file name (FF++ ``..._frame12``, DFDC ``{video}-{frame}-{face}``), else None.
+
+    Used to take frames in time order when sampling a video (see :func:`tdfake.split.sample_per_class`).
+    """
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    for pattern in (_FFPP_FRAME, _DFDC_NAME):
+        match = pattern.match(stem)
+        if match:
+            return int(match["frame"])
+    return None
 
 
 def _dfdc_video(stem: str) -> str | None:
@@ -212,7 +242,7 @@ def read_manifest(path) -> pd.DataFrame:
 
 def summary(manifest: pd.DataFrame) -> pd.DataFrame:
     """Images and groups per class and method (the table ``tdfake manifest`` prints)."""
-    table = manifest.assign(cls=manifest["label"].map({0: "real", 1: "fake"})).groupby(["cls", "method"]).agg(
+    table = manifest.assign(cls=manifest["label"].map(LABEL_NAMES)).groupby(["cls", "method"]).agg(
         images=("path", "size"), videos=("video", "nunique"), groups=("group", "nunique"))
     table.index.names = ["class", "method"]
     return table

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from tdfake.constants import LABEL_NAMES as CLASS_NAMES
 from tdfake.images import read_rgb
 
-CLASS_NAMES = {0: "real", 1: "fake"}
 CHANNELS = ("red", "green", "blue")
 
 

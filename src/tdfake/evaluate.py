@@ -7,7 +7,8 @@ one (keys ``arm``, ``kind``, ``images_root``), otherwise from the layout of ``td
 
 The decision threshold is chosen on the run's *validation* split (``cfg.threshold``, EER by
 default) and applied to the test data; the report's THRESH row is still the test-set EER
-threshold, as in the study (see :mod:`tdfake.metrics`).
+threshold, as in the study (see :mod:`tdfake.metrics`).  Bootstrap intervals resample the split's
+groups (linked videos) and the report says how many groups and videos they rest on.
 
 Other data (a manifest CSV or a folder of ``real/`` and ``fake/`` images) and the files given to
 :func:`predict_paths` go through the same image creation as training
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from tdfake.config import ARMS, Config
+from tdfake.constants import LABEL_NAMES
 from tdfake.images import derived_path, list_images
 from tdfake.metrics import Report, evaluate_scores, side_by_side, study_table, table_markdown
 
@@ -189,11 +191,11 @@ def evaluate_run(
               "the decision threshold is chosen on the test data instead (the report says so)")
         val = val.iloc[0:0].assign(score=[])
 
-    grouping = "video" if "video" in test.columns else "group"
     report = evaluate_scores(
         test["label"].astype(int), test["score"],
         val_true=val["label"].astype(int) if len(val) else None, val_score=val["score"] if len(val) else None,
-        groups=test[grouping].astype(str) if grouping in test.columns else None,
+        groups=test["group"].astype(str) if "group" in test.columns else None,
+        videos=test["video"].astype(str) if "video" in test.columns else None,
         threshold_method=cfg.threshold, n_bootstrap=n_bootstrap, seed=cfg.seed,
     )
     predictions = pd.concat([val, test], ignore_index=True)
@@ -251,7 +253,7 @@ def predict_paths(run_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
         scores = np.full(len(files), np.nan)
         scores[good] = score_files(load_model(run), [staged[i] for i in good], run.cfg, verbose)
     table = pd.DataFrame({"path": [str(f) for f in files], "score": scores})
-    table["prediction"] = np.where(np.isnan(scores), "", np.where(scores >= threshold, "fake", "real"))
+    table["prediction"] = np.where(np.isnan(scores), "", np.where(scores >= threshold, LABEL_NAMES[1], LABEL_NAMES[0]))
     table["error"] = [
         "" if staged[i] is not None else reasons.get(relpaths[i], "could not be read") for i in range(len(files))
     ]

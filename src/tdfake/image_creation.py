@@ -113,8 +113,8 @@ def create_images(
         files = images.list_images(src)[index::count]
     else:
         files = [src / relpath for relpath in sorted(set(paths))][index::count]
-    _claim_kind_folders(out, {kind: kind_params(kind, src, rank, method, image_format, size, cp_rank) for kind in kinds},
-                        provenance.file_fingerprint(files, root=src), replace_changed)
+    wanted = {kind: kind_params(kind, src, rank, method, image_format, size, cp_rank) for kind in kinds}
+    _claim_kind_folders(out, wanted, provenance.file_fingerprint(files, root=src), replace_changed)
 
     jobs: list[_Job] = []
     for path in files:

@@ -2,7 +2,7 @@
 
 Everything in tdfake holds images in memory as RGB ``uint8`` arrays of shape (H, W, 3).
 OpenCV reads BGR; the swap to RGB happens here and nowhere else (the study swapped channels
-at input by accident, see DESIGN.md).  Writes are atomic (temporary file + rename), so an
+at input by accident, see docs/study.md).  Writes are atomic (temporary file + rename), so an
 interrupted run never leaves a half-written image behind, and deterministic (fixed encoder
 parameters), so the same input always gives byte-identical files.
 """

@@ -44,6 +44,7 @@ import pandas as pd
 import tensorflow as tf
 
 from tdfake.config import Config
+from tdfake.constants import LABEL_NAMES
 from tdfake.images import derived_path, read_rgb
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -93,7 +94,7 @@ def select_subset(split_df: pd.DataFrame, subset: str) -> pd.DataFrame:
 def check_both_classes(rows: pd.DataFrame, subset: str) -> None:
     """A labelled subset needs real (0) and fake (1) images; name the class that has none."""
     labels = set(int(v) for v in rows["label"].unique())
-    for value, name in ((0, "real"), (1, "fake")):
+    for value, name in LABEL_NAMES.items():
         if value not in labels:
             raise ValueError(
                 f"the '{subset}' split has no {name} images (label {value}); "

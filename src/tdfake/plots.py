@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tdfake.config import ARMS, Config
+from tdfake.constants import LABEL_NAMES
 from tdfake.metrics import STUDY_RESULTS, Report
 
 ARM_COLOURS = {"baseline": "tab:blue", "tk": "tab:orange", "tk_diff": "tab:green"}
@@ -153,7 +154,7 @@ def plot_confusion(reports: Mapping[str, Report], at: str = "study", path: os.Pa
     n = len(reports)
     fig = Figure(figsize=(3.8 * n + 0.6, 3.9))
     axes = np.atleast_1d(fig.subplots(1, n))
-    names = ["REAL", "FAKE"]
+    names = [name.upper() for name in LABEL_NAMES.values()]
     for ax, (arm, report) in zip(axes, reports.items()):
         part = report.at_study_threshold if at == "study" else report.chosen["metrics"]
         matrix = np.asarray(part["confusion"])
@@ -203,7 +204,8 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(loc="upper center", ncol=3, fontsize=8)
-    fig.suptitle("Arms on the test set (bars: this run; diamonds: the study's published numbers)", fontsize=10)
+    fig.suptitle("Arms on the test set (bars: this run, 95 % CI over "
+                 f"{reports[arms[0]].ci_basis()}; diamonds: the study's published numbers)", fontsize=10)
     return _finish(fig, path)
 
 
@@ -285,7 +287,7 @@ def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = 
 
     test = split[split["split"] == "test"]
     examples = {}
-    for label, name in ((0, "real"), (1, "fake")):
+    for label, name in LABEL_NAMES.items():
         rows = test[test["label"] == label]
         if len(rows):
             examples[name] = read_rgb(Path(rows.iloc[0]["root"]) / rows.iloc[0]["path"])

@@ -55,7 +55,7 @@ RUN_FILES = ("config.yaml", "split.csv", "history.csv", "best.keras", "last.kera
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
               "rmsprop": keras.optimizers.RMSprop}
-"""``cfg.optimizer`` -> Keras optimizer class (Keras' defaults apart from the cyclical learning rate); the study: adam."""
+"""``cfg.optimizer`` -> Keras optimizer class (Keras' defaults but the cyclical learning rate); the study: adam."""
 
 NOT_TRAINING_SETTINGS = ("name", "out_dir", "graphs_dir", "data_dir", "demo_dir", "workers", "epochs", "threshold",
                          "mixed_precision", "xla")
@@ -93,7 +93,8 @@ def completed_epochs(history_csv: Path) -> int:
 
 
 def compile_model(model: keras.Model, cfg: Config, optimizer: keras.optimizers.Optimizer | None = None) -> None:
-    """``cfg.optimizer`` (the study: Adam) on the cyclical schedule, binary cross-entropy, accuracy and AUROC; XLA per ``cfg.xla``."""
+    """``cfg.optimizer`` (the study: Adam) on the cyclical schedule, binary cross-entropy, accuracy and AUROC;
+    XLA per ``cfg.xla``."""
     if optimizer is None:
         schedule = CyclicalLR(cfg.base_lr, cfg.max_lr, cfg.step_size, cfg.clr_mode, cfg.gamma)
         optimizer = OPTIMIZERS[cfg.optimizer](learning_rate=schedule)

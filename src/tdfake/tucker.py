@@ -1,6 +1,6 @@
 """Tucker and CP transforms of face crops: the study's TK / TK_diff images and their CP cousins.
 
-The study (DESIGN.md) decomposed every H x W x 3 crop with
+The study (docs/study.md) decomposed every H x W x 3 crop with
 ``tensorly.decomposition.tucker(x, rank=[30, 30, 3], init='random', tol=1e-4, random_state=42)``,
 rebuilt it with ``tl.tucker_to_tensor`` and saved
 
@@ -51,14 +51,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tdfake import constants
+
 KINDS = ("OR", "TK", "TK_diff", "CP", "CP_diff")
 METHODS = ("fast", "tensorly")
-TUCKER_RANK = (30, 30, 3)
-CP_RANK = 8
+TUCKER_RANK = constants.TUCKER_RANK
+CP_RANK = constants.CP_RANK
 TUCKER_TOL = 1e-4
 CP_TOL = 1e-5
 CP_MAX_ITER = 100
-SEED = 42
+SEED = constants.SEED
 HOOI_SWEEPS = 2  # HOOI sweeps after the HOSVD start; bench/bench_tucker.py shows the error is then at tensorly's or below
 
 

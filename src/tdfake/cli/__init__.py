@@ -21,7 +21,7 @@ import sys
 # TensorFlow's C++ start-up chatter buries the messages users need; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-COMMAND_MODULES = ("images", "data", "training", "evaluation", "pipeline_run")
+COMMAND_MODULES = ("images", "data", "training", "evaluation", "study")
 
 
 def build_parser() -> argparse.ArgumentParser:

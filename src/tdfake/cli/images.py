@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
+from tdfake.constants import CP_RANK, TUCKER_RANK
+from tdfake.tucker import KINDS, METHODS
+
 
 def _default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -24,11 +27,11 @@ def register(subparsers) -> None:
     parser.add_argument("src", help="folder of input images (e.g. with REAL/ and FAKE/<method>/ inside)")
     parser.add_argument("out", help="output folder; gets one subfolder per kind")
     parser.add_argument("--kinds", nargs="+", default=["OR", "TK", "TK_diff"],
-                        choices=["OR", "TK", "TK_diff", "CP", "CP_diff"], help="image kinds to write (default: OR TK TK_diff)")
-    parser.add_argument("--rank", nargs=3, type=int, default=[30, 30, 3], metavar=("H", "W", "C"),
+                        choices=KINDS, help="image kinds to write (default: OR TK TK_diff)")
+    parser.add_argument("--rank", nargs=3, type=int, default=list(TUCKER_RANK), metavar=("H", "W", "C"),
                         help="Tucker rank (default: the study's 30 30 3)")
-    parser.add_argument("--cp-rank", type=int, default=8, help="CP rank for CP / CP_diff (default 8)")
-    parser.add_argument("--method", choices=["fast", "tensorly"], default="fast",
+    parser.add_argument("--cp-rank", type=int, default=CP_RANK, help=f"CP rank for CP / CP_diff (default {CP_RANK})")
+    parser.add_argument("--method", choices=METHODS, default="fast",
                         help="fast: batched HOSVD+HOOI (GPU when TensorFlow sees one); tensorly: the study's exact call")
     parser.add_argument("--workers", type=int, default=_default_workers(), help="processes (default: all CPUs available)")
     parser.add_argument("--shard", default="0/1", metavar="I/N",

@@ -1,4 +1,7 @@
-"""``tdfake run`` (the whole study, resumable) and ``tdfake graphs`` (regenerate graphs/)."""
+"""``tdfake run`` (the whole study, resumable) and ``tdfake graphs`` (regenerate a run's figures).
+
+The tf.data input pipeline is :mod:`tdfake.pipeline`; the study end to end is :mod:`tdfake.workflow`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ def run(args: argparse.Namespace) -> int:
     from tdfake.workflow import run_study
 
     cfg = load_config(args)
+    if args.graphs is not None:
+        cfg = cfg.override(graphs_dir=args.graphs)
     start = time.perf_counter()
     results = run_study(cfg, force=args.force)
     minutes = (time.perf_counter() - start) / 60
@@ -40,9 +45,12 @@ def register(subparsers) -> None:
     add_config_arguments(parser)
     parser.add_argument("--force", action="store_true",
                         help="retrain from scratch the arms trained with other settings than the config's")
+    parser.add_argument("--graphs", metavar="DIR",
+                        help="write the figures to DIR (overrides graphs_dir; `--graphs graphs/` refreshes the "
+                             "README's figures)")
     parser.set_defaults(func=run)
 
-    parser = subparsers.add_parser("graphs", help="regenerate the figures of a finished run into graphs/")
+    parser = subparsers.add_parser("graphs", help="regenerate the figures of a finished run")
     parser.add_argument("out_dir", help="a `tdfake run` output folder (e.g. runs/demo)")
     parser.add_argument("--graphs-dir", help="where to write the PNGs (default: the run config's graphs_dir)")
     parser.set_defaults(func=graphs)

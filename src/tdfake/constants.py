@@ -1,0 +1,25 @@
+"""Names and study defaults that several modules share, written once.
+
+``LABEL_NAMES`` is the one mapping between the labels in manifests and scores (0 real, 1 fake)
+and their names; report tables use the names upper-cased, as the study's table did.  The study
+defaults (docs/study.md) are what ``tdfake.config.Config``, ``tdfake.tucker``, ``tdfake.split``
+and the command-line defaults fall back to, so changing one here changes them everywhere.
+"""
+
+LABEL_NAMES = {0: "real", 1: "fake"}
+"""Label value -> class name; manifests hold 0/1, scores are P(fake)."""
+
+SEED = 42
+"""The study's seed (tensorly's ``random_state``), also the default for splits and sampling."""
+
+TUCKER_RANK = (30, 30, 3)
+"""The study's Tucker rank for the TK / TK_diff images (height, width, channels)."""
+
+CP_RANK = 8
+"""Rank of the study's (unused) CP decomposition, tdfake's CP / CP_diff images."""
+
+SPLIT_FRACTIONS = (0.81, 0.09, 0.10)
+"""The study's train / validation / test fractions."""
+
+SPLIT_MODES = ("group", "frame")
+"""How to split: ``group`` keeps every video (and linked videos) in one split; ``frame`` is the study's leak."""
