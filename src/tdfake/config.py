@@ -56,6 +56,8 @@ class Config:
     demo_dir: str = "data/demo"  # where the built-in demo dataset is made when data_dir is None
     demo_n_per_class: int = 200
     demo_size: int = 256
+    demo_frames_per_video: int = 5
+    demo_paired: bool = True  # FaceForensics++ pairs (a fake links two real videos); false: one video + its fake per group
     split_by: str = "group"  # "group" (no video in two splits) or "frame" (the study's leaky split)
     train_fraction: float = SPLIT_FRACTIONS[0]
     val_fraction: float = SPLIT_FRACTIONS[1]
@@ -128,7 +130,7 @@ class Config:
         for name in ("seed",):
             if not _is_int(getattr(self, name)):
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be an integer")
-        for name in ("demo_n_per_class", "demo_size", "workers", "image_size", "dense_units", "batch_size",
+        for name in ("demo_n_per_class", "demo_size", "demo_frames_per_video", "workers", "image_size", "dense_units", "batch_size",
                      "epochs", "step_size"):
             value = getattr(self, name)
             if not (_is_int(value) and value > 0):
@@ -152,7 +154,7 @@ class Config:
             raise ConfigError(f"dropout={self.dropout!r} must be a number in [0, 1)")
         if self.bn_momentum is not None and not (_is_number(self.bn_momentum) and 0 < self.bn_momentum < 1):
             raise ConfigError(f"bn_momentum={self.bn_momentum!r} must be a number in (0, 1), or null for Keras' 0.99")
-        for name in ("horizontal_flip", "mixed_precision", "xla"):
+        for name in ("demo_paired", "horizontal_flip", "mixed_precision", "xla"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be true or false")
 

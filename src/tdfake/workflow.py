@@ -51,7 +51,8 @@ def data_folder(cfg: Config) -> Path:
         return data_dir
     from tdfake.demo import make_demo_data
 
-    return Path(make_demo_data(cfg.demo_dir, n_per_class=cfg.demo_n_per_class, size=cfg.demo_size, seed=cfg.seed))
+    return Path(make_demo_data(cfg.demo_dir, n_per_class=cfg.demo_n_per_class, size=cfg.demo_size, seed=cfg.seed,
+                               frames_per_video=cfg.demo_frames_per_video, paired=cfg.demo_paired))
 
 
 SPLIT_SETTINGS = ("layout", "split_by", "train_fraction", "val_fraction", "test_fraction", "seed", "per_class")
