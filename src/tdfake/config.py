@@ -42,6 +42,7 @@ class Config:
     val_fraction: float = 0.09
     test_fraction: float = 0.10
     per_class: int | None = 10000
+    test_sets: dict[str, str] = field(default_factory=dict)  # extra test sets: name -> data folder (all rows)
 
     # Tucker image creation
     rank: list[int] = field(default_factory=lambda: [30, 30, 3])
@@ -101,13 +102,25 @@ class Config:
         return dataclasses.replace(self, **values)
 
     def override_from_strings(self, assignments: list[str]) -> "Config":
-        """Apply ``key=value`` strings (values parsed as YAML, so ``epochs=3`` is an int)."""
-        values = {}
+        """Apply ``key=value`` strings (values parsed as YAML, so ``epochs=3`` is an int).
+
+        A dotted key sets one entry of a dict field: ``test_sets.photos=data/photos`` adds (or
+        replaces) the entry ``photos`` and keeps the others.
+        """
+        values: dict[str, Any] = {}
         for item in assignments:
             key, sep, raw = item.partition("=")
             if not sep:
                 raise ValueError(f"--set expects key=value, got {item!r}")
-            values[key.strip()] = yaml.safe_load(raw)
+            name, dot, entry = key.strip().partition(".")
+            if not dot:
+                values[name] = yaml.safe_load(raw)
+                continue
+            current = values.get(name, getattr(self, name, None))
+            if not isinstance(current, dict):
+                raise TypeError(f"--set {item!r}: {name!r} is not a dict field; dotted keys set an entry of "
+                                 "one (e.g. test_sets.NAME=FOLDER)")
+            values[name] = {**current, entry: yaml.safe_load(raw)}
         return self.override(**values)
 
     def rooted(self, root: str | Path) -> "Config":
@@ -116,11 +129,13 @@ class Config:
         The CLI resolves paths against the working directory; notebooks live in ``notebooks/`` and
         pass the project root here so that both write to the same ``runs/``, ``data/`` and ``graphs/``.
         """
-        moved = {}
+        moved: dict[str, Any] = {}
         for name in PATH_FIELDS:
             value = getattr(self, name)
             if value is not None and not Path(value).is_absolute():
                 moved[name] = str(Path(root) / value)
+        moved["test_sets"] = {name: folder if Path(folder).is_absolute() else str(Path(root) / folder)
+                              for name, folder in self.test_sets.items()}
         return self.override(**moved)
 
     def to_dict(self) -> dict[str, Any]:

@@ -194,6 +194,7 @@ def evaluate_run(
         val_true=val["label"].astype(int) if len(val) else None, val_score=val["score"] if len(val) else None,
         groups=test[grouping].astype(str) if grouping in test.columns else None,
         threshold_method=cfg.threshold, n_bootstrap=n_bootstrap, seed=cfg.seed,
+        methods=test["method"] if "method" in test.columns else None,
     )
     predictions = pd.concat([val, test], ignore_index=True)
     if "group" not in predictions.columns:
