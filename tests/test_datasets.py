@@ -194,3 +194,22 @@ def test_shared_dfdc_faces_kaggle_layout():
     for videoname, original in zip(fakes["videoname"].head(50), fakes["original"].head(50)):
         assert group[Path(videoname).stem] == group[Path(original).stem]
     assert m.groupby("group")["label"].agg(["size", "sum"]).eq([2, 1]).all().all()  # one real + one fake each
+
+
+def test_dfdc_config_prepares_the_kaggle_layout_keeping_pairs_in_one_split(tmp_path):
+    from tdfake.config import Config
+    from tdfake.workflow import prepare
+
+    videos = [f"v{i:02d}" for i in range(20)]
+    rows = [(f"{v}.mp4", "REAL", "") for v in videos[:10]] + \
+        [(f"{v}.mp4", "FAKE", f"{videos[i]}.mp4") for i, v in enumerate(videos[10:])]
+    data = kaggle_layout(tmp_path / "kaggle", videos, rows)
+    cfg = Config.from_yaml(Path(__file__).resolve().parents[1] / "configs/dfdc.yaml").override_from_strings(
+        [f"data_dir={data}", f"out_dir={tmp_path / 'run'}", "train_fraction=0.6", "val_fraction=0.2",
+         "test_fraction=0.2", "workers=1"])
+    prepared = prepare(cfg, kinds=["OR"])
+    split = prepared.split.set_index("video")
+    assert len(split) == 20 and set(split["split"]) == {"train", "val", "test"}
+    for real, fake in zip(videos[:10], videos[10:]):
+        assert split.loc[fake, "split"] == split.loc[real, "split"] and split.loc[fake, "group"] == real
+    assert (prepared.images_root / "OR" / "faces_224" / "v00.jpg").is_file()
