@@ -198,7 +198,7 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
                 low, high = np.asarray(group[arm].ci[metric], dtype=float)  # None (no bootstrap) -> NaN
                 error = [[0.0 if np.isnan(low) else abs(value - low)], [0.0 if np.isnan(high) else abs(high - value)]]
                 ax.bar(xi, value, color=_colour(arm, i), alpha=0.8, width=width, yerr=error, capsize=6 * width / 0.6,
-                       label="this run (95 % CI)" if g == i == 0 else None)
+                       label="this run (95 % CI)" if g == i == 0 and len(sets) == 1 else None)
                 ax.text(xi, 0.02, f"{value:.3f}", ha="center", va="bottom", fontsize=9 if len(sets) == 1 else 7,
                         color="white", fontweight="bold", rotation=0 if len(sets) == 1 else 90)
                 if study and g == 0 and arm in STUDY_RESULTS:
@@ -219,7 +219,8 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
         ax.grid(axis="y", alpha=0.3)
         ax.legend(loc="upper center", ncol=3, fontsize=8)
     where = "the test set" if len(sets) == 1 else "each test set"
-    fig.suptitle(f"Arms on {where} (bars: this run; diamonds: the study's published numbers)", fontsize=10)
+    fig.suptitle(f"Arms on {where} (bars: this run with 95 % CI; diamonds: the study's published numbers)",
+                 fontsize=10)
     return _finish(fig, path)
 
 

@@ -193,4 +193,4 @@ def _set_table(reports: dict[str, Report]) -> str:
         "REAL recall @val threshold": [f"{r.chosen['metrics']['REAL']['recall']:.3f}" for r in reports.values()],
         "FAKE recall @val threshold": [f"{r.chosen['metrics']['FAKE']['recall']:.3f}" for r in reports.values()],
     }, index=pd.Index(list(reports), name="arm"))
-    return table.to_markdown()
+    return table.to_markdown(disable_numparse=True)
