@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from tdfake.cli import main
-from tdfake.datasets import COLUMNS, build_manifest, detect_layout, read_manifest
+from tdfake.datasets import (
+    COLUMNS,
+    build_manifest,
+    detect_layout,
+    frame_number,
+    read_manifest,
+)
 from tdfake.images import write_rgb
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared/data/real_fake_face"
@@ -112,6 +118,26 @@ def test_shared_real_fake_face_folders():
     assert set(m["label"]) == {0, 1} and m["group"].is_unique
     assert isinstance(m, pd.DataFrame) and len(m) == len(list((REAL_DATA / "real").iterdir())) + \
         len(list((REAL_DATA / "fake").iterdir()))
+
+
+def test_deepfakedetection_videos_grouped_by_actor(tmp_path):
+    touch(tmp_path, "REAL/01__kitchen_still_frame0.jpg", "REAL/01__exit_phone_room_frame3.jpg",
+          "REAL/02__talking_angry_couch_frame7.jpg", "REAL/03__walk_down_hall_angry_frame1.jpg",
+          "REAL/04__podium_speech_happy_frame2.jpg",
+          "FAKE/DeepFakeDetection/02_03__hugging_happy__XYZ98765_frame4.jpg",
+          "FAKE/DeepFakeDetection/01_02__kitchen_still__ABCD1234_frame9.jpg")
+    groups = build_manifest(tmp_path).set_index("path")["group"]
+    # actor 01's two videos, the fake of 01 with 02's face, actor 02, and through 02_03 actor 03: one group
+    assert groups.drop("REAL/04__podium_speech_happy_frame2.jpg").nunique() == 1
+    assert groups["REAL/01__kitchen_still_frame0.jpg"] == "01_02__kitchen_still__ABCD1234"  # smallest video id
+    assert groups["REAL/04__podium_speech_happy_frame2.jpg"] == "04__podium_speech_happy"
+
+
+def test_frame_number_from_the_file_name():
+    assert frame_number("REAL/000_frame12.jpg") == 12
+    assert frame_number("FAKE/DeepFakeDetection/01_02__kitchen_still__ABCD1234_frame9.jpg") == 9
+    assert frame_number("fake/aassnaulhq-30-1.png") == 30
+    assert frame_number("faces_224/aassnaulhq.jpg") is None
 
 
 DFDC_FACES = Path(os.environ.get("TDFAKE_DFDC_FACES", Path(__file__).resolve().parents[2] / "shared/data/dfdc_faces"))

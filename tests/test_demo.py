@@ -66,3 +66,13 @@ def test_cli_demo_data(tmp_path, capsys):
     assert main(["demo-data", str(tmp_path / "d"), "--n-per-class", "4", "--size", "128", "--seed", "2"]) == 0
     assert "8 images" in capsys.readouterr().out
     assert len(list_images(tmp_path / "d")) == 8
+
+
+def test_unpaired_fakes_take_a_donor_outside_the_set_one_group_per_video(tmp_path):
+    demo = make_demo_data(tmp_path / "d", n_per_class=12, size=128, seed=0, frames_per_video=3, paired=False)
+    m = build_manifest(demo)
+    assert m["group"].nunique() == 4  # 4 real videos, each grouped with its fake only
+    assert set(m.loc[m["group"] == "000", "video"]) == {"000", "000_004"}
+    real_videos = set(m.loc[m["label"] == 0, "video"])
+    donors = {v.split("_")[1] for v in m.loc[m["label"] == 1, "video"]}
+    assert not donors & real_videos

@@ -19,7 +19,7 @@ from tdfake.cli import main
 from tdfake.config import Config
 from tdfake.evaluate import evaluate_run, load_run, predict_paths
 from tdfake.images import read_rgb, write_rgb
-from tdfake.metrics import equal_error_rate
+from tdfake.metrics import equal_error_rate, evaluate_scores
 
 SIZE = 32
 # red level per image: reals from 0.20 to 0.60, fakes from 0.45 to 0.85
@@ -70,8 +70,8 @@ def run_dir(tmp_path, data_dir):
     for label, prefix in ((0, "real/r"), (1, "fake/f")):
         for i, split in enumerate(SPLITS):
             path = f"{prefix}{i:02d}.png"
-            video = f"{prefix[0]}{i // 2}"
-            rows.append((str(data_dir), path, label, "real" if label == 0 else "fake", video, video, split))
+            video = f"{prefix[0]}{i // 2}"  # two images per video; real r1 and fake f1 linked in group g1
+            rows.append((str(data_dir), path, label, "real" if label == 0 else "fake", video, f"g{i // 2}", split))
     split = pd.DataFrame(rows, columns=["root", "path", "label", "method", "video", "group", "split"])
     for path in split["path"]:
         write_rgb(out / "images" / "OR" / path, read_rgb(data_dir / path))
@@ -99,11 +99,17 @@ def test_evaluate_run_scores_val_and_test_and_writes_the_report(run_dir):
     assert report.chosen["source"] == "validation"
     assert report.chosen["threshold"] == pytest.approx(equal_error_rate(val["label"], val["score"])[1])
     assert report.table.loc["TOTAL ACCURACY", "support"] == 6
+    # intervals resample the split's groups (g1, g2, g4 each hold a real and a fake video)
+    assert (report.bootstrap_unit, report.n_bootstrap_units, report.n_videos) == ("group", 3, 6)
+    direct = evaluate_scores(test["label"], test["score"], val["label"], val["score"], groups=test["group"],
+                             n_bootstrap=50, seed=Config().seed)
+    assert all(report.ci[k] == pytest.approx(direct.ci[k]) for k in direct.ci)
 
     saved = json.loads((run_dir / "report.json").read_text())
     assert saved["auroc"] == pytest.approx(report.auroc)
     text = (run_dir / "report.md").read_text()
     assert "TOTAL ACCURACY" in text and "study" in text and "chosen on **validation**" in text
+    assert "3 test groups (6 videos)" in text
 
 
 def test_run_json_can_point_at_the_original_images(run_dir, data_dir, tmp_path):

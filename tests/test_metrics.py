@@ -144,6 +144,92 @@ def test_bootstrap_skips_resamples_where_auroc_is_undefined():
     assert ci["accuracy"][0] <= 0.5 <= ci["accuracy"][1]
 
 
+def videos_with_shared_errors(n_videos, frames, seed, mixed=False):
+    """Labels, scores and groups where a video's frames share one offset (correlated errors).
+
+    ``mixed``: each group holds a real video and a fake made from it, sharing the offset too.
+    """
+    rng = np.random.default_rng(seed)
+    y, s, g = [], [], []
+    for v in range(n_videos):
+        shared = rng.normal(0, 0.25)
+        for label in (0, 1):
+            offset = shared if mixed else rng.normal(0, 0.25)
+            y += [label] * frames
+            s += list(0.4 + 0.2 * label + offset + rng.normal(0, 0.03, frames))
+            g += [f"v{v}" if mixed else f"v{v}-{label}"] * frames
+    return np.array(y), np.array(s), np.array(g)
+
+
+def reference_group_bootstrap(y, s, groups, n_bootstrap, seed):
+    """The group bootstrap written out plainly with scikit-learn: strata real-only, fake-only, both."""
+    ids = list(dict.fromkeys(groups.tolist()))
+    rows = {g: np.flatnonzero(groups == g) for g in ids}
+    strata = [[k for k, g in enumerate(ids) if set(y[rows[g]]) == kind] for kind in ({0}, {1}, {0, 1})]
+    rng = np.random.default_rng(seed)
+    aurocs, accuracies = [], []
+    for _ in range(n_bootstrap):
+        picked = [k for stratum in strata if stratum for k in rng.choice(stratum, size=len(stratum), replace=True)]
+        idx = np.concatenate([rows[ids[k]] for k in picked])
+        aurocs.append(roc_auc_score(y[idx], s[idx]))
+        accuracies.append(accuracy_score(y[idx], s[idx] >= 0.5))
+    return tuple(np.quantile(aurocs, [0.025, 0.975])), tuple(np.quantile(accuracies, [0.025, 0.975]))
+
+
+def test_group_bootstrap_agrees_with_scikit_learn_per_resample():
+    y1, s1, g1 = videos_with_shared_errors(6, 5, seed=1)
+    y2, s2, g2 = videos_with_shared_errors(4, 3, seed=2, mixed=True)  # groups holding both classes
+    y, s, g = np.r_[y1, y2], np.r_[s1, s2], np.r_["0", g1, np.char.add("m", g2)]
+    shuffle = np.random.default_rng(0).permutation(y.size)
+    y, s, g = y[shuffle], s[shuffle], g[shuffle]
+    ci = metrics.bootstrap_intervals(y, s, n_bootstrap=60, seed=3, groups=g)
+    auroc, accuracy = reference_group_bootstrap(y, s, g, 60, seed=3)
+    assert ci["auroc"] == pytest.approx(auroc, abs=1e-12)
+    assert ci["accuracy"] == pytest.approx(accuracy, abs=1e-12)
+
+
+def test_singleton_groups_give_exactly_the_frame_bootstrap(scores):
+    y, s, vy, vs = scores
+    rng = np.random.default_rng(5)  # the frame bootstrap: each class's frames resampled on their own
+    by_class = [np.flatnonzero(y == c) for c in (0, 1)]
+    aurocs, accuracies = [], []
+    for _ in range(80):
+        idx = np.concatenate([rng.choice(ix, size=ix.size, replace=True) for ix in by_class])
+        aurocs.append(roc_auc_score(y[idx], s[idx]))
+        accuracies.append(accuracy_score(y[idx], s[idx] >= 0.5))
+    frame = {"auroc": tuple(np.quantile(aurocs, [0.025, 0.975])),
+             "accuracy": tuple(np.quantile(accuracies, [0.025, 0.975]))}
+    assert metrics.bootstrap_intervals(y, s, n_bootstrap=80, seed=5) == frame
+    assert metrics.bootstrap_intervals(y, s, n_bootstrap=80, seed=5, groups=[f"f{i}" for i in range(y.size)]) == frame
+    own = evaluate_scores(y, s, vy, vs, groups=np.arange(y.size), n_bootstrap=80, seed=5)
+    assert own.ci == evaluate_scores(y, s, vy, vs, n_bootstrap=80, seed=5).ci
+    assert (own.bootstrap_unit, own.n_bootstrap_units) == ("group", 200)
+
+
+def test_group_interval_is_wider_when_frames_within_videos_are_correlated():
+    # 12 videos per class x 40 frames; the frames of a video share most of their error
+    y, s, g = videos_with_shared_errors(12, 40, seed=0)
+    width = {}
+    for name, groups in (("frame", None), ("group", g)):
+        lo, hi = metrics.bootstrap_intervals(y, s, n_bootstrap=300, seed=0, groups=groups)["auroc"]
+        width[name] = hi - lo
+    assert width["group"] > 3 * width["frame"]
+
+
+def test_groups_holding_both_classes_stay_whole():
+    # each group: a real video and the fake made from it, with one shared error: resampled together
+    y, s, g = videos_with_shared_errors(12, 10, seed=4, mixed=True)
+    frame = metrics.bootstrap_intervals(y, s, n_bootstrap=300, seed=0)
+    group = metrics.bootstrap_intervals(y, s, n_bootstrap=300, seed=0, groups=g)
+    assert group["accuracy"][1] - group["accuracy"][0] > 2 * (frame["accuracy"][1] - frame["accuracy"][0])
+    auroc, accuracy = reference_group_bootstrap(y, s, g, 300, seed=0)
+    assert group["auroc"] == pytest.approx(auroc, abs=1e-12) and group["accuracy"] == pytest.approx(accuracy, abs=1e-12)
+    report = evaluate_scores(y, s, groups=g, videos=np.char.add(g, y.astype(str)), n_bootstrap=50)
+    assert (report.n_bootstrap_units, report.n_videos) == (12, 24)
+    assert "12 test groups (24 videos), stratified by class composition" in report.to_markdown()
+    assert report.summary()["n_bootstrap_units"] == 12 and report.summary()["bootstrap_unit"] == "group"
+
+
 def test_video_level_auroc_averages_frames_per_video_and_label():
     # group g1 holds a real video and its fake: the two must not be averaged together
     groups = ["g1", "g1", "g1", "g1", "g2", "g2", "g3", "g3"]

@@ -8,7 +8,13 @@ import pytest
 
 from tdfake.cli import main
 from tdfake.datasets import read_manifest
-from tdfake.split import SPLITS, fraction_gap, split_manifest, split_summary
+from tdfake.split import (
+    SPLITS,
+    fraction_gap,
+    sample_per_class,
+    split_manifest,
+    split_summary,
+)
 
 
 def ffpp_manifest(n_videos=400, frames=5, methods=("NeuralTextures",)):
@@ -76,16 +82,66 @@ def test_large_groups_warn_but_stay_whole():
     assert (s.groupby("group")["split"].nunique() == 1).all()
 
 
-def test_per_class_takes_whole_groups_seeded():
-    m = ffpp_manifest(400, frames=5)
-    s = split_manifest(m, per_class=1000, seed=1)
-    assert s["label"].value_counts().tolist() == [1000, 1000]
-    full = m.groupby("group").size()
-    taken = s.groupby("group").size()
-    assert (taken == full[taken.index]).all()  # whole groups only
-    pd.testing.assert_frame_equal(s, split_manifest(m.iloc[::-1], per_class=1000, seed=1))
+def ffpp_pool(seed=0):
+    """The FF++-named pool of the issue: 208 real videos, 204 fakes from 102 linked pairs, 20-40 frames each.
+
+    Video and group ids are what :func:`tdfake.datasets.build_manifest` gives such names (a pair
+    ``a``, ``b`` with fakes ``a_b`` and ``b_a`` is one group named by its smaller id).
+    """
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(208)
+    pairs = [(int(order[2 * i]), int(order[2 * i + 1])) for i in range(102)]
+    group = {f"{v:03d}": f"{v:03d}" for v in range(208)}
+    fakes = []
+    for a, b in pairs:
+        name = f"{min(a, b):03d}"
+        group[f"{a:03d}"] = group[f"{b:03d}"] = name
+        fakes += [(f"{a:03d}_{b:03d}", name), (f"{b:03d}_{a:03d}", name)]
+    rows = []
+    for label, folder, videos in ((0, "REAL", [(v, group[v]) for v in sorted(group)]),
+                                  (1, "FAKE/NeuralTextures", fakes)):
+        for video, g in videos:
+            for k in range(int(rng.integers(20, 41))):
+                rows.append(("/d", f"{folder}/{video}_frame{10 * k}.jpg", label,
+                             "real" if label == 0 else "NeuralTextures", video, g))
+    return pd.DataFrame(rows, columns=["root", "path", "label", "method", "video", "group"])
+
+
+def test_per_class_samples_every_video_then_splits_by_group():
+    m = ffpp_pool()
+    s = split_manifest(m, per_class=2000, seed=7)
+    assert s["label"].value_counts().tolist() == [2000, 2000]
+    for label in (0, 1):
+        used = s.loc[s["label"] == label, "video"].nunique()
+        assert used >= 0.9 * m.loc[m["label"] == label, "video"].nunique()
+    fractions = pd.crosstab(s["split"], s["label"], normalize="columns")
+    for split, target in zip(SPLITS, (0.81, 0.09, 0.10)):
+        assert np.allclose(fractions.loc[split], target, atol=0.015)
+    assert (s.groupby("group")["split"].nunique() == 1).all()
+    pd.testing.assert_frame_equal(s, split_manifest(m.sample(frac=1.0, random_state=3), per_class=2000, seed=7))
+    assert not s["path"].equals(split_manifest(m, per_class=2000, seed=8)["path"])
+
+
+def test_per_class_shares_evenly_and_spreads_frames_over_each_video():
+    rows = [("/d", f"REAL/{v}_frame{k}.jpg", 0, "real", v, v) for v, n in (("a", 3), ("b", 40), ("c", 40))
+            for k in range(n)]
+    rows += [("/d", f"FAKE/x/f{i}.jpg", 1, "x", f"f{i}", f"f{i}") for i in range(5)]
+    m = pd.DataFrame(rows, columns=["root", "path", "label", "method", "video", "group"])
+    with pytest.warns(UserWarning, match="class 1 has only 5 images"):
+        s = sample_per_class(m, 23, seed=0)
+    real = s[s["label"] == 0]
+    assert real["video"].value_counts().to_dict() == {"b": 10, "c": 10, "a": 3}  # a short video gives its rest away
+    frames = sorted(real.loc[real["video"] == "b", "path"].str.extract(r"frame(\d+)")[0].astype(int))
+    assert np.diff(frames).tolist() == [4] * 9  # frame order from the name (frame10 after frame9), evenly spaced
+    assert (s["label"] == 1).sum() == 5
+
+
+def test_frame_mode_splits_the_same_sample():
+    m = ffpp_pool()
+    grouped = split_manifest(m, per_class=333, seed=1)
     frame = split_manifest(m, per_class=333, by="frame", seed=1)
     assert frame["label"].value_counts().tolist() == [333, 333]
+    assert frame["path"].tolist() == grouped["path"].tolist()
     with pytest.warns(UserWarning, match="keeping them all"):
         assert len(split_manifest(m, per_class=10**6)) == len(m)
 
@@ -122,9 +178,13 @@ def test_cli_split(tmp_path, capsys):
     m.to_csv(tmp_path / "manifest.csv", index=False)
     assert main(["split", str(tmp_path / "manifest.csv"), "-o", str(tmp_path / "split.csv"), "--seed", "5"]) == 0
     out = capsys.readouterr().out
-    assert "train" in out and "groups" in out and "total" in out
+    assert "train" in out and "frames" in out and "videos" in out and "groups" in out and "total" in out
     s = read_manifest(tmp_path / "split.csv")
     assert s["group"].iloc[0] == "000"
     expected = split_manifest(m, seed=5)
     assert s["split"].tolist() == expected["split"].tolist()
-    assert split_summary(s).loc["total", "groups"] == 100
+    summary = split_summary(s)
+    assert summary.loc["total", ("all", "groups")] == 100
+    assert summary.loc["total", ("real", "videos")] == 200 and summary.loc["total", ("fake", "frames")] == 600
+    assert summary.loc[list(SPLITS), ("all", "frames")].sum() == len(s)
+    assert summary.loc["test", ("real", "frames")] == ((s["split"] == "test") & (s["label"] == 0)).sum()

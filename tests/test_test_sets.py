@@ -151,6 +151,7 @@ def test_results_table_markdown_and_figure_show_the_sets_side_by_side(run_out, f
     assert results["study_auroc"].iloc[0] == 0.943 and np.isnan(results["study_auroc"].iloc[1])
     text = sets_markdown(cfg, sets)
     assert f"## Test set `ffpp`: {ffpp_set}" in text and "All 8 real + 10 fake images" in text
+    assert f"95 % intervals over {sets['ffpp']['baseline'].ci_basis()}." in text
     assert "### Per method: baseline (OR) on `ffpp`" in text and "FaceSwap" in text
     assert "on `test`" not in text  # the own split holds one method: no per-method table
 

@@ -41,7 +41,7 @@ class Config:
     train_fraction: float = 0.81
     val_fraction: float = 0.09
     test_fraction: float = 0.10
-    per_class: int | None = 10000
+    per_class: int | None = 10000  # images per class sampled before splitting: an even share of every video
     test_sets: dict[str, str] = field(default_factory=dict)  # extra test sets: name -> data folder (all rows)
 
     # Tucker image creation

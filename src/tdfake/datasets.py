@@ -16,7 +16,8 @@ Layouts (class folders are matched case-insensitively: ``REAL``/``real``, ``FAKE
     real ``000_frame12.jpg`` (video ``000``), fake ``000_003_frame40.jpg`` (video ``000_003``,
     target ``000``, source ``003``), actor videos ``01__kitchen_still_frame250.jpg`` and
     DeepFakeDetection fakes ``01_02__kitchen_still__ABCD1234_frame9.jpg`` (linked to
-    ``01__kitchen_still``).
+    ``01__kitchen_still``); all videos of an actor and all fakes showing that actor form one
+    group.
 ``dfdc``
     ``real/`` and ``fake/`` crops named ``{video}-{frame}-{face}.png``; with DFDC's
     ``metadata.json`` (in the data folder, or passed as ``metadata``) each fake video is linked
@@ -57,6 +58,7 @@ KAGGLE_LABELS = {"REAL": 0, "FAKE": 1}
 
 _FFPP_FRAME = re.compile(r"^(?P<video>.+?)_frame(?P<frame>\d+)$")
 _FFPP_PAIR = re.compile(r"^(?P<target>\d+)_(?P<source>\d+)$")
+_DFD_REAL = re.compile(r"^(?P<actor>\d+)__(?P<scene>.+)$")
 _DFD_FAKE = re.compile(r"^(?P<target>\d+)_(?P<source>\d+)__(?P<scene>.+)__(?P<hash>[A-Za-z0-9]+)$")
 _DFDC_NAME = re.compile(r"^(?P<video>.+)-(?P<frame>\d+)-(?P<face>\d+)$")
 
@@ -91,8 +93,19 @@ def _files(data_dir: Path) -> list[tuple[Path, int, str]]:
     return rows
 
 
+def _actor(actor_id: str) -> str:
+    """The link node of a DeepFakeDetection actor (sorts after every video id, so groups keep video names)."""
+    return f"actor_{actor_id}"
+
+
 def _ffpp_video(stem: str, label: int) -> tuple[str | None, list[str]]:
-    """Video id of a FaceForensics++ frame name and the videos it links to (None if unparsed)."""
+    """Video id of a FaceForensics++ frame name and the videos it links to (None if unparsed).
+
+    DeepFakeDetection videos are linked through their actors: a real ``01__kitchen_still`` to
+    actor 01, a fake ``01_02__kitchen_still__ABCD1234`` to actors 01 and 02 and to the real
+    video it was made from.  So every video of an actor, and every fake showing that actor,
+    fall in one group and no actor sits in two splits (the actor's face is the shared identity).
+    """
     match = _FFPP_FRAME.match(stem)
     if not match:
         return None, []
@@ -103,8 +116,24 @@ def _ffpp_video(stem: str, label: int) -> tuple[str | None, list[str]]:
             return video, [pair["target"], pair["source"]]
         dfd = _DFD_FAKE.match(video)
         if dfd:
-            return video, [f"{dfd['target']}__{dfd['scene']}"]
+            return video, [f"{dfd['target']}__{dfd['scene']}", _actor(dfd["target"]), _actor(dfd["source"])]
+    actor = _DFD_REAL.match(video)
+    if actor:
+        return video, [_actor(actor["actor"])]
     return video, []
+
+
+def frame_number(path: str) -> int | None:
+    """The frame number in a crop's file name (FF++ ``..._frame12``, DFDC ``{video}-{frame}-{face}``), else None.
+
+    Used to take frames in time order when sampling a video (see :func:`tdfake.split.sample_per_class`).
+    """
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    for pattern in (_FFPP_FRAME, _DFDC_NAME):
+        match = pattern.match(stem)
+        if match:
+            return int(match["frame"])
+    return None
 
 
 def _dfdc_video(stem: str) -> str | None:

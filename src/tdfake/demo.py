@@ -19,8 +19,12 @@ over the face.  That leaves the artefacts real face swaps leave: a blending boun
 mismatch between face and surroundings, a sharpness change inside the face.  ``strength``
 scales all three (1.0, the default, is clearly learnable by a small CNN trained from scratch;
 0.5 is subtle).  Fakes are ``FAKE/SelfBlended/{target}_{source}_frame{N}.jpg`` with the
-FaceForensics++ meaning, and videos are paired (000 with 001, 002 with 003, ...) as in
-FaceForensics++, so a fake links two real videos and the grouped split has real work to do.
+FaceForensics++ meaning.  By default (``paired=True``) videos are paired (000 with 001, 002 with
+003, ...) as in FaceForensics++, so a fake links two real videos and the grouped split has real
+work to do.  With ``paired=False`` each fake takes its colour grade from a *donor* video that has
+no real frames in the set (named after the last real video onwards), so a group is one real video
+and the fake made from it: twice as many independent groups for the same number of images, which
+is what honest video-level intervals need from a small test split.
 
 The folder gets ``demo.json`` (the parameters and the file count) once complete; a later call
 with the same parameters returns at once.  Output is byte-identical for the same parameters.
@@ -208,11 +212,12 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def make_demo_data(out, n_per_class: int = 200, size: int = 256, seed: int = 0, frames_per_video: int = 5,
-                   strength: float = 1.0, progress: bool = False) -> Path:
+                   strength: float = 1.0, paired: bool = True, progress: bool = False) -> Path:
     """Write the demo dataset to ``out`` (``REAL/``, ``FAKE/SelfBlended/``) and return ``out``.
 
     ``n_per_class`` images per class, ``size`` x ``size`` px (>= 128), ``frames_per_video``
-    frames per video, fakes at ``strength`` (see :func:`self_blend`).  Idempotent: a folder
+    frames per video, fakes at ``strength`` (see :func:`self_blend`), sources from paired real
+    videos or from donors (``paired``, see the module docstring).  Idempotent: a folder
     completed with the same parameters returns at once; one made with other parameters is an
     error (pick another folder or delete it), so a run never mixes two datasets.
     """
@@ -222,7 +227,7 @@ def make_demo_data(out, n_per_class: int = 200, size: int = 256, seed: int = 0, 
     if n_per_class < 2 or frames_per_video < 1:
         raise ValueError("n_per_class must be >= 2 and frames_per_video >= 1")
     params = {"n_per_class": n_per_class, "size": size, "seed": seed, "frames_per_video": frames_per_video,
-              "strength": strength, "method": METHOD, "format": "tdfake-demo-1"}
+              "strength": strength, "paired": paired, "method": METHOD, "format": "tdfake-demo-1"}
     marker = out / MARKER
     if marker.is_file():
         done = json.loads(marker.read_text())
@@ -239,7 +244,8 @@ def make_demo_data(out, n_per_class: int = 200, size: int = 256, seed: int = 0, 
 
         jobs = tqdm(jobs, desc="demo videos", unit="video")
     for video, frames in jobs:
-        source = videos[partner(video.index, len(videos))]
+        source = (videos[partner(video.index, len(videos))] if paired
+                  else make_video(len(videos) + video.index, faces, seed))
         gain = source.grade / video.grade
         for frame in frames:
             image, box = real_frame(video, frame, size)

@@ -7,7 +7,8 @@ one (keys ``arm``, ``kind``, ``images_root``), otherwise from the layout of ``td
 
 The decision threshold is chosen on the run's *validation* split (``cfg.threshold``, EER by
 default) and applied to the test data; the report's THRESH row is still the test-set EER
-threshold, as in the study (see :mod:`tdfake.metrics`).
+threshold, as in the study (see :mod:`tdfake.metrics`).  Bootstrap intervals resample the split's
+groups (linked videos) and the report says how many groups and videos they rest on.
 
 Other data (a manifest CSV or a folder of ``real/`` and ``fake/`` images) and the files given to
 :func:`predict_paths` go through the same image creation as training
@@ -188,11 +189,11 @@ def evaluate_run(
               "the decision threshold is chosen on the test data instead (the report says so)")
         val = val.iloc[0:0].assign(score=[])
 
-    grouping = "video" if "video" in test.columns else "group"
     report = evaluate_scores(
         test["label"].astype(int), test["score"],
         val_true=val["label"].astype(int) if len(val) else None, val_score=val["score"] if len(val) else None,
-        groups=test[grouping].astype(str) if grouping in test.columns else None,
+        groups=test["group"].astype(str) if "group" in test.columns else None,
+        videos=test["video"].astype(str) if "video" in test.columns else None,
         threshold_method=cfg.threshold, n_bootstrap=n_bootstrap, seed=cfg.seed,
         methods=test["method"] if "method" in test.columns else None,
     )

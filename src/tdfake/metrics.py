@@ -5,10 +5,11 @@ Labels are 1 for fake and 0 for real; scores are P(fake) (the sigmoid output).  
 
 The study's table (rows REAL, FAKE, AUROC, THRESH, TOTAL ACCURACY) is kept exactly: class
 predictions at 0.5 and THRESH = the equal-error-rate threshold of the *test* ROC, so our numbers
-sit beside the study's.  Because choosing a threshold on the test set is a leak (DESIGN.md,
+sit beside the study's.  Because choosing a threshold on the test set is a leak (docs/study.md,
 "what the study got wrong" 2), the report also holds a threshold chosen on *validation*
 (EER by default) and the test metrics at it, labelled as such, plus average precision,
-the confusion matrices, bootstrap 95 % intervals and a video-level AUROC.
+the confusion matrices, bootstrap 95 % intervals that resample whole test groups (linked
+videos) with the number of groups and videos they rest on, and a video-level AUROC.
 
 Every number that scikit-learn computes comes from scikit-learn; this module only arranges them.
 """
@@ -55,6 +56,8 @@ STUDY_RESULTS: dict[str, dict[str, Any]] = {
 }
 """The study's published test results (1000 real + 1000 fake, FaceForensics++ c40 NeuralTextures)."""
 STUDY_SUPPORT = 1000
+FEW_GROUPS = 10
+"""Below this many test groups a bootstrap cannot see the spread between videos; reports say so."""
 
 
 # --------------------------------------------------------------------------- validation of input
@@ -160,26 +163,62 @@ def class_metrics(y_true, y_score, threshold: float = STUDY_THRESHOLD) -> dict[s
     return out
 
 
+def _group_rows(y: np.ndarray, groups) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Bootstrap units: strata of group numbers, and each group's rows as ``order[start:start + length]``.
+
+    Groups are numbered by first appearance; ``groups=None`` makes every row its own group.
+    Strata by class composition: groups of real rows only, of fake rows only, of both.
+    """
+    if groups is None:
+        codes = np.arange(y.size)
+    else:
+        ids = np.asarray(groups).astype(str).ravel()
+        if ids.size != y.size:
+            raise ValueError(f"{ids.size} group ids for {y.size} scores; pass one group per sample")
+        codes = pd.factorize(ids)[0]
+    n_groups = int(codes.max()) + 1
+    has_fake = np.bincount(codes, weights=y, minlength=n_groups) > 0
+    has_real = np.bincount(codes, weights=1 - y, minlength=n_groups) > 0
+    strata = [np.flatnonzero(has_real & ~has_fake), np.flatnonzero(has_fake & ~has_real),
+              np.flatnonzero(has_real & has_fake)]
+    order = np.argsort(codes, kind="stable")
+    lengths = np.bincount(codes, minlength=n_groups)
+    starts = np.cumsum(lengths) - lengths
+    return strata, order, starts, lengths
+
+
 def bootstrap_intervals(
     y_true, y_score, thresholds: dict[str, float] | None = None,
-    n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95,
+    n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95, groups=None,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap intervals for AUROC and for accuracy at each named threshold.
 
-    Resampling is stratified (reals and fakes are resampled separately, each keeping its count),
-    so every resample holds both classes whenever the data does; resamples where AUROC is still
-    undefined are skipped.  Seeded, so the same inputs give the same intervals.
+    ``groups`` (one id per sample, e.g. the split's linked-video groups): whole groups are
+    resampled, because frames of one video (and a fake and the real video it was made from)
+    share face, scene and errors; resampling frames as if independent gives intervals several
+    times too narrow when a test set holds few videos.  Without ``groups`` every frame is its
+    own group, which is exactly the frame bootstrap (same seed, same numbers).
+
+    Stratified by class composition: groups holding only real frames, only fake frames, and
+    both (a real video with fakes made from it) are resampled separately, each stratum keeping
+    its number of groups.  So every resample holds both classes whenever the data does, and
+    the mixed groups, whose real and fake frames are correlated, stay whole instead of being
+    split into a real and a fake unit.  Resamples where AUROC is still undefined are skipped.
+    Seeded, so the same inputs give the same intervals.
     """
     y, s = _as_arrays(y_true, y_score)
     thresholds = {"accuracy": STUDY_THRESHOLD} if thresholds is None else thresholds
     keys = ["auroc", *thresholds]
     if n_bootstrap <= 0:
         return {k: (math.nan, math.nan) for k in keys}
+    strata, order, starts, lengths = _group_rows(y, groups)
     rng = np.random.default_rng(seed)
-    by_class = [np.flatnonzero(y == c) for c in (0, 1)]
     samples: dict[str, list[float]] = {k: [] for k in keys}
     for _ in range(n_bootstrap):
-        idx = np.concatenate([rng.choice(ix, size=ix.size, replace=True) for ix in by_class if ix.size])
+        chosen = np.concatenate([rng.choice(st, size=st.size, replace=True) for st in strata if st.size])
+        sizes = lengths[chosen]
+        within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        idx = order[np.repeat(starts[chosen], sizes) + within]
         yb, sb = y[idx], s[idx]
         for name, thr in thresholds.items():
             samples[name].append(float(np.mean((sb >= thr) == yb)))  # accuracy_score, minus its checks
@@ -262,7 +301,10 @@ class Report:
     THRESH = test-set EER threshold (as the study).  ``chosen``: the threshold chosen on
     ``chosen["source"]`` data (validation when given) with method ``chosen["method"]``, and the
     test metrics at it.  ``at_study_threshold``: the test metrics at 0.5, with confusion matrix.
-    ``ci``: bootstrap intervals (keys ``auroc``, ``accuracy`` at 0.5, ``accuracy_at_chosen``).
+    ``ci``: bootstrap intervals (keys ``auroc``, ``accuracy`` at 0.5, ``accuracy_at_chosen``),
+    resampling ``n_bootstrap_units`` units of kind ``bootstrap_unit`` (``"group"``: the split's
+    linked-video groups; ``"frame"``: single frames, when no groups were given).  ``n_videos``:
+    distinct test videos (None when unknown).
     ``roc``: test ROC points (fpr, tpr, thresholds) for plotting.
     ``per_method``: when the test fakes come from more than one manipulation method, one record
     per method (:func:`per_method_metrics`); else ``None``.
@@ -281,8 +323,25 @@ class Report:
     n_bootstrap: int
     video_auroc: float | None = None
     n_video_units: int | None = None
+    bootstrap_unit: str = "frame"
+    n_bootstrap_units: int | None = None
+    n_videos: int | None = None
     roc: dict[str, list[float]] = field(default_factory=dict, repr=False)
     per_method: list[dict[str, Any]] | None = None
+
+    def ci_basis(self) -> str:
+        """What the intervals rest on, e.g. ``"11 test groups (41 videos)"`` or ``"400 test frames"``."""
+        n = self.n_bootstrap_units if self.n_bootstrap_units is not None else self.n_real + self.n_fake
+        videos = f" ({self.n_videos} videos)" if self.n_videos is not None else ""
+        return f"{n} test {'groups' if self.bootstrap_unit == 'group' else 'frames'}{videos}"
+
+    def resampled(self) -> str:
+        """:meth:`ci_basis` with how it was resampled, and a caution when there are too few groups."""
+        if self.bootstrap_unit != "group":
+            return f"{self.ci_basis()} as if independent, stratified by class"
+        few = self.n_bootstrap_units is not None and self.n_bootstrap_units < FEW_GROUPS
+        caution = f"; with fewer than {FEW_GROUPS} groups the intervals are unreliable" if few else ""
+        return f"{self.ci_basis()}, stratified by class composition{caution}"
 
     @property
     def accuracy(self) -> float:
@@ -303,6 +362,8 @@ class Report:
             "accuracy_at_threshold": self.chosen["metrics"]["accuracy"],
             "video_auroc": self.video_auroc,
             "n_real": self.n_real, "n_fake": self.n_fake,
+            "n_videos": self.n_videos, "bootstrap_unit": self.bootstrap_unit,
+            "n_bootstrap_units": self.n_bootstrap_units,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -320,6 +381,8 @@ class Report:
             "chosen": self.chosen,
             "ci": {k: list(v) for k, v in self.ci.items()}, "n_bootstrap": self.n_bootstrap,
             "video_auroc": self.video_auroc, "n_video_units": self.n_video_units,
+            "bootstrap_unit": self.bootstrap_unit, "n_bootstrap_units": self.n_bootstrap_units,
+            "n_videos": self.n_videos,
             "roc": self.roc,
             "per_method": self.per_method,
         })
@@ -355,7 +418,7 @@ class Report:
             f"threshold 0.5 and THRESH is the EER threshold of the test ROC, as in the study.", "",
             f"- AUROC {self.auroc:.4f} (95 % CI {_ci(self.ci['auroc'])}); "
             f"accuracy {self.accuracy:.4f} (95 % CI {_ci(self.ci['accuracy'])}); "
-            f"bootstrap: {self.n_bootstrap} stratified resamples",
+            f"bootstrap: {self.n_bootstrap} resamples of {self.resampled()}",
             f"- average precision {self.average_precision:.4f}; "
             f"test EER {self.eer:.4f} at threshold {self.eer_threshold:.4f}",
             f"- threshold chosen on **{c['source']}** ({c['method']}): {c['threshold']:.4f} → test accuracy "
@@ -414,15 +477,19 @@ def _plain(value: Any) -> Any:
 
 def evaluate_scores(
     y_true, y_score, val_true=None, val_score=None, groups=None,
-    threshold_method: str = "eer", n_bootstrap: int = 1000, seed: int = 0, methods=None,
+    threshold_method: str = "eer", n_bootstrap: int = 1000, seed: int = 0, videos=None, methods=None,
 ) -> Report:
     """The full report for test labels and scores.
 
     ``val_true``/``val_score``: validation labels and scores to choose the decision threshold on
     (``threshold_method``: ``"eer"``, ``"youden"`` or ``"fixed:0.5"``); without them the threshold
-    is chosen on the test set and the report says so.  ``groups``: a video id per test sample for
-    the video-level AUROC.  ``methods``: the manifest's ``method`` per test sample, for per-method
-    results when the fakes hold more than one method.  Both classes must be present in the test set.
+    is chosen on the test set and the report says so.  ``groups``: the split's group id per test
+    sample (linked videos, see :mod:`tdfake.datasets`); the bootstrap intervals then resample
+    whole groups (see :func:`bootstrap_intervals`), otherwise single frames.  ``videos``: a video
+    id per test sample for the video-level AUROC and the video count (``groups`` stand in for
+    videos when only they are given).  ``methods``: the manifest's ``method`` per test sample, for
+    per-method results when the fakes hold more than one method.  Both classes must be present in
+    the test set.
     """
     y, s = _as_arrays(y_true, y_score, "test")
     if not _both_classes(y):
@@ -446,9 +513,11 @@ def evaluate_scores(
 
     ci = bootstrap_intervals(
         y, s, {"accuracy": STUDY_THRESHOLD, "accuracy_at_chosen": threshold},
-        n_bootstrap=n_bootstrap, seed=seed,
+        n_bootstrap=n_bootstrap, seed=seed, groups=groups,
     )
-    video = video_level_auroc(y, s, groups) if groups is not None else None
+    units = videos if videos is not None else groups
+    video = video_level_auroc(y, s, units) if units is not None else None
+    n_groups = int(pd.unique(np.asarray(groups).astype(str).ravel()).size) if groups is not None else int(y.size)
     fpr, tpr, thr = roc_curve(y, s)
     return Report(
         table=_table(at_half, auroc, eer_thr, at_half["accuracy"], int(y.size)),
@@ -458,6 +527,8 @@ def evaluate_scores(
         at_study_threshold=at_half, chosen=chosen, ci=ci, n_bootstrap=int(n_bootstrap),
         video_auroc=None if video is None else video[0],
         n_video_units=None if video is None else video[1],
+        bootstrap_unit="frame" if groups is None else "group", n_bootstrap_units=n_groups,
+        n_videos=None if videos is None else int(pd.unique(np.asarray(videos).astype(str).ravel()).size),
         roc={"fpr": fpr.tolist(), "tpr": tpr.tolist(),
              "thresholds": np.where(np.isfinite(thr), thr, np.nan).tolist()},
         per_method=_several_methods(y, s, methods, threshold),

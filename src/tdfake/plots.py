@@ -218,9 +218,12 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(loc="upper center", ncol=3, fontsize=8)
-    where = "the test set" if len(sets) == 1 else "each test set"
-    fig.suptitle(f"Arms on {where} (bars: this run with 95 % CI; diamonds: the study's published numbers)",
-                 fontsize=10)
+    if len(sets) == 1:
+        fig.suptitle("Arms on the test set (bars: this run, 95 % CI over "
+                     f"{reports[arms[0]].ci_basis()}; diamonds: the study's published numbers)", fontsize=10)
+    else:
+        fig.suptitle("Arms on each test set (bars: this run, 95 % CI over each set's test groups; "
+                     "diamonds: the study's published numbers)", fontsize=10)
     return _finish(fig, path)
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tdfake.datasets import frame_number
+
 SPLITS = ("train", "val", "test")
 TOLERANCE = 0.01  # largest acceptable gap between a class's split fraction and its target
 
@@ -48,37 +50,71 @@ def _group_order(frame: pd.DataFrame, seed: int, salt: int) -> list[str]:
     return [groups[i] for i in np.random.default_rng([seed, salt]).permutation(len(groups))]
 
 
-def sample_per_class(manifest: pd.DataFrame, per_class: int, by: str = "group", seed: int = 42) -> pd.DataFrame:
-    """At most ``per_class`` rows of each class, seeded, from the sorted rows.
+def _quotas(sizes: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
+    """An even share of ``total`` per video: small videos give what they lack to the others.
 
-    Grouped (``by="group"``): groups are visited in one seeded order (the same for both
-    classes, so linked real and fake videos tend to be drawn together) and a group's rows of a
-    class are taken whole while they fit, so the count is exactly ``per_class`` unless no
-    combination of whole groups reaches it.  A class with fewer rows keeps all, with a warning.
+    The share is the largest level ``L`` with ``sum(min(size, L)) <= total`` (water filling);
+    the few rows left over go one each to seeded random videos that still have frames to give.
     """
+    order = np.sort(sizes)
+    level, left = 0, total
+    for i, size in enumerate(order):
+        share = left // (len(order) - i)
+        if size > share:
+            level = share
+            break
+        left -= size
+    else:
+        return sizes.copy()
+    quotas = np.minimum(sizes, level)
+    spare = np.flatnonzero(sizes > level)
+    extra = total - int(quotas.sum())
+    quotas[spare[rng.permutation(spare.size)[:extra]]] += 1
+    return quotas
+
+
+def _spread(n: int, k: int, offset: float) -> np.ndarray:
+    """``k`` of ``n`` positions evenly spaced over ``range(n)``, shifted by ``offset`` in [0, 1) of a step."""
+    return np.floor((np.arange(k) + offset) * n / k).astype(np.int64)
+
+
+def sample_per_class(manifest: pd.DataFrame, per_class: int, seed: int = 42) -> pd.DataFrame:
+    """``per_class`` rows of each class, drawn from *every* video, seeded and independent of row order.
+
+    Why: a sample of whole groups keeps a third of the videos when a class is sampled to a
+    third of its frames, so a grouped split would lose identity diversity along with the leak,
+    and a group-vs-frame comparison would mix the two.  Here each video of a class gets an even
+    share (videos with fewer frames keep all theirs and the rest goes to the others, see
+    :func:`_quotas`), and its share is spread evenly over the video's length, in frame order
+    (the frame number in the file name, see :func:`tdfake.datasets.frame_number`; the sorted
+    path where the name has none), starting at a seeded offset.  Both split modes sample this
+    way, so they differ only in how the same rows are split.  A class with no more than
+    ``per_class`` rows keeps all, with a warning.  Videos are the ``video`` column (``group``
+    when there is none).
+    """
+    if per_class < 1:
+        raise ValueError(f"per_class={per_class}: give a positive number of images per class, or None for all")
     frame = _sorted(manifest)
+    unit = "video" if "video" in frame.columns else "group"
+    number = frame["path"].map(frame_number)
+    frame_order = np.lexsort((frame["path"].to_numpy(), number.fillna(-1).to_numpy(), number.isna().to_numpy()))
     labels = frame["label"].to_numpy()
     keep = np.zeros(len(frame), dtype=bool)
-    order = _group_order(frame, seed, 1)
     for label in sorted(np.unique(labels)):
-        rows = np.flatnonzero(labels == label)
+        rows = frame_order[labels[frame_order] == label]
         if len(rows) <= per_class:
             warnings.warn(f"per_class={per_class}: class {label} has only {len(rows)} images; keeping them all",
                           stacklevel=2)
             keep[rows] = True
-        elif by == "frame":
-            pick = np.random.default_rng([seed, 1, int(label)]).permutation(len(rows))[:per_class]
-            keep[rows[pick]] = True
-        else:
-            members = frame.iloc[rows].groupby("group").indices
-            taken = 0
-            for group in order:
-                size = len(members.get(group, ()))
-                if size and taken + size <= per_class:
-                    keep[rows[members[group]]] = True
-                    taken += size
-                    if taken == per_class:
-                        break
+            continue
+        rng = np.random.default_rng([seed, 1, int(label)])
+        members = pd.Series(rows).groupby(frame[unit].to_numpy()[rows], sort=True).agg(list)
+        sizes = members.map(len).to_numpy()
+        quotas = _quotas(sizes, per_class, rng)
+        offsets = rng.random(len(members))
+        for video_rows, quota, offset in zip(members, quotas, offsets):
+            if quota:
+                keep[np.asarray(video_rows)[_spread(len(video_rows), int(quota), offset)]] = True
     return frame[keep].reset_index(drop=True)
 
 
@@ -164,7 +200,7 @@ def split_manifest(manifest: pd.DataFrame, fractions=(0.81, 0.09, 0.10), by: str
     f = _check_fractions(fractions)
     if by not in ("group", "frame"):
         raise ValueError(f"by={by!r}: choose 'group' (no video in two splits) or 'frame' (the study's leaky split)")
-    frame = sample_per_class(manifest, per_class, by, seed) if per_class else _sorted(manifest)
+    frame = sample_per_class(manifest, per_class, seed) if per_class else _sorted(manifest)
     if frame.empty:
         raise ValueError("the manifest has no rows to split")
     if official is not None:
@@ -198,10 +234,25 @@ def fraction_gap(split: pd.DataFrame, fractions) -> tuple[float, str]:
 
 
 def split_summary(split: pd.DataFrame) -> pd.DataFrame:
-    """Images per split x class, plus the number of groups per split (the table ``tdfake split`` prints)."""
-    table = pd.crosstab(split["split"], split["label"].map({0: "real", 1: "fake"}))
-    table = table.reindex(index=[s for s in SPLITS if s in table.index], columns=["real", "fake"], fill_value=0)
-    table["groups"] = split.groupby("split")["group"].nunique()
-    table.loc["total"] = [table["real"].sum(), table["fake"].sum(), split["group"].nunique()]
-    table.columns.name = None
+    """Frames, videos and groups per split and class (the table ``tdfake split`` prints).
+
+    Columns are ``(class, count)`` pairs: ``real`` and ``fake`` each with ``frames``, ``videos``
+    and ``groups`` (groups holding frames of that class), then ``all`` with the same three; a
+    group holding a real video and fakes made from it counts once under ``all``.  Rows are the
+    splits, then ``total``.  Videos are the ``video`` column (``group`` when there is none).
+    """
+    unit = "video" if "video" in split.columns else "group"
+    parts = {s: split[split["split"] == s] for s in SPLITS if (split["split"] == s).any()}
+    parts["total"] = split
+    rows = {}
+    for name, part in parts.items():
+        row = {}
+        for cls, rows_of in (("real", part[part["label"] == 0]), ("fake", part[part["label"] == 1]), ("all", part)):
+            row[(cls, "frames")] = len(rows_of)
+            row[(cls, "videos")] = rows_of[unit].nunique()
+            row[(cls, "groups")] = rows_of["group"].nunique()
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    table.index.name = "split"
     return table

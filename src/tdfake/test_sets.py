@@ -118,7 +118,8 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
     test["score"] = score_files(load_model(run), test["file"].tolist(), run.cfg)
     report = evaluate_scores(
         test["label"].astype(int), test["score"], val_true=val["label"].astype(int), val_score=val["score"],
-        groups=test["video"].astype(str), threshold_method=run.cfg.threshold, n_bootstrap=n_bootstrap,
+        groups=test["group"].astype(str), videos=test["video"].astype(str),
+        threshold_method=run.cfg.threshold, n_bootstrap=n_bootstrap,
         seed=run.cfg.seed, methods=test["method"],
     )
     test[PREDICTION_COLUMNS].to_csv(out / "predictions.csv", index=False)
@@ -171,7 +172,8 @@ def sets_markdown(cfg: Config, sets: dict[str, dict[str, Report]]) -> str:
             first = next(iter(reports.values()))
             lines += [f"## Test set `{name}`: {cfg.test_sets.get(name, '')}", "",
                       (f"All {first.n_real} real + {first.n_fake} fake images of the folder; thresholds chosen on "
-                       "the run's own validation split."), "", _set_table(reports), ""]
+                       f"the run's own validation split; 95 % intervals over {first.ci_basis()}."), "",
+                      _set_table(reports), ""]
         for arm, report in reports.items():
             if report.per_method:
                 lines += [f"### Per method: {arm} ({ARMS[arm]}) on `{name}`", "",

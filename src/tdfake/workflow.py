@@ -158,6 +158,7 @@ def results_markdown(cfg: Config, results: pd.DataFrame, reports: dict[str, "Rep
         "input": results["kind"],
         "accuracy @0.5 [95% CI]": [interval(r, "accuracy") for _, r in results.iterrows()],
         "AUROC [95% CI]": [interval(r, "auroc") for _, r in results.iterrows()],
+        "CI rests on": [report.ci_basis() for report in reports.values()],
         "AP": results["average_precision"].map("{:.3f}".format),
         "THRESH (test EER)": results["thresh_test_eer"].map("{:.3f}".format),
         "threshold (val EER)": results["threshold"].map("{:.3f}".format),
@@ -175,7 +176,8 @@ def results_markdown(cfg: Config, results: pd.DataFrame, reports: dict[str, "Rep
         f"{first.n_fake} fake. Study columns: the 2020 study's published test results on FaceForensics++ c40 "
         "NeuralTextures (1000 real + 1000 fake), shown for comparison, not measured here.", "",
         "Accuracy @0.5 and THRESH (EER threshold of the test ROC) are computed as the study did; the "
-        "threshold chosen on validation and the test accuracy at it are the leak-free figures.", "",
+        "threshold chosen on validation and the test accuracy at it are the leak-free figures. "
+        f"The 95 % intervals resample {first.resampled()}.", "",
         summary.to_markdown(), "",
     ]
     for arm, report in reports.items():

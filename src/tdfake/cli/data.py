@@ -23,14 +23,16 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("split", help="split a manifest into train / val / test (grouped, stratified, seeded)",
                               description="Add a split column to a manifest: 81/9/10 by default, no group in two "
-                                          "splits, each class at the fractions, seeded, independent of row order.")
+                                          "splits, each class at the fractions, seeded, independent of row order; "
+                                          "print frames, videos and groups per split and class.")
     p.add_argument("manifest", help="manifest CSV (from `tdfake manifest`) or a data folder")
     p.add_argument("-o", "--output", required=True, help="split CSV to write (put it beside the run it feeds)")
     p.add_argument("--by", default="group", choices=["group", "frame"],
                    help="group: no video in two splits (default); frame: the study's leaky split")
     p.add_argument("--fractions", nargs=3, type=float, default=[0.81, 0.09, 0.10], metavar=("TRAIN", "VAL", "TEST"))
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--per-class", type=int, help="sample N images per class first (the study: 10000)")
+    p.add_argument("--per-class", type=int, help="sample N images per class first, an even share of every video "
+                                                 "spread over its frames (the study: 10000)")
     p.add_argument("--official", help="folder with FaceForensics++'s train.json, val.json, test.json")
     p.set_defaults(func=_split)
 
@@ -55,6 +57,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frames-per-video", type=int, default=5)
     p.add_argument("--strength", type=float, default=1.0, help="blending artefact strength (1: clear, 0.5: subtle)")
+    p.add_argument("--unpaired", dest="paired", action="store_false",
+                   help="each fake's colour source is a donor outside the set (one real video + its fake per group) "
+                        "instead of the paired real video (FaceForensics++ pairs)")
     p.set_defaults(func=_demo)
 
 
@@ -111,6 +116,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     out = make_demo_data(args.out, n_per_class=args.n_per_class, size=args.size, seed=args.seed,
-                         frames_per_video=args.frames_per_video, strength=args.strength, progress=True)
+                         frames_per_video=args.frames_per_video, strength=args.strength,
+                         paired=args.paired, progress=True)
     print(f"demo data in {out} ({2 * args.n_per_class} images, {time.perf_counter() - start:.1f} s)")
     return 0
