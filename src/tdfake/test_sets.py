@@ -112,7 +112,7 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
     if len(skipped_rows):
         skipped_rows.to_csv(out / "skipped.csv", index=False)
         print(f"tdfake: test set {name}: {len(skipped_rows)} images could not be used; see {out / 'skipped.csv'}")
-    test = test[test["file"].notna()]
+    test = test[test["file"].notna()].copy()
     if test.empty:
         raise ValueError(f"test_sets.{name}: no usable images")
     test["score"] = score_files(load_model(run), test["file"].tolist(), run.cfg)
