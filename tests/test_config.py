@@ -59,7 +59,7 @@ def test_rooted_moves_only_relative_folders(tmp_path):
 
 
 @pytest.mark.parametrize("field, value, allowed", [
-    ("layout", "kaggle", "auto, ffpp, dfdc, folders"),
+    ("layout", "kaggle", "auto, ffpp, dfdc, kaggle_dfdc, folders"),
     ("split_by", "video", "group, frame"),
     ("tucker_method", "slow", "fast, tensorly"),
     ("resize_method", "cubic", "nearest, bilinear"),

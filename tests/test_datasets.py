@@ -1,6 +1,7 @@
 """Manifests parsed from real files on disk: each layout, group links, fallbacks, the CLI."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +134,104 @@ def test_frame_number_from_the_file_name():
     assert frame_number("FAKE/DeepFakeDetection/01_02__kitchen_still__ABCD1234_frame9.jpg") == 9
     assert frame_number("fake/aassnaulhq-30-1.png") == 30
     assert frame_number("faces_224/aassnaulhq.jpg") is None
+
+
+DFDC_FACES = Path(os.environ.get("TDFAKE_DFDC_FACES", Path(__file__).resolve().parents[2] / "shared/data/dfdc_faces"))
+
+
+def kaggle_layout(root: Path, files: list[str], rows: list[tuple[str, str, str]]) -> Path:
+    """Kaggle deepfake-faces form: ``faces_224/<video>.jpg`` files and metadata.csv rows (videoname, label, original)."""
+    touch(root, *(f"faces_224/{name}.jpg" for name in files))
+    lines = ["videoname,original_width,original_height,label,original"]
+    lines += [f"{video},224,224,{label},{original}" for video, label, original in rows]
+    (root / "metadata.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_kaggle_dfdc_layout_labels_and_groups_from_metadata(tmp_path):
+    kaggle_layout(tmp_path, ["aaaa", "bbbb", "cccc", "dddd", "eeee"],
+                  [("aaaa.mp4", "REAL", ""), ("bbbb.mp4", "REAL", ""), ("cccc.mp4", "FAKE", "aaaa.mp4"),
+                   ("dddd.mp4", "FAKE", "bbbb.mp4"), ("eeee.mp4", "FAKE", "bbbb.mp4")])
+    assert detect_layout(tmp_path) == "kaggle_dfdc"
+    m = build_manifest(tmp_path)
+    assert list(m.columns) == COLUMNS
+    assert m["path"].tolist() == [f"faces_224/{v}.jpg" for v in ("aaaa", "bbbb", "cccc", "dddd", "eeee")]
+    assert m["label"].tolist() == [0, 0, 1, 1, 1]
+    assert m["method"].tolist() == ["real", "real", "fake", "fake", "fake"]
+    assert m["video"].tolist() == ["aaaa", "bbbb", "cccc", "dddd", "eeee"]
+    assert m["group"].tolist() == ["aaaa", "bbbb", "aaaa", "bbbb", "bbbb"]
+
+
+def test_kaggle_dfdc_counts_unlisted_files_and_rows_without_file(tmp_path, capsys):
+    kaggle_layout(tmp_path / "d", ["aaaa", "cccc", "stray"],
+                  [("aaaa.mp4", "REAL", ""), ("cccc.mp4", "FAKE", "aaaa.mp4"), ("gone.mp4", "FAKE", "aaaa.mp4"),
+                   ("lost.mp4", "REAL", "")])
+    with pytest.warns(UserWarning, match=r"1 image files have no row in metadata.csv and are left out "
+                                         r"\(e.g. faces_224/stray.jpg\); 2 rows of metadata.csv have no image file"):
+        m = build_manifest(tmp_path / "d", layout="kaggle_dfdc")
+    assert m["video"].tolist() == ["aaaa", "cccc"]
+    assert main(["manifest", str(tmp_path / "d"), "-o", str(tmp_path / "m.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "2 images, 1 groups" in out
+    assert "warning:" in out and "1 image files have no row" in out and "(e.g. gone, lost)" in out
+
+
+def test_kaggle_dfdc_metadata_elsewhere_and_clear_errors(tmp_path):
+    root = kaggle_layout(tmp_path / "d", ["aaaa", "cccc"], [("aaaa.mp4", "REAL", ""), ("cccc.mp4", "FAKE", "aaaa.mp4")])
+    moved = tmp_path / "meta" / "metadata.csv"
+    moved.parent.mkdir()
+    (root / "metadata.csv").rename(moved)
+    assert build_manifest(root, metadata=moved)["group"].tolist() == ["aaaa", "aaaa"]
+    with pytest.raises(FileNotFoundError, match="no Kaggle metadata.csv"):
+        build_manifest(root, layout="kaggle_dfdc")
+    moved.write_text("videoname,label,original\naaaa.mp4,REAL,\ncccc.mp4,fake?,aaaa.mp4\n")
+    with pytest.raises(ValueError, match=r"label values \['FAKE\?'\] are neither REAL nor FAKE"):
+        build_manifest(root, metadata=moved)
+    moved.write_text("videoname,label,original\naaaa.mp4,REAL,\naaaa.mp4,FAKE,\n")
+    with pytest.raises(ValueError, match="listed more than once"):
+        build_manifest(root, metadata=moved)
+    moved.write_text("videoname,label,original\nzzzz.mp4,REAL,\n")
+    with pytest.raises(ValueError, match="no image file matches a videoname"), pytest.warns(UserWarning):
+        build_manifest(root, metadata=moved)
+
+
+def test_dfdc_metadata_json_layout_unchanged_by_kaggle_detection(tmp_path):
+    touch(tmp_path, "real/aaaa-0-0.png", "fake/cccc-0-0.png")
+    (tmp_path / "metadata.json").write_text(json.dumps({"cccc.mp4": {"label": "FAKE", "original": "aaaa.mp4"}}))
+    (tmp_path / "metadata.csv").write_text("name,score\nx,1\n")  # some other CSV: not the Kaggle layout
+    assert detect_layout(tmp_path) == "dfdc"
+    assert build_manifest(tmp_path)["group"].tolist() == ["aaaa", "aaaa"]
+
+
+@pytest.mark.realdata
+def test_shared_dfdc_faces_kaggle_layout():
+    if not (DFDC_FACES / "metadata.csv").is_file():
+        pytest.skip(f"DFDC faces not available at {DFDC_FACES}; set TDFAKE_DFDC_FACES to the deepfake-faces folder")
+    meta = pd.read_csv(DFDC_FACES / "metadata.csv")
+    m = build_manifest(DFDC_FACES)
+    assert len(m) == len(meta) == len(list((DFDC_FACES / "faces_224").iterdir()))
+    assert m["label"].value_counts().to_dict() == (meta["label"] == "FAKE").astype(int).value_counts().to_dict()
+    fakes = meta[meta["label"] == "FAKE"]
+    group = m.set_index("video")["group"]
+    for videoname, original in zip(fakes["videoname"].head(50), fakes["original"].head(50)):
+        assert group[Path(videoname).stem] == group[Path(original).stem]
+    assert m.groupby("group")["label"].agg(["size", "sum"]).eq([2, 1]).all().all()  # one real + one fake each
+
+
+def test_dfdc_config_prepares_the_kaggle_layout_keeping_pairs_in_one_split(tmp_path):
+    from tdfake.config import Config
+    from tdfake.workflow import prepare
+
+    videos = [f"v{i:02d}" for i in range(20)]
+    rows = [(f"{v}.mp4", "REAL", "") for v in videos[:10]] + \
+        [(f"{v}.mp4", "FAKE", f"{videos[i]}.mp4") for i, v in enumerate(videos[10:])]
+    data = kaggle_layout(tmp_path / "kaggle", videos, rows)
+    cfg = Config.from_yaml(Path(__file__).resolve().parents[1] / "configs/dfdc.yaml").override_from_strings(
+        [f"data_dir={data}", f"out_dir={tmp_path / 'run'}", "train_fraction=0.6", "val_fraction=0.2",
+         "test_fraction=0.2", "workers=1"])
+    prepared = prepare(cfg, kinds=["OR"])
+    split = prepared.split.set_index("video")
+    assert len(split) == 20 and set(split["split"]) == {"train", "val", "test"}
+    for real, fake in zip(videos[:10], videos[10:]):
+        assert split.loc[fake, "split"] == split.loc[real, "split"] and split.loc[fake, "group"] == real
+    assert (prepared.images_root / "OR" / "faces_224" / "v00.jpg").is_file()

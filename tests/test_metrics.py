@@ -298,3 +298,35 @@ def test_study_table_holds_the_published_numbers():
 def test_bad_input_is_explained(labels, values, message):
     with pytest.raises(ValueError, match=message):
         evaluate_scores(labels, values, n_bootstrap=0)
+
+
+def test_per_method_auroc_and_recall_agree_with_scikit_learn(scores):
+    from sklearn.metrics import recall_score
+
+    y, s, vy, vs = scores
+    rng = np.random.default_rng(3)
+    methods = np.where(y == 0, "real", rng.choice(["NeuralTextures", "Deepfakes", "FaceSwap"], size=y.size))
+    s = np.where(methods == "Deepfakes", np.clip(s + 0.3, 0, 1), s)  # one method is easier to spot
+    table = metrics.per_method_metrics(y, s, methods, threshold=0.42)
+    assert table["method"].tolist() == ["Deepfakes", "FaceSwap", "NeuralTextures"]
+    for row in table.itertuples(index=False):
+        keep = (y == 0) | (methods == row.method)
+        fake = methods == row.method
+        assert row.auroc == pytest.approx(roc_auc_score(y[keep], s[keep]))
+        assert row.n_fake == fake.sum() and row.n_real == (y == 0).sum()
+        assert row[4] == pytest.approx(recall_score(y[fake], s[fake] >= 0.5))  # recall_at_0.5
+        assert row.recall_at_threshold == pytest.approx(recall_score(y[fake], s[fake] >= 0.42))
+    assert table.set_index("method").loc["Deepfakes", "auroc"] > table.set_index("method").loc["FaceSwap", "auroc"]
+
+    report = evaluate_scores(y, s, vy, vs, n_bootstrap=0, methods=methods)
+    assert [r["method"] for r in report.per_method] == table["method"].tolist()
+    assert report.per_method[0]["recall_at_threshold"] == pytest.approx(
+        recall_score(y[methods == "Deepfakes"], s[methods == "Deepfakes"] >= report.chosen["threshold"]))
+    assert "Per manipulation method" in report.to_markdown() and "NeuralTextures" in report.to_markdown()
+    assert Report.from_dict(json.loads(json.dumps(report.to_dict()))).per_method == report.per_method
+    # one method (or none given): nothing per method, the report stays as it was
+    single = np.where(y == 0, "real", "fake")
+    assert evaluate_scores(y, s, vy, vs, n_bootstrap=0, methods=single).per_method is None
+    assert "Per manipulation method" not in evaluate_scores(y, s, n_bootstrap=0).to_markdown()
+    with pytest.raises(ValueError, match="3 methods for 200 scores"):
+        metrics.per_method_metrics(y, s, ["real", "fake", "fake"])

@@ -9,13 +9,14 @@ ImageDataGenerator's meanings (see :mod:`tdfake.pipeline`).
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tdfake.constants import SEED, SPLIT_FRACTIONS, SPLIT_MODES, TUCKER_RANK
+from tdfake.constants import OWN_TEST_SET, SEED, SPLIT_FRACTIONS, SPLIT_MODES, TUCKER_RANK
 
 ARMS = {"baseline": "OR", "tk": "TK", "tk_diff": "TK_diff"}
 """Training arms and the image kind each one trains on."""
@@ -24,7 +25,7 @@ PATH_FIELDS = ("out_dir", "graphs_dir", "data_dir", "demo_dir")
 """Config fields that hold folders (see :meth:`Config.rooted`)."""
 
 CHOICES: dict[str, tuple] = {
-    "layout": ("auto", "ffpp", "dfdc", "folders"),  # tdfake.datasets.LAYOUTS
+    "layout": ("auto", "ffpp", "dfdc", "kaggle_dfdc", "folders"),  # tdfake.datasets.LAYOUTS
     "split_by": SPLIT_MODES,
     "tucker_method": ("fast", "tensorly"),  # tdfake.tucker.METHODS
     "image_format": (None, "png", "jpg"),
@@ -36,6 +37,10 @@ CHOICES: dict[str, tuple] = {
     "clr_mode": ("triangular", "triangular2", "exp_range"),  # tdfake.model.CyclicalLR.MODES
 }
 """Fields with a fixed set of values (the modules named beside them use them; tests keep them in sync)."""
+
+_TEST_SET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+"""Test set names become folder names."""
+
 
 class ConfigError(ValueError):
     """A config value that cannot work; the message names the field, the value and what is allowed."""
@@ -63,6 +68,7 @@ class Config:
     val_fraction: float = SPLIT_FRACTIONS[1]
     test_fraction: float = SPLIT_FRACTIONS[2]
     per_class: int | None = 10000  # images per class sampled before splitting: an even share of every video
+    test_sets: dict[str, str] = field(default_factory=dict)  # extra test sets: name -> data folder (all rows)
 
     # Tucker image creation
     rank: list[int] = field(default_factory=lambda: list(TUCKER_RANK))
@@ -118,6 +124,7 @@ class Config:
             if value not in allowed:
                 raise ConfigError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
         self._check_weights()
+        self._check_test_sets()
         self._check_threshold()
         if not (isinstance(self.rank, (list, tuple)) and len(self.rank) == 3
                 and all(_is_int(r) and r > 0 for r in self.rank)):
@@ -165,6 +172,17 @@ class Config:
             raise ConfigError(f"weights={self.weights!r}: choose 'imagenet', null (train from scratch) or the "
                               "path of an existing weights file (.h5 / .weights.h5)")
 
+    def _check_test_sets(self) -> None:
+        if not isinstance(self.test_sets, dict):
+            raise ConfigError(f"test_sets={self.test_sets!r} must map names to data folders, "
+                              "e.g. --set test_sets.photos=data/photos")
+        for name, folder in self.test_sets.items():
+            if not (isinstance(name, str) and _TEST_SET_NAME.match(name)) or name == OWN_TEST_SET:
+                raise ConfigError(f"test_sets.{name}: use a name of letters, digits, '_', '.' or '-' other than "
+                                  f"{OWN_TEST_SET!r} (the run's own test split), e.g. test_sets.photos=FOLDER")
+            if not isinstance(folder, str):
+                raise ConfigError(f"test_sets.{name}={folder!r} must be the path of a data folder")
+
     def _check_threshold(self) -> None:
         method = self.threshold
         if method in ("eer", "youden"):
@@ -206,13 +224,25 @@ class Config:
         return dataclasses.replace(self, **values)
 
     def override_from_strings(self, assignments: list[str]) -> "Config":
-        """Apply ``key=value`` strings (values parsed as YAML, so ``epochs=3`` is an int)."""
-        values = {}
+        """Apply ``key=value`` strings (values parsed as YAML, so ``epochs=3`` is an int).
+
+        A dotted key sets one entry of a dict field: ``test_sets.photos=data/photos`` adds (or
+        replaces) the entry ``photos`` and keeps the others.
+        """
+        values: dict[str, Any] = {}
         for item in assignments:
             key, sep, raw = item.partition("=")
             if not sep:
                 raise ValueError(f"--set expects key=value, got {item!r}")
-            values[key.strip()] = yaml.safe_load(raw)
+            name, dot, entry = key.strip().partition(".")
+            if not dot:
+                values[name] = yaml.safe_load(raw)
+                continue
+            current = values.get(name, getattr(self, name, None))
+            if not isinstance(current, dict):
+                raise TypeError(f"--set {item!r}: {name!r} is not a dict field; dotted keys set an entry of "
+                                 "one (e.g. test_sets.NAME=FOLDER)")
+            values[name] = {**current, entry: yaml.safe_load(raw)}
         return self.override(**values)
 
     def rooted(self, root: str | Path) -> "Config":
@@ -221,11 +251,13 @@ class Config:
         The CLI resolves paths against the working directory; notebooks live in ``notebooks/`` and
         pass the project root here so that both write to the same ``runs/``, ``data/`` and ``graphs/``.
         """
-        moved = {}
+        moved: dict[str, Any] = {}
         for name in PATH_FIELDS:
             value = getattr(self, name)
             if value is not None and not Path(value).is_absolute():
                 moved[name] = str(Path(root) / value)
+        moved["test_sets"] = {name: folder if Path(folder).is_absolute() else str(Path(root) / folder)
+                              for name, folder in self.test_sets.items()}
         return self.override(**moved)
 
     def to_dict(self) -> dict[str, Any]:

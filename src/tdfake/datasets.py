@@ -22,6 +22,12 @@ Layouts (class folders are matched case-insensitively: ``REAL``/``real``, ``FAKE
     ``real/`` and ``fake/`` crops named ``{video}-{frame}-{face}.png``; with DFDC's
     ``metadata.json`` (in the data folder, or passed as ``metadata``) each fake video is linked
     to its ``original``.
+``kaggle_dfdc``
+    Kaggle's "deepfake-faces" download as it is: an image folder (``faces_224/<video>.jpg``)
+    and ``metadata.csv`` with columns ``videoname``, ``label`` (REAL/FAKE) and ``original``.
+    Labels come from the metadata (no class folders); each fake is linked to its original.
+    Image files without a metadata row are left out, and metadata rows without an image file
+    are ignored; both are counted in a warning that names a few of them.
 ``folders``
     ``real/`` and ``fake/`` of unrelated images: one group per file, or the first capture
     group of ``group_regex`` (matched against the file name without suffix) names the group.
@@ -45,8 +51,11 @@ from tdfake.constants import LABEL_NAMES
 from tdfake.images import list_images
 
 COLUMNS = ["root", "path", "label", "method", "video", "group"]
-LAYOUTS = ("auto", "ffpp", "dfdc", "folders")
+LAYOUTS = ("auto", "ffpp", "dfdc", "kaggle_dfdc", "folders")
 CLASS_FOLDERS = {name: label for label, name in LABEL_NAMES.items()}
+KAGGLE_METADATA = "metadata.csv"
+KAGGLE_COLUMNS = ("videoname", "label", "original")
+KAGGLE_LABELS = {name.upper(): label for label, name in LABEL_NAMES.items()}
 
 _FFPP_FRAME = re.compile(r"^(?P<video>.+?)_frame(?P<frame>\d+)$")
 _FFPP_PAIR = re.compile(r"^(?P<target>\d+)_(?P<source>\d+)$")
@@ -152,9 +161,80 @@ def _dfdc_links(data_dir: Path, metadata: str | Path | None) -> dict[str, str]:
     return links
 
 
-def detect_layout(data_dir: str | Path) -> str:
-    """``ffpp``, ``dfdc`` or ``folders``: whichever name pattern most files follow."""
+def kaggle_metadata(data_dir: Path, metadata: str | Path | None = None) -> Path | None:
+    """The Kaggle layout's ``metadata.csv`` (``metadata``, else the one in ``data_dir``) when it
+    has the columns videoname, label and original; ``None`` otherwise."""
+    path = Path(metadata) if metadata is not None else data_dir / KAGGLE_METADATA
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return None
+    header = pd.read_csv(path, nrows=0).columns.str.strip().str.lower()
+    return path if set(KAGGLE_COLUMNS) <= set(header) else None
+
+
+def read_kaggle_metadata(path: Path) -> pd.DataFrame:
+    """``metadata.csv`` as (video, label 0/1, original video or ""), video ids without ``.mp4``."""
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table.columns = table.columns.str.strip().str.lower()
+    missing = [c for c in KAGGLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}; the Kaggle deepfake-faces metadata.csv has "
+                         f"{', '.join(KAGGLE_COLUMNS)}")
+    labels = table["label"].str.strip().str.upper()
+    bad = sorted(set(labels) - set(KAGGLE_LABELS))
+    if bad:
+        raise ValueError(f"{path}: label values {bad[:5]} are neither REAL nor FAKE; fix or drop those rows")
+    video = table["videoname"].str.strip().map(lambda name: Path(name).stem)
+    duplicated = sorted(set(video[video.duplicated()]))
+    if duplicated:
+        raise ValueError(f"{path}: videos listed more than once ({', '.join(duplicated[:5])}); keep one row each")
+    original = table["original"].str.strip().map(lambda name: Path(name).stem if name else "")
+    return pd.DataFrame({"video": video, "label": labels.map(KAGGLE_LABELS), "original": original})
+
+
+def _kaggle_dfdc_rows(data_dir: Path, metadata_csv: Path) -> tuple[list[tuple], list[tuple[str, str]]]:
+    """Manifest records and fake → original links of the Kaggle layout, with a warning that counts
+    (and names a few of) the image files without a metadata row and the rows without a file."""
+    meta = read_kaggle_metadata(metadata_csv).set_index("video")
+    files: dict[str, Path] = {}
+    for image in list_images(data_dir):
+        rel = image.relative_to(data_dir)
+        if rel.stem in files:
+            raise ValueError(f"{data_dir}: two image files for video {rel.stem} ({files[rel.stem]}, {rel}); "
+                             "keep one crop per video")
+        files[rel.stem] = rel
+    if not files:
+        raise ValueError(f"{data_dir}: no image files; the Kaggle layout keeps its crops in faces_224/<video>.jpg")
+    records, links = [], []
+    for video, rel in sorted(files.items(), key=lambda item: item[1].as_posix()):
+        if video not in meta.index:
+            continue
+        label, original = int(meta.at[video, "label"]), meta.at[video, "original"]
+        records.append((str(data_dir), rel.as_posix(), label, "real" if label == 0 else "fake", video))
+        if label == 1 and original:
+            links.append((video, original))
+    unlisted = sorted(rel.as_posix() for video, rel in files.items() if video not in meta.index)
+    absent = sorted(set(meta.index) - set(files))
+    if unlisted or absent:
+        warnings.warn(
+            f"{data_dir}: {len(unlisted)} image files have no row in {metadata_csv.name} and are left out"
+            f"{_examples(unlisted)}; {len(absent)} rows of {metadata_csv.name} have no image file{_examples(absent)}",
+            stacklevel=3)
+    if not records:
+        raise ValueError(f"{data_dir}: no image file matches a videoname of {metadata_csv}; "
+                         "files must be named <videoname without .mp4>.jpg")
+    return records, links
+
+
+def _examples(names: list[str], n: int = 3) -> str:
+    return f" (e.g. {', '.join(names[:n])})" if names else ""
+
+
+def detect_layout(data_dir: str | Path, metadata: str | Path | None = None) -> str:
+    """``kaggle_dfdc`` when a Kaggle ``metadata.csv`` is there, else ``ffpp``, ``dfdc`` or
+    ``folders``: whichever name pattern most files follow."""
     data_dir = Path(data_dir)
+    if kaggle_metadata(data_dir, metadata) is not None:
+        return "kaggle_dfdc"
     stems = [rel.stem for rel, _, _ in _files(data_dir)]
     ffpp = sum(bool(_FFPP_FRAME.match(s)) for s in stems)
     dfdc = sum(bool(_DFDC_NAME.match(s)) for s in stems)
@@ -184,7 +264,8 @@ def build_manifest(data_dir, layout: str = "auto", group_regex: str | None = Non
     """The manifest of a data folder (see the module docstring for layouts and columns).
 
     ``group_regex`` (folders layout) names each file's group by its first capture group;
-    ``metadata`` is DFDC's ``metadata.json`` when it is not in ``data_dir``.
+    ``metadata`` is DFDC's ``metadata.json`` (or the Kaggle layout's ``metadata.csv``) when it is
+    not in ``data_dir``.
     """
     data_dir = Path(data_dir).resolve()
     if not data_dir.is_dir():
@@ -192,7 +273,14 @@ def build_manifest(data_dir, layout: str = "auto", group_regex: str | None = Non
     if layout not in LAYOUTS:
         raise ValueError(f"layout={layout!r}: choose one of {', '.join(LAYOUTS)}")
     if layout == "auto":
-        layout = detect_layout(data_dir)
+        layout = detect_layout(data_dir, metadata)
+    if layout == "kaggle_dfdc":
+        metadata_csv = kaggle_metadata(data_dir, metadata)
+        if metadata_csv is None:
+            raise FileNotFoundError(f"{Path(metadata) if metadata else data_dir / KAGGLE_METADATA}: no Kaggle "
+                                    f"metadata.csv with columns {', '.join(KAGGLE_COLUMNS)}")
+        records, links = _kaggle_dfdc_rows(data_dir, metadata_csv)
+        return _with_groups(records, links)
     pattern = re.compile(group_regex) if group_regex else None
     if pattern is not None and pattern.groups < 1:
         raise ValueError(f"group_regex={group_regex!r} needs a capture group, e.g. r'^(.+?)_\\d+$'")
@@ -222,6 +310,11 @@ def build_manifest(data_dir, layout: str = "auto", group_regex: str | None = Non
         what = f"group_regex {group_regex!r}" if layout == "folders" else f"the {layout} naming scheme"
         warnings.warn(f"{data_dir}: {unparsed} of {len(records)} file names do not follow {what}; "
                       "each of them is its own group", stacklevel=2)
+    return _with_groups(records, links)
+
+
+def _with_groups(records: list[tuple], links: list[tuple[str, str]]) -> pd.DataFrame:
+    """The manifest of (root, path, label, method, video) records: groups from the links, sorted by path."""
     frame = pd.DataFrame.from_records(records, columns=COLUMNS[:-1])
     groups = _components(frame["video"].tolist(), links)
     frame["group"] = frame["video"].map(groups)

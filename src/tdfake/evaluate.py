@@ -197,6 +197,7 @@ def evaluate_run(
         groups=test["group"].astype(str) if "group" in test.columns else None,
         videos=test["video"].astype(str) if "video" in test.columns else None,
         threshold_method=cfg.threshold, n_bootstrap=n_bootstrap, seed=cfg.seed,
+        methods=test["method"] if "method" in test.columns else None,
     )
     predictions = pd.concat([val, test], ignore_index=True)
     if "group" not in predictions.columns:

@@ -29,6 +29,7 @@ from sklearn.metrics import (
     average_precision_score,
     confusion_matrix,
     precision_recall_fscore_support,
+    recall_score,
     roc_auc_score,
     roc_curve,
 )
@@ -307,6 +308,8 @@ class Report:
     linked-video groups; ``"frame"``: single frames, when no groups were given).  ``n_videos``:
     distinct test videos (None when unknown).
     ``roc``: test ROC points (fpr, tpr, thresholds) for plotting.
+    ``per_method``: when the test fakes come from more than one manipulation method, one record
+    per method (:func:`per_method_metrics`); else ``None``.
     """
 
     table: pd.DataFrame
@@ -326,6 +329,7 @@ class Report:
     n_bootstrap_units: int | None = None
     n_videos: int | None = None
     roc: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    per_method: list[dict[str, Any]] | None = None
 
     def ci_basis(self) -> str:
         """What the intervals rest on, e.g. ``"11 test groups (41 videos)"`` or ``"400 test frames"``."""
@@ -382,6 +386,7 @@ class Report:
             "bootstrap_unit": self.bootstrap_unit, "n_bootstrap_units": self.n_bootstrap_units,
             "n_videos": self.n_videos,
             "roc": self.roc,
+            "per_method": self.per_method,
         })
 
     def to_json(self, path: str | Path) -> None:
@@ -427,6 +432,9 @@ class Report:
         if self.video_auroc is not None:
             lines.append(f"- video-level AUROC (mean score per video and label, {self.n_video_units} units): "
                          f"{self.video_auroc:.4f}")
+        if self.per_method:
+            lines += ["", ("Per manipulation method (its fakes against all reals; recall = share of its fakes "
+                           "called fake):"), "", per_method_markdown(self.per_method)]
         return "\n".join(lines) + "\n"
 
 
@@ -471,7 +479,7 @@ def _plain(value: Any) -> Any:
 
 def evaluate_scores(
     y_true, y_score, val_true=None, val_score=None, groups=None,
-    threshold_method: str = "eer", n_bootstrap: int = 1000, seed: int = 0, videos=None,
+    threshold_method: str = "eer", n_bootstrap: int = 1000, seed: int = 0, videos=None, methods=None,
 ) -> Report:
     """The full report for test labels and scores.
 
@@ -481,7 +489,9 @@ def evaluate_scores(
     sample (linked videos, see :mod:`tdfake.datasets`); the bootstrap intervals then resample
     whole groups (see :func:`bootstrap_intervals`), otherwise single frames.  ``videos``: a video
     id per test sample for the video-level AUROC and the video count (``groups`` stand in for
-    videos when only they are given).  Both classes must be present in the test set.
+    videos when only they are given).  ``methods``: the manifest's ``method`` per test sample, for
+    per-method results when the fakes hold more than one method.  Both classes must be present in
+    the test set.
     """
     y, s = _as_arrays(y_true, y_score, "test")
     if not _both_classes(y):
@@ -523,4 +533,53 @@ def evaluate_scores(
         n_videos=None if videos is None else int(pd.unique(np.asarray(videos).astype(str).ravel()).size),
         roc={"fpr": fpr.tolist(), "tpr": tpr.tolist(),
              "thresholds": np.where(np.isfinite(thr), thr, np.nan).tolist()},
+        per_method=_several_methods(y, s, methods, threshold),
     )
+
+
+# --------------------------------------------------------------------------- per manipulation method
+
+def per_method_metrics(y_true, y_score, methods, threshold: float = STUDY_THRESHOLD) -> pd.DataFrame:
+    """AUROC and recall per manipulation method: each method's fakes scored against *all* reals.
+
+    One row per method found among the fakes (sorted): ``method``, ``n_fake``, ``n_real``,
+    ``auroc`` (scikit-learn's, on the reals plus that method's fakes; NaN without reals),
+    ``recall_at_0.5`` and ``recall_at_threshold`` (share of that method's fakes scored
+    ``>= 0.5`` / ``>= threshold``, scikit-learn's recall).  Why all reals: a real crop has no
+    method, so every method is judged against the same negatives and the AUROCs compare.
+    """
+    y, s = _as_arrays(y_true, y_score)
+    m = np.asarray(methods).astype(str).ravel()
+    if m.shape != y.shape:
+        raise ValueError(f"{m.size} methods for {y.size} scores; pass the manifest's method column, one per sample")
+    real = y == 0
+    rows = []
+    for method in sorted(set(m[y == 1])):
+        fake = (y == 1) & (m == method)
+        keep = real | fake
+        rows.append({
+            "method": method, "n_fake": int(fake.sum()), "n_real": int(real.sum()),
+            "auroc": float(roc_auc_score(y[keep], s[keep])) if real.any() else math.nan,
+            "recall_at_0.5": float(recall_score(y[fake], s[fake] >= STUDY_THRESHOLD, zero_division=0)),
+            "recall_at_threshold": float(recall_score(y[fake], s[fake] >= threshold, zero_division=0)),
+        })
+    return pd.DataFrame(rows, columns=["method", "n_fake", "n_real", "auroc", "recall_at_0.5", "recall_at_threshold"])
+
+
+def _several_methods(y: np.ndarray, s: np.ndarray, methods, threshold: float) -> list[dict[str, Any]] | None:
+    """:func:`per_method_metrics` records when the fakes hold more than one method, else ``None``."""
+    if methods is None or len(set(np.asarray(methods).astype(str)[y == 1])) < 2:
+        return None
+    return _plain(per_method_metrics(y, s, methods, threshold).to_dict("records"))
+
+
+def per_method_markdown(records: list[dict[str, Any]]) -> str:
+    """Per-method records (a report's ``per_method``) as a markdown table."""
+    table = pd.DataFrame(records)
+    shown = pd.DataFrame({
+        "method": table["method"], "fakes": table["n_fake"], "reals": table["n_real"],
+        "AUROC": table["auroc"].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.4f}"),
+        "recall @0.5": table["recall_at_0.5"].map("{:.4f}".format),
+        "recall @chosen threshold": table["recall_at_threshold"].map("{:.4f}".format),
+    })
+    return shown.to_markdown(index=False, disable_numparse=True)

@@ -175,37 +175,56 @@ def plot_confusion(reports: Mapping[str, Report], at: str = "study", path: os.Pa
 
 
 def plot_comparison(reports: Mapping[str, Report], study: bool = True,
-                    path: os.PathLike | str | None = None) -> Figure:
-    """Accuracy (at 0.5) and AUROC per arm with bootstrap 95 % intervals; the study's values as markers."""
-    arms = list(reports)
-    x = np.arange(len(arms))
-    fig = Figure(figsize=(4 + 1.3 * len(arms), 4))
+                    path: os.PathLike | str | None = None,
+                    test_sets: Mapping[str, Mapping[str, Report]] | None = None) -> Figure:
+    """Accuracy (at 0.5) and AUROC per arm with bootstrap 95 % intervals; the study's values as markers.
+
+    ``test_sets`` (set name → arm → report, see :mod:`tdfake.test_sets`) adds the extra test sets
+    beside the run's own test split: one group of arm bars per set, the study's markers on the
+    own split only (the study tested on FaceForensics++, not on those sets).
+    """
+    sets = {"own test split": reports, **(test_sets or {})}
+    arms = list(dict.fromkeys(a for group in sets.values() for a in group))
+    width = 0.8 / len(arms) if len(sets) > 1 else 0.6
+    fig = Figure(figsize=(4 + 1.3 * len(arms) * (0.8 * len(sets) if len(sets) > 1 else 1), 4))
     axes = fig.subplots(1, 2)
     for ax, metric, title in zip(axes, ("accuracy", "auroc"), ("Accuracy (threshold 0.5)", "AUROC")):
-        values = np.array([getattr(reports[a], metric) for a in arms])
-        intervals = np.array([reports[a].ci[metric] for a in arms], dtype=float)
-        errors = np.abs(np.vstack([values - intervals[:, 0], intervals[:, 1] - values]))
-        errors = np.where(np.isnan(errors), 0.0, errors)
-        ax.bar(x, values, color=[_colour(a, i) for i, a in enumerate(arms)], alpha=0.8, width=0.6,
-               yerr=errors, capsize=6, label="this run (95 % CI)")
-        for xi, v in zip(x, values):
-            ax.text(xi, 0.02, f"{v:.3f}", ha="center", va="bottom", fontsize=9, color="white", fontweight="bold")
-        if study:
-            known = [(xi, STUDY_RESULTS[a][metric if metric == "accuracy" else "auroc"])
-                     for xi, a in zip(x, arms) if a in STUDY_RESULTS]
-            if known:
-                sx, sy = zip(*known)
-                ax.plot(sx, sy, "D", color="black", ms=8, mfc="white", mew=2, label="study")
+        marks = []  # (x, study value) over the own split's bars
+        for g, group in enumerate(sets.values()):
+            for i, arm in enumerate(arms):
+                if arm not in group:
+                    continue
+                xi = g + (i - (len(arms) - 1) / 2) * width if len(sets) > 1 else i
+                value = getattr(group[arm], metric)
+                low, high = np.asarray(group[arm].ci[metric], dtype=float)  # None (no bootstrap) -> NaN
+                error = [[0.0 if np.isnan(low) else abs(value - low)], [0.0 if np.isnan(high) else abs(high - value)]]
+                ax.bar(xi, value, color=_colour(arm, i), alpha=0.8, width=width, yerr=error, capsize=6 * width / 0.6,
+                       label="this run (95 % CI)" if g == i == 0 and len(sets) == 1 else None)
+                ax.text(xi, 0.02, f"{value:.3f}", ha="center", va="bottom", fontsize=9 if len(sets) == 1 else 7,
+                        color="white", fontweight="bold", rotation=0 if len(sets) == 1 else 90)
+                if study and g == 0 and arm in STUDY_RESULTS:
+                    marks.append((xi, STUDY_RESULTS[arm][metric]))
+        if marks:
+            ax.plot(*zip(*marks), "D", color="black", ms=8, mfc="white", mew=2, label="study")
+        if len(sets) > 1:
+            ax.set_xticks(np.arange(len(sets)), list(sets))
+            for i, arm in enumerate(arms):
+                ax.bar(0, 0, color=_colour(arm, i), alpha=0.8, label=_label(arm))  # legend entries for the arms
+        else:
+            ax.set_xticks(np.arange(len(arms)), [_label(a) for a in arms])
         ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
-        ax.set_xticks(x, [_label(a) for a in arms])
         ax.set_ylim(0, 1.22)
         ax.set_yticks(np.linspace(0, 1, 6))
         ax.set_ylabel(metric if metric == "accuracy" else "AUROC")
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(loc="upper center", ncol=3, fontsize=8)
-    fig.suptitle("Arms on the test set (bars: this run, 95 % CI over "
-                 f"{reports[arms[0]].ci_basis()}; diamonds: the study's published numbers)", fontsize=10)
+    if len(sets) == 1:
+        fig.suptitle("Arms on the test set (bars: this run, 95 % CI over "
+                     f"{reports[arms[0]].ci_basis()}; diamonds: the study's published numbers)", fontsize=10)
+    else:
+        fig.suptitle("Arms on each test set (bars: this run, 95 % CI over each set's test groups; "
+                     "diamonds: the study's published numbers)", fontsize=10)
     return _finish(fig, path)
 
 
@@ -283,7 +302,10 @@ def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = 
     if reports:
         save("roc", lambda p: plot_roc(reports, p))
         save("confusion", lambda p: plot_confusion(reports, "study", p))
-        save("comparison", lambda p: plot_comparison(reports, True, p))
+        from tdfake.test_sets import load_set_reports
+
+        test_sets = load_set_reports(out_dir, present)
+        save("comparison", lambda p: plot_comparison(reports, True, p, test_sets))
 
     test = split[split["split"] == "test"]
     examples = {}

@@ -14,6 +14,7 @@ Layout of ``cfg.out_dir``::
     images/OR|TK|TK_diff/<path>         the arm images (the study's OR/, TK/, TK_diff/ trees; + <kind>.provenance.json)
     baseline/ tk/ tk_diff/              one run folder per arm (see tdfake.train, tdfake.evaluate)
     results.md  results.csv             the arms side by side, the study's numbers beside them
+    test_sets/<name>/                   extra test sets' manifests and images (see tdfake.test_sets)
 """
 
 from __future__ import annotations
@@ -237,14 +238,20 @@ def results_markdown(cfg: Config, results: pd.DataFrame, reports: dict[str, "Rep
 def run_study(cfg: Config, force: bool = False) -> pd.DataFrame:
     """The README's main job: all three arms on one split, results and graphs; resumable.
 
-    ``force``: retrain from scratch the arms whose recorded settings differ from ``cfg``.
+    ``force``: retrain from scratch the arms whose recorded settings differ from ``cfg``.  Every
+    arm is also scored on each of ``cfg.test_sets`` (see :mod:`tdfake.test_sets`); the returned
+    table (results.csv) has one row per arm and test set.
     """
+    from tdfake.test_sets import OWN_TEST_SET, evaluate_test_sets, results_by_set, sets_markdown
+
     prepared = prepare(cfg)
     reports = {arm: run_arm(cfg, arm, prepared, force=force) for arm in ARMS}
-    results = results_table(reports)
+    sets = {OWN_TEST_SET: reports, **evaluate_test_sets(cfg)}
+    results = results_by_set(sets)
     out_dir = Path(cfg.out_dir)
     results.to_csv(out_dir / "results.csv")
-    (out_dir / "results.md").write_text(results_markdown(cfg, results, reports))
+    markdown = results_markdown(cfg, results_table(reports), reports) + sets_markdown(cfg, sets)
+    (out_dir / "results.md").write_text(markdown)
     from tdfake.plots import save_all
 
     save_all(out_dir, cfg.graphs_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
 from tdfake.constants import SEED, SPLIT_FRACTIONS, SPLIT_MODES
@@ -13,12 +14,14 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("manifest", help="list the face crops of a data folder with labels, methods and groups",
                               description="Write a manifest CSV (root, path, label, method, video, group) of a "
                                           "data folder and print images and groups per class and method.")
-    p.add_argument("data", help="data folder with REAL/ (or real/) and FAKE/ (or fake/)")
+    p.add_argument("data", help="data folder with REAL/ (or real/) and FAKE/ (or fake/), or Kaggle's "
+                                "deepfake-faces download (faces_224/ and metadata.csv)")
     p.add_argument("-o", "--output", required=True, help="manifest CSV to write")
     p.add_argument("--layout", default="auto", choices=LAYOUTS)
     p.add_argument("--group-regex", help="folders layout: regex whose first capture group (on the file name "
                                           "without suffix) names the group")
-    p.add_argument("--metadata", help="dfdc layout: DFDC's metadata.json when it is not in DATA")
+    p.add_argument("--metadata", help="dfdc layout: DFDC's metadata.json (kaggle_dfdc: metadata.csv) when it "
+                                      "is not in DATA")
     p.set_defaults(func=_manifest)
 
     p = subparsers.add_parser("split", help="split a manifest into train / val / test (grouped, stratified, seeded)",
@@ -74,9 +77,13 @@ def _write_csv(table, output: str) -> Path:
 def _manifest(args: argparse.Namespace) -> int:
     from tdfake.datasets import build_manifest, summary
 
-    manifest = build_manifest(args.data, layout=args.layout, group_regex=args.group_regex, metadata=args.metadata)
+    with warnings.catch_warnings(record=True) as caught:  # printed with the summary, not lost on stderr
+        warnings.simplefilter("always")
+        manifest = build_manifest(args.data, layout=args.layout, group_regex=args.group_regex, metadata=args.metadata)
     output = _write_csv(manifest, args.output)
     print(summary(manifest).to_string())
+    for warning in caught:
+        print(f"warning: {warning.message}")
     print(f"{len(manifest)} images, {manifest['group'].nunique()} groups -> {output}")
     return 0
 

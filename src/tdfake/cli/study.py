@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     results = run_study(cfg, force=args.force)
     minutes = (time.perf_counter() - start) / 60
     print(f"\n{cfg.out_dir}/results.md written; graphs in {cfg.graphs_dir}/ ({minutes:.1f} min)")
-    print(results[["accuracy", "auroc", "thresh_test_eer", "study_accuracy", "study_auroc"]].to_string())
+    print(results[["test_set", "accuracy", "auroc", "thresh_test_eer", "study_accuracy", "study_auroc"]].to_string())
     return 0
 
 
