@@ -78,7 +78,7 @@ def print_ratio(best: dict[str, float], ours: str, reference: str, unit: str = "
 
 @contextmanager
 def image_folder(data: Path | None, n_per_class: int, size: int):
-    """Yield ``data`` when given, else a temporary folder of the built-in demo data (``tdfake.demo``), removed afterwards."""
+    """Yield ``data`` when given, else a temporary folder of built-in demo data (``tdfake.demo``), removed after."""
     if data is not None:
         if not Path(data).is_dir():
             raise SystemExit(f"--data {data}: not a folder; pass a folder of face crops, or omit --data for demo data")

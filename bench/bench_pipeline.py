@@ -52,7 +52,7 @@ def time_pass(make_iterator, count: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, help="folder of face crops (default: demo data made in a temporary folder)")
+    parser.add_argument("--data", type=Path, help="folder of face crops (default: demo data in a temporary folder)")
     parser.add_argument("--images", type=int, default=256, help="number of images per pass (default 256)")
     parser.add_argument("--size", type=int, default=256, help="model input size (default 256, the study's)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating timed passes per side (default 3)")
@@ -61,7 +61,8 @@ def main() -> None:
 
     with image_folder(args.data, n_per_class=max(2, (args.images + 1) // 2), size=args.size) as folder:
         paths = [str(p) for p in pick_evenly(list_images(folder), args.images)]
-        frame = pd.DataFrame({"filename": paths, "class": ["real", "fake"] * (len(paths) // 2) + ["real"] * (len(paths) % 2)})
+        labels = ["real", "fake"] * (len(paths) // 2) + ["real"] * (len(paths) % 2)
+        frame = pd.DataFrame({"filename": paths, "class": labels})
         dataset = paths_dataset(paths, cfg, training=True)
 
         with warnings.catch_warnings():

@@ -38,10 +38,11 @@ STUDY_IMAGES_PER_SECOND = 16200 / 300
 
 
 def load_batch(data: Path | None, image_size: int, batch_size: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """One training batch: ``batch_size`` crops resized to ``image_size``, rescaled to 0..1, labelled fake (1) by path."""
+    """One training batch: ``batch_size`` crops resized to ``image_size``, rescaled to 0..1, fake (1) by path."""
     with image_folder(data, n_per_class=max(2, (batch_size + 1) // 2), size=max(image_size, 128)) as folder:
         paths = pick_evenly(list_images(folder), batch_size)
-        pixels = np.stack([cv2.resize(read_rgb(p), (image_size, image_size), interpolation=cv2.INTER_NEAREST) for p in paths])
+        size = (image_size, image_size)
+        pixels = np.stack([cv2.resize(read_rgb(p), size, interpolation=cv2.INTER_NEAREST) for p in paths])
     if len(paths) < batch_size:
         raise SystemExit(f"{data}: {len(paths)} images, fewer than the batch size {batch_size}")
     labels = np.array([[float("fake" in str(p).lower())] for p in paths], dtype=np.float32)
@@ -71,7 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--data", type=Path, help="folder of face crops (default: demo data made in a temporary folder)")
+    parser.add_argument("--data", type=Path, help="folder of face crops (default: demo data in a temporary folder)")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per round (default 5)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating timed rounds per setting (default 3)")
     parser.add_argument("--warmup", type=int, default=2)
@@ -92,8 +93,8 @@ def main() -> None:
     print_banner(f"device: {device}; {args.image_size}x{args.image_size}, batch {args.batch_size} from "
                  f"{args.data or 'the demo generator'}, {args.warmup} warm-up steps, {args.rounds} rounds of "
                  f"{args.steps} steps, head {args.head}, xla {args.xla}")
-    best = alternate_rounds({name: (lambda m=model: timed_steps(m, x, y, args.steps)) for name, model in models.items()},
-                            args.rounds)
+    sides = {name: (lambda m=model: timed_steps(m, x, y, args.steps)) for name, model in models.items()}
+    best = alternate_rounds(sides, args.rounds)
     for name, rate in best.items():
         print(f"best {name}: {rate:8.1f} images/s ({rate / STUDY_IMAGES_PER_SECOND:.2f}x the study's "
               f"{STUDY_IMAGES_PER_SECOND:.0f} images/s; {16200 / rate:.0f} s per study epoch)")

@@ -55,7 +55,7 @@ def timed_side(batch: np.ndarray, method: str, rank: tuple[int, int, int], error
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, help="folder of face crops (default: demo data made in a temporary folder)")
+    parser.add_argument("--data", type=Path, help="folder of face crops (default: demo data in a temporary folder)")
     parser.add_argument("-n", type=int, default=32, help="number of crops (default 32)")
     parser.add_argument("--size", type=int, default=256, help="resize to SIZE x SIZE (default 256, the study's)")
     parser.add_argument("--rank", type=int, nargs=3, default=list(tucker.TUCKER_RANK))
@@ -70,9 +70,11 @@ def main() -> None:
     print_banner(f"{len(batch)} crops of {args.size}x{args.size} from {args.data or 'the demo generator'}, "
                  f"rank {list(rank)}, fast backend: {tucker.fast_backend()}")
     errors: dict[str, float] = {}
-    best = alternate_rounds({method: timed_side(batch, method, rank, errors) for method in ("tensorly", "fast")}, args.rounds)
+    sides = {method: timed_side(batch, method, rank, errors) for method in ("tensorly", "fast")}
+    best = alternate_rounds(sides, args.rounds)
     ref_error, fast_error = errors["tensorly"], errors["fast"]
-    print(f"mean relative error: tensorly {ref_error:.6f}, fast {fast_error:.6f} ({fast_error / ref_error:.4f} x tensorly)")
+    print(f"mean relative error: tensorly {ref_error:.6f}, fast {fast_error:.6f} "
+          f"({fast_error / ref_error:.4f} x tensorly)")
     print_ratio(best, ours="fast", reference="tensorly")
 
 

@@ -22,7 +22,8 @@ def test_banner_names_cpu_blas_threads_core_type_and_env(monkeypatch):
     assert lines[0].startswith("cpu: ") and "cores" in lines[0]
     blas = [line for line in lines if line.startswith("blas: ")]
     assert blas and all(" threads, core type " in line for line in blas)  # NumPy's BLAS at least
-    assert lines[-1] == f"env: OPENBLAS_CORETYPE=Haswell, OPENBLAS_L2_SIZE=(unset), OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')}"
+    omp = os.environ.get("OMP_NUM_THREADS", "(unset)")
+    assert lines[-1] == f"env: OPENBLAS_CORETYPE=Haswell, OPENBLAS_L2_SIZE=(unset), OMP_NUM_THREADS={omp}"
 
 
 def test_alternate_rounds_interleaves_sides_and_keeps_each_best(capsys):

@@ -1,4 +1,4 @@
-"""tdfake.tucker against the formulas of docs/study.md and against tensorly (the study's exact call)."""
+"""tdfake.tucker against docs/study.md's formulas and against tensorly (the study's exact call)."""
 
 from __future__ import annotations
 

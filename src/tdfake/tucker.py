@@ -63,7 +63,7 @@ CP_MAX_ITER = 100
 SEED = 42
 SKETCH_MIN_OVERSAMPLING = 10  # extra sketch columns per mode beyond the rank: at least this many, or the rank itself
 POWER_ITERATIONS = 1  # power iterations of the randomized range finder
-HOOI_SWEEPS = 1  # subspace-iteration HOOI sweeps on the full image after the core's HOSVD; bench/bench_tucker.py checks the error
+HOOI_SWEEPS = 1  # subspace-iteration HOOI sweeps on the full image after the core's HOSVD (bench_tucker checks)
 
 
 # --------------------------------------------------------------------------- the study's formulas
@@ -413,7 +413,7 @@ def _cp_fast(batch: np.ndarray, rank: int) -> np.ndarray:
     rng = np.random.default_rng(SEED)
 
     def svd_start(unfolding):
-        """Leading left singular vectors of each (N, m, k) unfolding, padded with seeded random columns when m < rank."""
+        """Leading left singular vectors of each (N, m, k) unfolding, padded with seeded random columns if m < rank."""
         _, vectors = np.linalg.eigh(unfolding @ _swap(_NumpyOps, unfolding))
         vectors = vectors[:, :, ::-1][:, :, :rank]
         missing = rank - vectors.shape[2]
