@@ -13,6 +13,7 @@ unless ``--data`` names a folder of face crops (any nesting; resized to SIZE x S
     python bench/bench_tucker.py                     # 32 demo crops, 256 px, 3 rounds
     python bench/bench_tucker.py --data FOLDER -n 48 --rounds 5
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_tucker.py   # BLAS picks its own kernels
+    python bench/bench_tucker.py --threads 1 --clock cpu    # a busy, shared machine: CPU seconds, one thread
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from _common import (
     print_banner,
     print_ratio,
 )
+from threadpoolctl import threadpool_limits
 
 from tdfake import images, tucker
 
@@ -40,13 +42,16 @@ def load_crops(folder: Path, n: int, size: int) -> np.ndarray:
     return np.stack([cv2.resize(images.read_rgb(p), (size, size), interpolation=cv2.INTER_AREA) for p in chosen])
 
 
-def timed_side(batch: np.ndarray, method: str, rank: tuple[int, int, int], errors: dict[str, float]):
-    """A round of ``method``: returns images/s; records the mean relative error in ``errors[method]``."""
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def timed_side(batch: np.ndarray, method: str, rank: tuple[int, int, int], errors: dict[str, float], clock):
+    """A round of ``method``: returns images/s by ``clock``; records the mean relative error in ``errors[method]``."""
 
     def measure() -> float:
-        start = time.perf_counter()
+        start = clock()
         reconstruction = tucker.tucker_reconstruct(batch, rank, method=method)
-        seconds = time.perf_counter() - start
+        seconds = clock() - start
         errors[method] = float(np.mean(tucker.relative_error(batch, reconstruction)))
         return len(batch) / seconds
 
@@ -60,6 +65,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="resize to SIZE x SIZE (default 256, the study's)")
     parser.add_argument("--rank", type=int, nargs=3, default=list(tucker.TUCKER_RANK))
     parser.add_argument("--rounds", type=int, default=3, help="alternating timed rounds per method (default 3)")
+    parser.add_argument("--threads", type=int, help="limit the BLAS threads (threadpoolctl); default: as loaded")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="wall (default) or cpu: the process's CPU seconds, steadier on a busy machine "
+                             "when combined with --threads 1 (no threads waiting on each other)")
     args = parser.parse_args()
 
     with image_folder(args.data, n_per_class=max(2, (args.n + 1) // 2), size=args.size) as folder:
@@ -67,10 +76,12 @@ def main() -> None:
     rank = tuple(args.rank)
     tucker.tucker_reconstruct(batch[:2], rank, method="fast")  # warm-up: first BLAS/LAPACK calls, backend choice
     tucker.tucker_reconstruct(batch[:1], rank, method="tensorly")  # warm-up: tensorly's imports
+    if args.threads is not None:  # after the warm-ups, so that every BLAS library is loaded and limited
+        threadpool_limits(args.threads)
     print_banner(f"{len(batch)} crops of {args.size}x{args.size} from {args.data or 'the demo generator'}, "
-                 f"rank {list(rank)}, fast backend: {tucker.fast_backend()}")
+                 f"rank {list(rank)}, fast backend: {tucker.fast_backend()}, {args.clock} clock")
     errors: dict[str, float] = {}
-    sides = {method: timed_side(batch, method, rank, errors) for method in ("tensorly", "fast")}
+    sides = {method: timed_side(batch, method, rank, errors, CLOCKS[args.clock]) for method in ("tensorly", "fast")}
     best = alternate_rounds(sides, args.rounds)
     ref_error, fast_error = errors["tensorly"], errors["fast"]
     print(f"mean relative error: tensorly {ref_error:.6f}, fast {fast_error:.6f} "
