@@ -4,45 +4,41 @@ Both read the same JPEG files from disk, resize them to 256x256 (nearest), apply
 augmentation (rotation 20°, shifts 0.1, shear 0.1°, zoom 0.1, horizontal flip, nearest fill,
 rescale 1/255) and deliver batches of 32 as float32.  The reference is Keras 3's legacy
 ``ImageDataGenerator.flow_from_dataframe`` (the study's class; ``tf_keras``'s copy is the same
-code).  Each side gets one warm-up pass, then the best of ``--repeats`` timed passes, taken
-alternately so that both see the same machine load.
+code).  Each side gets one warm-up pass, then ``--rounds`` timed passes taken alternately
+(ImageDataGenerator, tf.data, ImageDataGenerator, ...) so that both see the same machine load;
+each keeps its best.  Prints the machine and BLAS banner and every round.
 
-    python bench/bench_pipeline.py                  # 256 generated images, 3 timed passes each
-    python bench/bench_pipeline.py --images 512
+Data: the built-in demo crops (``tdfake.demo``, made in a temporary folder in a few seconds)
+unless ``--data`` names a folder of face crops.
 
-The last line is ``ratio: R`` (tf.data images/s ÷ ImageDataGenerator images/s).
+    python bench/bench_pipeline.py                  # 256 demo crops, 3 rounds
+    python bench/bench_pipeline.py --data FOLDER --images 512 --rounds 5
+
+The last line is ``ratio: R`` (tf.data's best images/s ÷ ImageDataGenerator's best).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import pandas as pd
+from _common import (
+    alternate_rounds,
+    image_folder,
+    pick_evenly,
+    print_banner,
+    print_ratio,
+)
 
-from tdfake.config import Config  # noqa: E402
-from tdfake.images import write_rgb  # noqa: E402
-from tdfake.pipeline import paths_dataset  # noqa: E402
-
-
-def make_images(folder: Path, count: int, size: int) -> list[str]:
-    """Smooth random colour images (JPEG), a stand-in for face crops of the study's size."""
-    rng = np.random.default_rng(0)
-    paths = []
-    for i in range(count):
-        small = rng.integers(0, 256, (size // 16, size // 16, 3), dtype=np.uint8)
-        image = np.kron(small, np.ones((16, 16, 1), np.uint8))
-        path = folder / f"{i:05d}.jpg"
-        write_rgb(path, image)
-        paths.append(str(path))
-    return paths
+from tdfake.config import Config
+from tdfake.images import list_images
+from tdfake.pipeline import paths_dataset
 
 
 def time_pass(make_iterator, count: int) -> float:
@@ -56,16 +52,17 @@ def time_pass(make_iterator, count: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=256)
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--data", type=Path, help="folder of face crops (default: demo data in a temporary folder)")
+    parser.add_argument("--images", type=int, default=256, help="number of images per pass (default 256)")
+    parser.add_argument("--size", type=int, default=256, help="model input size (default 256, the study's)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating timed passes per side (default 3)")
     args = parser.parse_args()
     cfg = Config().override(image_size=args.size, batch_size=32)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = make_images(Path(tmp), args.images, args.size)
-        frame = pd.DataFrame({"filename": paths, "class": ["real", "fake"] * (len(paths) // 2) + ["real"] * (len(paths) % 2)})
-
+    with image_folder(args.data, n_per_class=max(2, (args.images + 1) // 2), size=args.size) as folder:
+        paths = [str(p) for p in pick_evenly(list_images(folder), args.images)]
+        labels = ["real", "fake"] * (len(paths) // 2) + ["real"] * (len(paths) % 2)
+        frame = pd.DataFrame({"filename": paths, "class": labels})
         dataset = paths_dataset(paths, cfg, training=True)
 
         with warnings.catch_warnings():
@@ -85,18 +82,16 @@ def main() -> None:
                 )
                 return (flow[i] for i in range(len(flow)))
 
-            # warm-up, then alternate the two so both see the same machine load
-            time_pass(lambda: iter(dataset), len(paths))
-            time_pass(idg_batches, len(paths))
-            tf_rate = idg_rate = 0.0
-            for _ in range(args.repeats):
-                tf_rate = max(tf_rate, time_pass(lambda: iter(dataset), len(paths)))
-                idg_rate = max(idg_rate, time_pass(idg_batches, len(paths)))
-
-    print(f"machine: {os.cpu_count()} CPU cores; {args.images} JPEGs, {args.size}x{args.size}, batch {cfg.batch_size}")
-    print(f"tf.data (tdfake.pipeline):      {tf_rate:8.1f} images/s")
-    print(f"ImageDataGenerator (legacy):    {idg_rate:8.1f} images/s")
-    print(f"ratio: {tf_rate / idg_rate:.2f}")
+            sides = {
+                "ImageDataGenerator": lambda: time_pass(idg_batches, len(paths)),
+                "tf.data": lambda: time_pass(lambda: iter(dataset), len(paths)),
+            }
+            for warm_up in sides.values():
+                warm_up()
+            print_banner(f"{len(paths)} JPEGs from {args.data or 'the demo generator'}, "
+                         f"{args.size}x{args.size}, batch {cfg.batch_size}")
+            best = alternate_rounds(sides, args.rounds)
+    print_ratio(best, ours="tf.data", reference="ImageDataGenerator")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
 """Training throughput of the study's model: images per second through Xception's train step.
 
-Measures ``train_on_batch`` on in-memory batches (the model alone, not the input pipeline; see
+Measures ``train_on_batch`` on one in-memory batch (the model alone, not the input pipeline; see
 ``bench_pipeline.py`` for that) with the study's settings: 256x256, batch 32, Adam on the cyclical
-schedule, binary cross-entropy.  On a GPU it runs float32 and mixed precision (float16) by default.
-The study reported about 300 s per epoch of 16,200 images on one 2020 GPU, i.e. ~54 images/s: the
-reference this script compares against (its last line, ``ratio: R``, is the fastest setting's
-images/s divided by 54).
+schedule, binary cross-entropy.  On a GPU it runs float32 and mixed precision (float16) by default,
+each model built once, then timed in alternating rounds (float32, mixed, float32, ...) of
+``--steps`` steps; each setting keeps its best round.  Prints the machine and BLAS banner and every
+round.  The batch is real pixels: crops of the built-in demo data (``tdfake.demo``) unless
+``--data`` names a folder of face crops.  The study reported about 300 s per epoch of 16,200
+images on one 2020 GPU, i.e. ~54 images/s: the reference this script compares against (its last
+line, ``ratio: R``, is the fastest setting's best images/s divided by 54).
 
-    python bench/bench_train.py                       # 256 px, batch 32, 2 warm-up + 5 timed steps
+    python bench/bench_train.py                       # 256 px, batch 32, 2 warm-up steps, 3 rounds of 5 steps
     python bench/bench_train.py --image-size 96 --batch-size 16 --steps 10   # the demo's size
 """
 
@@ -16,45 +19,62 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import cv2
+import keras
+import numpy as np
+import tensorflow as tf
+from _common import alternate_rounds, image_folder, pick_evenly, print_banner
 
-from tdfake.config import Config  # noqa: E402
-from tdfake.model import build_xception  # noqa: E402
-from tdfake.train import compile_model  # noqa: E402
+from tdfake.config import Config
+from tdfake.images import list_images, read_rgb
+from tdfake.model import build_xception
+from tdfake.train import compile_model
 
 STUDY_IMAGES_PER_SECOND = 16200 / 300
 
 
-def measure(image_size: int, batch_size: int, steps: int, warmup: int, mixed: bool, xla: bool, head: str) -> float:
-    keras.backend.clear_session()
+def load_batch(data: Path | None, image_size: int, batch_size: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """One training batch: ``batch_size`` crops resized to ``image_size``, rescaled to 0..1, fake (1) by path."""
+    with image_folder(data, n_per_class=max(2, (batch_size + 1) // 2), size=max(image_size, 128)) as folder:
+        paths = pick_evenly(list_images(folder), batch_size)
+        size = (image_size, image_size)
+        pixels = np.stack([cv2.resize(read_rgb(p), size, interpolation=cv2.INTER_NEAREST) for p in paths])
+    if len(paths) < batch_size:
+        raise SystemExit(f"{data}: {len(paths)} images, fewer than the batch size {batch_size}")
+    labels = np.array([[float("fake" in str(p).lower())] for p in paths], dtype=np.float32)
+    return tf.constant(pixels.astype(np.float32) / 255.0), tf.constant(labels)
+
+
+def build(image_size: int, batch_size: int, mixed: bool, xla: bool, head: str) -> keras.Model:
+    """The study's model, compiled, under the float32 or mixed_float16 policy (the global policy is restored after)."""
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
     cfg = Config().override(image_size=image_size, batch_size=batch_size, xla=xla, head=head, weights=None)
     model = build_xception(image_size, weights=None, head=head)
     compile_model(model, cfg)
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.uniform(size=(batch_size, image_size, image_size, 3)).astype(np.float32))
-    y = tf.constant(rng.integers(0, 2, (batch_size, 1)).astype(np.float32))
-    for _ in range(warmup):
-        model.train_on_batch(x, y)
+    keras.mixed_precision.set_global_policy("float32")
+    return model
+
+
+def timed_steps(model: keras.Model, x: tf.Tensor, y: tf.Tensor, steps: int) -> float:
+    """Images/s over ``steps`` train steps, waiting for the device at the end."""
     start = time.perf_counter()
     for _ in range(steps):
         loss = model.train_on_batch(x, y)
-    float(np.asarray(loss[0] if isinstance(loss, (list, tuple)) else loss))  # wait for the device
-    seconds = time.perf_counter() - start
-    keras.mixed_precision.set_global_policy("float32")
-    return steps * batch_size / seconds
+    float(np.asarray(loss[0] if isinstance(loss, (list, tuple)) else loss))
+    return steps * int(x.shape[0]) / (time.perf_counter() - start)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--data", type=Path, help="folder of face crops (default: demo data in a temporary folder)")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per round (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating timed rounds per setting (default 3)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--head", default="flatten", choices=("flatten", "avg"))
     parser.add_argument("--xla", action="store_true", help="jit_compile the train step")
@@ -63,16 +83,22 @@ def main() -> None:
     gpus = tf.config.list_physical_devices("GPU")
     mixed = args.mixed or ("both" if gpus else "off")
     device = f"GPU x{len(gpus)}" if gpus else f"CPU ({os.cpu_count()} cores)"
-    print(f"device: {device}; {args.image_size}x{args.image_size}, batch {args.batch_size}, "
-          f"{args.warmup} warm-up + {args.steps} timed steps, head {args.head}, xla {args.xla}")
-    rates = []
+    x, y = load_batch(args.data, args.image_size, args.batch_size)
+    models = {}
     for use_mixed in {"off": [False], "on": [True], "both": [False, True]}[mixed]:
-        rate = measure(args.image_size, args.batch_size, args.steps, args.warmup, use_mixed, args.xla, args.head)
-        rates.append(rate)
-        print(f"mixed_precision={'on ' if use_mixed else 'off'}: {rate:8.1f} images/s "
-              f"({rate / STUDY_IMAGES_PER_SECOND:.2f}x the study's {STUDY_IMAGES_PER_SECOND:.0f} images/s; "
-              f"{16200 / rate:.0f} s per study epoch)")
-    print(f"ratio: {max(rates) / STUDY_IMAGES_PER_SECOND:.3f}")
+        name = f"mixed_precision={'on' if use_mixed else 'off'}"
+        models[name] = build(args.image_size, args.batch_size, use_mixed, args.xla, args.head)
+        for _ in range(args.warmup):
+            models[name].train_on_batch(x, y)
+    print_banner(f"device: {device}; {args.image_size}x{args.image_size}, batch {args.batch_size} from "
+                 f"{args.data or 'the demo generator'}, {args.warmup} warm-up steps, {args.rounds} rounds of "
+                 f"{args.steps} steps, head {args.head}, xla {args.xla}")
+    sides = {name: (lambda m=model: timed_steps(m, x, y, args.steps)) for name, model in models.items()}
+    best = alternate_rounds(sides, args.rounds)
+    for name, rate in best.items():
+        print(f"best {name}: {rate:8.1f} images/s ({rate / STUDY_IMAGES_PER_SECOND:.2f}x the study's "
+              f"{STUDY_IMAGES_PER_SECOND:.0f} images/s; {16200 / rate:.0f} s per study epoch)")
+    print(f"ratio: {max(best.values()) / STUDY_IMAGES_PER_SECOND:.3f}")
 
 
 if __name__ == "__main__":

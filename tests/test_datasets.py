@@ -140,7 +140,8 @@ DFDC_FACES = Path(os.environ.get("TDFAKE_DFDC_FACES", Path(__file__).resolve().p
 
 
 def kaggle_layout(root: Path, files: list[str], rows: list[tuple[str, str, str]]) -> Path:
-    """Kaggle deepfake-faces form: ``faces_224/<video>.jpg`` files and metadata.csv rows (videoname, label, original)."""
+    """Kaggle deepfake-faces form: ``faces_224/<video>.jpg`` files and metadata.csv rows
+    (videoname, label, original)."""
     touch(root, *(f"faces_224/{name}.jpg" for name in files))
     lines = ["videoname,original_width,original_height,label,original"]
     lines += [f"{video},224,224,{label},{original}" for video, label, original in rows]

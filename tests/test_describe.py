@@ -6,9 +6,19 @@ from matplotlib.figure import Figure
 
 from tdfake.datasets import build_manifest
 from tdfake.demo import make_demo_data
-from tdfake.describe import (channel_histograms, class_balance, image_sizes, load_images, mean_images,
-                             plot_spectra, plot_tucker_error, sample_grid, sample_rows,
-                             singular_value_spectra, tucker_error_vs_rank)
+from tdfake.describe import (
+    channel_histograms,
+    class_balance,
+    image_sizes,
+    load_images,
+    mean_images,
+    plot_spectra,
+    plot_tucker_error,
+    sample_grid,
+    sample_rows,
+    singular_value_spectra,
+    tucker_error_vs_rank,
+)
 from tdfake.images import write_rgb
 
 

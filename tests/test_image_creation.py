@@ -28,7 +28,8 @@ def read_skipped(path):
 def test_writes_one_tree_per_kind_with_the_study_formulas(write_images, tmp_path):
     src = write_images(FILES)
     out = tmp_path / "out"
-    summary = create_images(src, out, kinds=("OR", "TK", "TK_diff", "CP", "CP_diff"), rank=RANK, cp_rank=3, progress=False)
+    summary = create_images(src, out, kinds=("OR", "TK", "TK_diff", "CP", "CP_diff"), rank=RANK, cp_rank=3,
+                            progress=False)
     assert (summary.written, summary.existing, summary.skipped) == (3, 0, 0)
     for kind in ("OR", "TK", "TK_diff", "CP", "CP_diff"):
         assert sorted(p.relative_to(out / kind).as_posix() for p in (out / kind).rglob("*.*")) == sorted(FILES)
@@ -82,7 +83,8 @@ def test_paths_limit_the_run_to_listed_files(write_images, tmp_path):
     out = tmp_path / "out"
     summary = create_images(src, out, kinds=("OR",), paths=[FILES[2], FILES[0], FILES[0]], progress=False)
     assert (summary.written, summary.existing) == (2, 0)
-    assert sorted(p.relative_to(out / "OR").as_posix() for p in (out / "OR").rglob("*.*")) == sorted([FILES[0], FILES[2]])
+    written = sorted(p.relative_to(out / "OR").as_posix() for p in (out / "OR").rglob("*.*"))
+    assert written == sorted([FILES[0], FILES[2]])
 
 
 def test_bad_inputs_are_converted_or_skipped_with_reason(write_images, tmp_path):

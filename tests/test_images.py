@@ -41,7 +41,11 @@ def test_gray_rgba_and_16_bit_become_rgb_uint8(tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "reason"),
-    [(b"", "empty file"), (b"GIF89a but not really", "not a decodable image"), (b"\x89PNG\r\n\x1a\n broken", "not a decodable image")],
+    [
+        (b"", "empty file"),
+        (b"GIF89a but not really", "not a decodable image"),
+        (b"\x89PNG\r\n\x1a\n broken", "not a decodable image"),
+    ],
 )
 def test_bad_files_raise_naming_the_file(tmp_path, content, reason):
     path = tmp_path / "bad.png"

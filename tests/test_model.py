@@ -93,7 +93,8 @@ def test_schedule_equals_formula_at_every_step(mode, gamma):
     steps = np.arange(0, 60001)
     lr = keras.ops.convert_to_numpy(CyclicalLR(1e-3, 7e-3, 300, mode, gamma)(steps))
     np.testing.assert_allclose(lr, formula(steps.astype(np.float64), 1e-3, 7e-3, 300, mode, gamma), rtol=2e-6)
-    assert lr[0] == pytest.approx(1e-3) and lr[300] == pytest.approx(1e-3 + 6e-3 * (1 if mode != "exp_range" else gamma ** 300))
+    assert lr[0] == pytest.approx(1e-3)
+    assert lr[300] == pytest.approx(1e-3 + 6e-3 * (1 if mode != "exp_range" else gamma ** 300))
 
 
 def test_triangular2_halves_each_cycle():

@@ -1,8 +1,8 @@
 """The project installs as documented: conda's environment.yml mirrors pyproject.toml."""
 
+import tomllib
 from pathlib import Path
 
-import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]

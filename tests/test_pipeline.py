@@ -121,7 +121,8 @@ def test_unreadable_file_error_names_it(split_on_disk):
 ])
 def test_affine_transform_equals_imagedatagenerator(params):
     x = np.random.default_rng(0).uniform(0, 255, (24, 24, 3)).astype(np.float32)
-    reference = apply_affine_transform(x, row_axis=0, col_axis=1, channel_axis=2, fill_mode="nearest", order=1, **params)
+    reference = apply_affine_transform(x, row_axis=0, col_axis=1, channel_axis=2, fill_mode="nearest", order=1,
+                                       **params)
     full = {**dict(theta=0.0, tx=0.0, ty=0.0, shear=0.0, zx=1.0, zy=1.0), **params}
     args = [tf.constant([float(full[k])]) for k in ("theta", "tx", "ty", "shear", "zx", "zy")]
     out = apply_affine(tf.constant(x[None]), affine_matrices(*args, 24, 24))[0].numpy()

@@ -26,7 +26,8 @@ def ffpp_manifest(n_videos=400, frames=5, methods=("NeuralTextures",)):
         for f in range(frames):
             rows.append(("/d", f"REAL/{v:03d}_frame{f}.jpg", 0, "real", f"{v:03d}", pair_group))
             for m in methods:
-                rows.append(("/d", f"FAKE/{m}/{v:03d}_{partner:03d}_frame{f}.jpg", 1, m, f"{v:03d}_{partner:03d}", pair_group))
+                rows.append(("/d", f"FAKE/{m}/{v:03d}_{partner:03d}_frame{f}.jpg", 1, m, f"{v:03d}_{partner:03d}",
+                             pair_group))
     return pd.DataFrame(rows, columns=["root", "path", "label", "method", "video", "group"])
 
 
@@ -148,7 +149,8 @@ def test_frame_mode_splits_the_same_sample():
 
 def test_official_lists(tmp_path):
     m = ffpp_manifest(10, frames=2)
-    lists = {"train": [["000", "001"], ["002", "003"], ["004", "005"]], "val": [["006", "007"]], "test": [["008", "009"]]}
+    lists = {"train": [["000", "001"], ["002", "003"], ["004", "005"]], "val": [["006", "007"]],
+             "test": [["008", "009"]]}
     for name, pairs in lists.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(pairs))
     s = split_manifest(m, official=tmp_path).set_index("path")

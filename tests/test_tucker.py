@@ -6,11 +6,10 @@ import cv2
 import numpy as np
 import pytest
 import tensorly as tl
+from conftest import smooth_rgb
 from tensorly.decomposition import tucker as tl_tucker
 
-from conftest import smooth_rgb
 from tdfake import images, tucker
-
 
 # --------------------------------------------------------------------------- formulas on hand-computed arrays
 
@@ -69,9 +68,31 @@ def test_fast_error_at_most_tensorly(rank):
     assert np.mean(tucker.relative_error(batch, fast)) <= 1.01 * np.mean(tucker.relative_error(batch, ref))
 
 
+def _study_rank_errors(batch):
+    """Mean relative error of the fast path and of tensorly at the study's rank [30, 30, 3]."""
+    fast = tucker.tucker_reconstruct(batch, tucker.TUCKER_RANK)
+    ref = tucker.tucker_reconstruct(batch, tucker.TUCKER_RANK, method="tensorly")
+    return np.mean(tucker.relative_error(batch, fast)), np.mean(tucker.relative_error(batch, ref))
+
+
+def test_fast_within_one_percent_of_tensorly_at_study_rank_on_smooth_images():
+    fast, ref = _study_rank_errors(np.stack([smooth_rgb(128, 112, seed) for seed in range(3)]))
+    assert 0 < fast <= 1.01 * ref
+
+
+def test_fast_within_one_percent_of_tensorly_at_study_rank_on_a_photo():
+    """scikit-image's astronaut photo at the study's 256 px: a real image with a face, edges and texture."""
+    skimage_data = pytest.importorskip("skimage.data")
+    photo = cv2.resize(skimage_data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
+    fast, ref = _study_rank_errors(photo[None])
+    assert 0 < fast <= 1.01 * ref
+
+
 def test_fast_is_deterministic_and_batch_independent():
     batch = np.stack([smooth_rgb(24, 20, seed) for seed in range(3)])
     together = tucker.tk_image(batch, (6, 6, 3))
+    assert np.array_equal(together, tucker.tk_image(batch, (6, 6, 3)))
+    tucker.tucker_reconstruct(smooth_rgb(24, 20, 7), (6, 6, 3))  # the seeded sketch does not depend on earlier calls
     assert np.array_equal(together, tucker.tk_image(batch, (6, 6, 3)))
     alone = tucker.tucker_reconstruct(batch[1], (6, 6, 3))
     np.testing.assert_allclose(tucker.tucker_reconstruct(batch, (6, 6, 3))[1], alone, rtol=0, atol=1e-3)

@@ -62,7 +62,8 @@ class Config:
     demo_n_per_class: int = 200
     demo_size: int = 256
     demo_frames_per_video: int = 5
-    demo_paired: bool = True  # FaceForensics++ pairs (a fake links two real videos); false: one video + its fake per group
+    # FaceForensics++ pairs (a fake links two real videos); false: one video + its fake per group
+    demo_paired: bool = True
     split_by: str = "group"  # "group" (no video in two splits) or "frame" (the study's leaky split)
     train_fraction: float = SPLIT_FRACTIONS[0]
     val_fraction: float = SPLIT_FRACTIONS[1]
@@ -137,8 +138,8 @@ class Config:
         for name in ("seed",):
             if not _is_int(getattr(self, name)):
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be an integer")
-        for name in ("demo_n_per_class", "demo_size", "demo_frames_per_video", "workers", "image_size", "dense_units", "batch_size",
-                     "epochs", "step_size"):
+        for name in ("demo_n_per_class", "demo_size", "demo_frames_per_video", "workers", "image_size", "dense_units",
+                     "batch_size", "epochs", "step_size"):
             value = getattr(self, name)
             if not (_is_int(value) and value > 0):
                 raise ConfigError(f"{name}={value!r} must be a positive integer")
@@ -198,7 +199,7 @@ class Config:
                           "(e.g. fixed:0.5)")
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "Config":
+    def from_yaml(cls, path: str | Path) -> Config:
         """Load a YAML file; unknown keys are an error that names them."""
         path = Path(path)
         if not path.is_file():
@@ -214,7 +215,7 @@ class Config:
         except (ConfigError, KeyError) as err:
             raise ConfigError(f"{path}: {err.args[0]}") from None
 
-    def override(self, **values: Any) -> "Config":
+    def override(self, **values: Any) -> Config:
         """A copy with the given fields replaced, validated; unknown names raise ``KeyError``, bad values
         :class:`ConfigError`."""
         known = {f.name for f in dataclasses.fields(self)}
@@ -223,7 +224,7 @@ class Config:
             raise KeyError(f"unknown config keys {unknown}; known keys: {sorted(known)}")
         return dataclasses.replace(self, **values)
 
-    def override_from_strings(self, assignments: list[str]) -> "Config":
+    def override_from_strings(self, assignments: list[str]) -> Config:
         """Apply ``key=value`` strings (values parsed as YAML, so ``epochs=3`` is an int).
 
         A dotted key sets one entry of a dict field: ``test_sets.photos=data/photos`` adds (or
@@ -245,7 +246,7 @@ class Config:
             values[name] = {**current, entry: yaml.safe_load(raw)}
         return self.override(**values)
 
-    def rooted(self, root: str | Path) -> "Config":
+    def rooted(self, root: str | Path) -> Config:
         """A copy whose relative folder settings are taken relative to ``root``.
 
         The CLI resolves paths against the working directory; notebooks live in ``notebooks/`` and

@@ -25,4 +25,5 @@ SPLIT_MODES = ("group", "frame")
 """How to split: ``group`` keeps every video (and linked videos) in one split; ``frame`` is the study's leak."""
 
 OWN_TEST_SET = "test"
-"""Name of a run's own test split among its test sets (results.csv's ``test_set`` column); extra sets need other names."""
+"""Name of a run's own test split among its test sets (results.csv's ``test_set`` column);
+extra sets need other names."""

@@ -71,12 +71,13 @@ def class_folders(data_dir: Path) -> dict[int, Path]:
         label = CLASS_FOLDERS.get(child.name.lower())
         if child.is_dir() and label is not None:
             if label in found:
-                raise ValueError(f"{data_dir}: two folders for one class ({found[label].name}, {child.name}); merge them")
+                raise ValueError(f"{data_dir}: two folders for one class ({found[label].name}, {child.name}); "
+                                 "merge them")
             found[label] = child
     missing = [name for name, label in CLASS_FOLDERS.items() if label not in found]
     if missing:
-        raise ValueError(f"{data_dir}: no {' or '.join(missing)} folder; expected REAL/ (or real/) and FAKE/ (or fake/) "
-                         "holding the face crops")
+        raise ValueError(f"{data_dir}: no {' or '.join(missing)} folder; "
+                         "expected REAL/ (or real/) and FAKE/ (or fake/) holding the face crops")
     return found
 
 

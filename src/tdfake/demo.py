@@ -59,7 +59,8 @@ class Face:
 
 def _lfw_tint(index: int) -> np.ndarray:
     """A skin tone for grey LFW face ``index`` (fixed, so identities keep their look)."""
-    tones = np.array([[1.00, 0.80, 0.66], [0.95, 0.74, 0.58], [0.82, 0.60, 0.45], [1.00, 0.86, 0.76], [0.70, 0.50, 0.38]])
+    tones = np.array([[1.00, 0.80, 0.66], [0.95, 0.74, 0.58], [0.82, 0.60, 0.45], [1.00, 0.86, 0.76],
+                      [0.70, 0.50, 0.38]])
     return tones[index % len(tones)]
 
 
@@ -181,7 +182,8 @@ def self_blend(image: np.ndarray, face_box: tuple[float, float, float], colour_g
     # mask: rotated ellipse over the face, feathered edge, partial opacity
     mask = np.zeros((height, width), np.float32)
     axes = (int(round(fsize * rng.uniform(0.40, 0.52))), int(round(fsize * rng.uniform(0.50, 0.64))))
-    cv2.ellipse(mask, (int(round(fx)), int(round(fy + 0.05 * fsize))), axes, float(rng.uniform(-15, 15)), 0, 360, 1.0, -1)
+    cv2.ellipse(mask, (int(round(fx)), int(round(fy + 0.05 * fsize))), axes, float(rng.uniform(-15, 15)),
+                0, 360, 1.0, -1)
     feather = fsize * rng.uniform(0.015, 0.04) / max(strength, 0.25)
     mask = cv2.GaussianBlur(mask, (0, 0), max(feather, 0.5))
     opacity = min(1.0, rng.uniform(0.7, 1.0) * max(strength, 0.5))

@@ -63,7 +63,8 @@ def image_sizes(manifest: pd.DataFrame, n_per_class: int | None = None, seed: in
     shapes = [im.shape[:2] for im in load_images(rows)]
     table = pd.DataFrame({"class": rows["label"].map(CLASS_NAMES), "height": [s[0] for s in shapes],
                           "width": [s[1] for s in shapes]})
-    return table.value_counts().rename("images").reset_index().sort_values(["class", "height", "width"], ignore_index=True)
+    counts = table.value_counts().rename("images").reset_index()
+    return counts.sort_values(["class", "height", "width"], ignore_index=True)
 
 
 def sample_grid(manifest: pd.DataFrame, n_per_class: int = 6, seed: int = 0, size: int = 128) -> Figure:
@@ -83,7 +84,8 @@ def sample_grid(manifest: pd.DataFrame, n_per_class: int = 6, seed: int = 0, siz
     return fig
 
 
-def channel_histograms(manifest: pd.DataFrame, n_per_class: int = 50, seed: int = 0, bins: int = 64) -> tuple[pd.DataFrame, Figure]:
+def channel_histograms(manifest: pd.DataFrame, n_per_class: int = 50, seed: int = 0,
+                       bins: int = 64) -> tuple[pd.DataFrame, Figure]:
     """Per-class, per-channel pixel-value histograms (density) of a sample, as a table and a figure."""
     rows = sample_rows(manifest, n_per_class, seed)
     edges = np.linspace(0, 256, bins + 1)
@@ -106,7 +108,8 @@ def channel_histograms(manifest: pd.DataFrame, n_per_class: int = 50, seed: int 
     return table, fig
 
 
-def mean_images(manifest: pd.DataFrame, n_per_class: int = 100, seed: int = 0, size: int = 128) -> tuple[dict[str, np.ndarray], Figure]:
+def mean_images(manifest: pd.DataFrame, n_per_class: int = 100, seed: int = 0,
+                size: int = 128) -> tuple[dict[str, np.ndarray], Figure]:
     """Mean real and mean fake image (float, 0..255) of a sample, and a figure with their difference."""
     rows = sample_rows(manifest, n_per_class, seed)
     means = {CLASS_NAMES[label]: load_images(rows[rows["label"] == label], size).astype(np.float64).mean(axis=0)
@@ -126,7 +129,8 @@ def mean_images(manifest: pd.DataFrame, n_per_class: int = 100, seed: int = 0, s
     return means, fig
 
 
-def singular_value_spectra(manifest: pd.DataFrame, n_per_class: int = 50, seed: int = 0, size: int = 128) -> pd.DataFrame:
+def singular_value_spectra(manifest: pd.DataFrame, n_per_class: int = 50, seed: int = 0,
+                           size: int = 128) -> pd.DataFrame:
     """Mean singular values of each channel matrix, normalised by the largest, per class.
 
     Columns: class, index (0 = largest), mean, std over images and channels.  Faster decay means
@@ -175,9 +179,12 @@ def tucker_error_vs_rank(manifest: pd.DataFrame, ranks=(5, 10, 20, 30, 50), n_pe
             clipped = np.clip(rec, 0, 255)
             err = np.atleast_1d(relative_error(images, rec))
             psnr = [peak_signal_noise_ratio(x, y, data_range=255) for x, y in zip(images.astype(np.float64), clipped)]
-            ssim = [structural_similarity(x, y, data_range=255, channel_axis=-1) for x, y in zip(images.astype(np.float64), clipped)]
-            records.append((CLASS_NAMES[label], r, err.mean(), err.std(), np.mean(psnr), np.std(psnr), np.mean(ssim), np.std(ssim)))
-    return pd.DataFrame(records, columns=["class", "rank", "rel_error", "rel_error_std", "psnr", "psnr_std", "ssim", "ssim_std"])
+            ssim = [structural_similarity(x, y, data_range=255, channel_axis=-1)
+                    for x, y in zip(images.astype(np.float64), clipped)]
+            records.append((CLASS_NAMES[label], r, err.mean(), err.std(), np.mean(psnr), np.std(psnr),
+                            np.mean(ssim), np.std(ssim)))
+    return pd.DataFrame(records, columns=["class", "rank", "rel_error", "rel_error_std", "psnr", "psnr_std",
+                                          "ssim", "ssim_std"])
 
 
 def plot_tucker_error(table: pd.DataFrame) -> Figure:

@@ -134,7 +134,8 @@ def create_images(
                 skipped = _collect(results, bar)
         else:
             context = multiprocessing.get_context("spawn")  # safe even when the caller has TensorFlow loaded
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_single_threaded_blas) as pool:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                     initializer=_single_threaded_blas) as pool:
                 futures = {pool.submit(_process, job, **options): job for job in jobs}
                 skipped = _collect(((futures[f], f.result()) for f in as_completed(futures)), bar)
 

@@ -96,7 +96,8 @@ def read_rgb(path: os.PathLike | str, min_size: int = 1, stored: np.ndarray | No
     image = to_rgb_uint8(read_stored(path) if stored is None else stored, path)
     height, width = image.shape[:2]
     if min(height, width) < min_size:
-        raise ImageReadError(path, f"image is {height}x{width}, smaller than {min_size} px; drop it or use larger crops")
+        raise ImageReadError(path, f"image is {height}x{width}, smaller than {min_size} px; "
+                                   "drop it or use larger crops")
     return image
 
 
@@ -136,7 +137,8 @@ def write_rgb(path: os.PathLike | str, image: np.ndarray) -> None:
     write_atomic(path, encode_image(image, path.suffix))
 
 
-def derived_path(out_root: os.PathLike | str, kind: str, relpath: os.PathLike | str, image_format: str | None = None) -> Path:
+def derived_path(out_root: os.PathLike | str, kind: str, relpath: os.PathLike | str,
+                 image_format: str | None = None) -> Path:
     """Where the ``kind`` version (``OR``, ``TK``, ``TK_diff``, ...) of ``relpath`` lives under ``out_root``.
 
     Mirrors the study's ``OR/``, ``TK/``, ``TK_diff/`` trees; ``image_format`` (e.g. ``"png"``)

@@ -394,7 +394,7 @@ class Report:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Report":
+    def from_dict(cls, data: dict[str, Any]) -> Report:
         """Rebuild a report from :meth:`to_dict` output (e.g. a run's report.json)."""
         table = _empty_table()
         for row, values in data["table"].items():
@@ -406,7 +406,7 @@ class Report:
         return cls(table=table, **fields)
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "Report":
+    def from_json(cls, path: str | Path) -> Report:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
     def to_markdown(self, title: str | None = None) -> str:

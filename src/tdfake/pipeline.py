@@ -3,7 +3,8 @@
 Why not Keras' ImageDataGenerator, as the study used?  Keras 3 keeps it only as a deprecated
 legacy class, and it transforms one image at a time in NumPy/SciPy on one thread.  Here the same
 augmentation runs on whole batches (one affine matrix per image, drawn in TensorFlow, applied
-by OpenCV's ``warpAffine``), with parallel reading, parallel batches and prefetching; ``bench/bench_pipeline.py`` compares the two.
+by OpenCV's ``warpAffine``), with parallel reading, parallel batches and prefetching;
+``bench/bench_pipeline.py`` compares the two.
 
 Augmentation keeps ImageDataGenerator's option names **and meanings** (see ``Config``):
 
@@ -35,8 +36,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -59,7 +60,8 @@ _BORDERS = {"nearest": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT, "r
 
 def image_paths(split_df: pd.DataFrame, images_root: os.PathLike | str | None = None, kind: str = "OR",
                 image_format: str | None = None) -> list[str]:
-    """The file of each row: ``images_root/kind/path`` (an arm's image), or ``root/path`` when ``images_root`` is None."""
+    """The file of each row: ``images_root/kind/path`` (an arm's image), or ``root/path`` when
+    ``images_root`` is None."""
     if images_root is None:
         return [str(Path(root) / path) for root, path in zip(split_df["root"], split_df["path"])]
     return [str(derived_path(images_root, kind, path, image_format)) for path in split_df["path"]]
@@ -140,7 +142,8 @@ def affine_matrices(theta, tx, ty, shear, zx, zy, height: int, width: int, flip=
     def mat(rows):
         return tf.stack([tf.stack(r, axis=-1) for r in rows], axis=-2)  # (N, 3, 3)
 
-    rotation = mat([[tf.cos(theta), -tf.sin(theta), zeros], [tf.sin(theta), tf.cos(theta), zeros], [zeros, zeros, ones]])
+    rotation = mat([[tf.cos(theta), -tf.sin(theta), zeros], [tf.sin(theta), tf.cos(theta), zeros],
+                    [zeros, zeros, ones]])
     shift = mat([[ones, zeros, tx], [zeros, ones, ty], [zeros, zeros, ones]])
     shearing = mat([[ones, -tf.sin(shear), zeros], [zeros, tf.cos(shear), zeros], [zeros, zeros, ones]])
     zoom = mat([[zx, zeros, zeros], [zeros, zy, zeros], [zeros, zeros, ones]])
@@ -150,7 +153,8 @@ def affine_matrices(theta, tx, ty, shear, zx, zy, height: int, width: int, flip=
     m = offset @ rotation @ shift @ shearing @ zoom @ reset
     if flip is not None:
         sign = tf.where(flip, -ones, ones)
-        mirror = mat([[sign, zeros, tf.where(flip, ones * (width - 1), zeros)], [zeros, ones, zeros], [zeros, zeros, ones]])
+        mirror = mat([[sign, zeros, tf.where(flip, ones * (width - 1), zeros)], [zeros, ones, zeros],
+                      [zeros, zeros, ones]])
         m = m @ mirror
     return tf.reshape(m, [-1, 9])[:, :8]
 

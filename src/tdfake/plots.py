@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -243,7 +243,8 @@ def plot_tucker_example(images: Mapping[str, np.ndarray], rank=(30, 30, 3), meth
     axes = np.atleast_2d(fig.subplots(len(rows), 3))
     rank_text = "×".join(str(r) for r in rank)
     for r, (name, image) in enumerate(rows):
-        shown = [image, transform(image, "TK", rank=rank, method=method), transform(image, "TK_diff", rank=rank, method=method)]
+        shown = [image, transform(image, "TK", rank=rank, method=method),
+                 transform(image, "TK_diff", rank=rank, method=method)]
         titles = ["original (OR)", f"Tucker rank [{rank_text}] (TK)", "|original − TK|, stretched (TK_diff)"]
         for c, (ax, picture, title) in enumerate(zip(axes[r], shown, titles)):
             ax.imshow(picture)
@@ -274,7 +275,8 @@ def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = 
     out_dir = Path(out_dir)
     present = [a for a in arms if (out_dir / a / "config.yaml").is_file()]
     if not present:
-        raise FileNotFoundError(f"{out_dir}: no run folders ({', '.join(arms)}); run `tdfake run` or `tdfake train` first")
+        raise FileNotFoundError(f"{out_dir}: no run folders ({', '.join(arms)}); "
+                                "run `tdfake run` or `tdfake train` first")
     cfg = Config.from_yaml(out_dir / present[0] / "config.yaml")
     graphs = Path(graphs_dir) if graphs_dir is not None else Path(cfg.graphs_dir)
     written: dict[str, Path] = {}
@@ -290,7 +292,7 @@ def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = 
         history_csv = out_dir / arm / "history.csv"
         if history_csv.is_file() and history_csv.stat().st_size:
             history = pd.read_csv(history_csv)
-            save("history", lambda p: plot_history(history, arm, p), arm=arm)
+            save("history", lambda p, history=history, arm=arm: plot_history(history, arm, p), arm=arm)
         if (out_dir / arm / "report.json").is_file():
             reports[arm] = Report.from_json(out_dir / arm / "report.json")
 

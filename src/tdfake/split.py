@@ -26,7 +26,8 @@ TOLERANCE = 0.01  # largest acceptable gap between a class's split fraction and 
 def _check_fractions(fractions) -> np.ndarray:
     f = np.asarray(fractions, dtype=float)
     if f.shape != (3,) or (f < 0).any() or abs(f.sum() - 1.0) > 1e-6:
-        raise ValueError(f"fractions={tuple(fractions)}: give three non-negative numbers (train, val, test) summing to 1")
+        raise ValueError(f"fractions={tuple(fractions)}: "
+                         "give three non-negative numbers (train, val, test) summing to 1")
     return f
 
 
@@ -169,11 +170,13 @@ def official_videos(directory) -> dict[str, str]:
     for name in SPLITS:
         path = directory / f"{name}.json"
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: missing; --official needs FaceForensics++'s train.json, val.json, test.json")
+            raise FileNotFoundError(f"{path}: missing; "
+                                    "--official needs FaceForensics++'s train.json, val.json, test.json")
         try:
             pairs = json.loads(path.read_text())
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON ({err}); use the file from the FaceForensics++ repository") from err
+            raise ValueError(f"{path}: not valid JSON ({err}); "
+                             "use the file from the FaceForensics++ repository") from err
         for pair in pairs:
             if not (isinstance(pair, list) and len(pair) == 2):
                 raise ValueError(f"{path}: expected a list of [target, source] pairs, found {pair!r}")
@@ -231,7 +234,8 @@ def fraction_gap(split: pd.DataFrame, fractions) -> tuple[float, str]:
     table = pd.crosstab(split["split"], split["label"], normalize="columns").reindex(list(SPLITS), fill_value=0.0)
     gaps = (table.sub(f, axis=0)).abs()
     s, label = gaps.stack().idxmax()
-    return float(gaps.loc[s, label]), f"class {label} in {s} ({100 * table.loc[s, label]:.1f} % vs {100 * f[SPLITS.index(s)]:.1f} %)"
+    return float(gaps.loc[s, label]), (f"class {label} in {s} "
+                                       f"({100 * table.loc[s, label]:.1f} % vs {100 * f[SPLITS.index(s)]:.1f} %)")
 
 
 def split_summary(split: pd.DataFrame) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from tdfake.config import ARMS, Config
 from tdfake.constants import OWN_TEST_SET
 from tdfake.metrics import Report, per_method_markdown
 
+
 def set_dir(out_dir: str | Path, name: str) -> Path:
     """Where a set's manifest and arm images live."""
     return Path(out_dir) / "test_sets" / name
@@ -80,6 +81,7 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
     report folder's ``skipped.csv``.  The report is reused only while its provenance record matches
     the checkpoint, the run's validation scores, the set's rows and the threshold method.
     """
+    from tdfake import provenance
     from tdfake.evaluate import (
         PREDICTION_COLUMNS,
         load_model,
@@ -89,8 +91,6 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
         stage_images,
     )
     from tdfake.metrics import evaluate_scores
-
-    from tdfake import provenance
 
     run = load_run(run_dir)
     out = report_dir(out_dir, run.arm, name)

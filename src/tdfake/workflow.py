@@ -30,6 +30,8 @@ from tdfake.config import ARMS, Config
 if TYPE_CHECKING:  # the steps import their modules when they run, so importing workflow stays light
     from tdfake.metrics import Report
 
+_ALL_KINDS = tuple(ARMS.values())
+
 
 @dataclass
 class Prepared:
@@ -99,7 +101,7 @@ def load_or_make_split(cfg: Config, data_dir: Path) -> pd.DataFrame:
     return split
 
 
-def prepare(cfg: Config, kinds: list[str] | tuple[str, ...] = tuple(ARMS.values())) -> Prepared:
+def prepare(cfg: Config, kinds: list[str] | tuple[str, ...] = _ALL_KINDS) -> Prepared:
     """Make (or reuse) the data, the split and the images of the given kinds for the split's rows.
 
     Images made with other parameters (rank, method, format, data folder) are cleared and made anew.
@@ -120,7 +122,8 @@ def prepare(cfg: Config, kinds: list[str] | tuple[str, ...] = tuple(ARMS.values(
         paths=list(split["path"]),
         replace_changed=True,
     )
-    return Prepared(split=usable_rows(split, images_root, kinds, cfg.image_format), images_root=images_root, data_dir=data_dir)
+    return Prepared(split=usable_rows(split, images_root, kinds, cfg.image_format), images_root=images_root,
+                    data_dir=data_dir)
 
 
 def usable_rows(split: pd.DataFrame, images_root: Path, kinds, image_format: str | None) -> pd.DataFrame:
@@ -139,7 +142,7 @@ def usable_rows(split: pd.DataFrame, images_root: Path, kinds, image_format: str
     return split[present].reset_index(drop=True)
 
 
-def run_arm(cfg: Config, arm: str, prepared: Prepared | None = None, force: bool = False) -> "Report":
+def run_arm(cfg: Config, arm: str, prepared: Prepared | None = None, force: bool = False) -> Report:
     """Train (or resume) one arm in ``out_dir/<arm>`` and evaluate its best checkpoint.
 
     A finished arm is not retrained; an arm trained with other settings raises, naming them,
@@ -165,7 +168,7 @@ def report_params(run_dir: Path) -> dict:
     return {"files": checkpoint, "threshold": run.cfg.threshold, "images_root": str(run.images_root)}
 
 
-def load_or_make_report(run_dir: Path) -> "Report":
+def load_or_make_report(run_dir: Path) -> Report:
     """The run's ``report.json`` when its record matches :func:`report_params`, else a new evaluation."""
     from tdfake import provenance
     from tdfake.evaluate import evaluate_run
@@ -182,7 +185,7 @@ def load_or_make_report(run_dir: Path) -> "Report":
     return report
 
 
-def results_table(reports: dict[str, "Report"]) -> pd.DataFrame:
+def results_table(reports: dict[str, Report]) -> pd.DataFrame:
     """One row per arm: our test numbers (with 95 % intervals) and the study's beside them."""
     from tdfake.metrics import STUDY_RESULTS
 
@@ -196,7 +199,7 @@ def results_table(reports: dict[str, "Report"]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("arm")
 
 
-def results_markdown(cfg: Config, results: pd.DataFrame, reports: dict[str, "Report"]) -> str:
+def results_markdown(cfg: Config, results: pd.DataFrame, reports: dict[str, Report]) -> str:
     """``results.md``: the arms side by side, then each arm's table beside the study's."""
     from tdfake.metrics import side_by_side, study_table, table_markdown
 
