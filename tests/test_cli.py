@@ -67,6 +67,18 @@ def test_bugs_keep_their_traceback(monkeypatch):
         main(["graphs", "anywhere"])
 
 
+def test_a_library_key_error_is_a_bug_not_a_user_error(monkeypatch):
+    import pandas as pd
+
+    def broken(args):
+        pd.DataFrame({"a": [1]})[["missing"]]  # pandas raises KeyError: a bug in the handler
+
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_handler(parser(), broken))
+    with pytest.raises(KeyError, match="missing"):
+        main(["graphs", "anywhere"])
+
+
 def _with_handler(parser, handler):
     parser._subparsers._group_actions[0].choices["graphs"].set_defaults(func=handler)
     return parser

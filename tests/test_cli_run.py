@@ -23,7 +23,8 @@ def recorded(monkeypatch):
 
     def record(cfg, force=False):
         configs.append(cfg)
-        return pd.DataFrame(columns=["accuracy", "auroc", "thresh_test_eer", "study_accuracy", "study_auroc"])
+        columns = ["test_set", "accuracy", "auroc", "thresh_test_eer", "study_accuracy", "study_auroc"]
+        return pd.DataFrame(columns=columns)
 
     monkeypatch.setattr(workflow, "run_study", record)
     return configs

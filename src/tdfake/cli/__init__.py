@@ -7,7 +7,8 @@ import TensorFlow only inside their handlers, so ``tdfake --help`` answers at on
 :func:`main` is the one error boundary: a user error (a missing file or folder, a bad config
 value, an unknown key, unreadable data, ImageNet weights unavailable offline, a cached step made
 with other settings) prints one line ``tdfake: error: ...`` to stderr and exits 2.  Anything
-else is a bug and keeps its traceback.  ``--debug`` (or ``TDFAKE_DEBUG=1``) shows the traceback
+else, including a ``ValueError`` or ``KeyError`` raised inside a library, is a bug and keeps its
+traceback (see :func:`is_user_error`).  ``--debug`` (or ``TDFAKE_DEBUG=1``) shows the traceback
 of user errors too.
 """
 
@@ -17,6 +18,7 @@ import argparse
 import importlib
 import os
 import sys
+from pathlib import Path
 
 # TensorFlow's C++ start-up chatter buries the messages users need; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -37,21 +39,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def user_error_types() -> tuple[type[BaseException], ...]:
-    """Exceptions that carry a message for the user rather than a bug.
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+"""The installed ``tdfake`` package: exceptions raised from code in here were raised on purpose."""
 
-    The package raises ``FileNotFoundError``, ``ValueError`` (``ConfigError``, ``ImageReadError``
-    and ``ProvenanceMismatch`` among them) and ``KeyError`` with messages that name the file or
-    value and the fix; ``WeightsUnavailableError`` says how to get the weights offline.  It is
-    looked up only when :mod:`tdfake.model` was imported (the error cannot occur otherwise), so
-    answering stays free of TensorFlow.
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Exceptions that may carry a message for the user rather than a bug (see :func:`is_user_error`).
+
+    ``WeightsUnavailableError`` says how to get the weights offline; it is looked up only when
+    :mod:`tdfake.model` was imported (the error cannot occur otherwise), so answering stays free
+    of TensorFlow.
     """
-    types: list[type[BaseException]] = [FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
-                                        ValueError, KeyError]
+    types: list[type[BaseException]] = [OSError, ValueError, KeyError]
     model = sys.modules.get("tdfake.model")
     if model is not None:
         types.append(model.WeightsUnavailableError)
     return tuple(types)
+
+
+def raised_by_tdfake(err: BaseException) -> bool:
+    """Whether the innermost frame of ``err``'s traceback is tdfake's own code (a deliberate raise)."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(PACKAGE_DIR)
+
+
+def is_user_error(err: BaseException) -> bool:
+    """A user error: a file-system error (a missing, unreadable or misplaced file or folder), or a
+    ``ValueError`` / ``KeyError`` that tdfake raised itself with a message naming the value and the
+    fix (``ConfigError``, ``ImageReadError``, ``ProvenanceMismatch`` among them).  The same types
+    raised inside a library (pandas, numpy, Keras) point at a bug in tdfake and keep their traceback.
+    """
+    if isinstance(err, OSError):
+        return True
+    model = sys.modules.get("tdfake.model")
+    if model is not None and isinstance(err, model.WeightsUnavailableError):
+        return True
+    return raised_by_tdfake(err)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except user_error_types() as err:
-        if debug:
+        if debug or not is_user_error(err):
             raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         print(f"tdfake: error: {' '.join(str(message).split())}", file=sys.stderr)
