@@ -57,6 +57,7 @@ def render(name: str, parameters: dict, out: Path, workdir: Path) -> Path:
             if output.get("output_type") == "stream":
                 output["text"] = strip_ansi(output["text"])
     body, resources = MarkdownExporter().from_notebook_node(book, resources={"output_files_dir": f"{name}_files"})
+    body = body.replace(f"{ROOT}/", "")  # project-relative paths: the reader's clone is elsewhere
     shutil.rmtree(out / f"{name}_files", ignore_errors=True)  # no stale figures from an earlier render
     FilesWriter(build_directory=str(out)).write(body, resources, notebook_name=name)
     return out / f"{name}.md"
