@@ -1,6 +1,6 @@
 """``tdfake run`` puts the figures where it is told: the config's graphs_dir, or ``--graphs DIR``.
 
-The study itself is replaced by a recorder here (tests/test_workflow.py runs it for real); what
+The study itself is replaced by a recorder here (tests/test_study.py runs it for real); what
 is checked is which folder the command hands it, so the demo never overwrites the tracked graphs/.
 """
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tdfake import workflow
+from tdfake import study
 from tdfake.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,7 @@ def recorded(monkeypatch):
         columns = ["test_set", "accuracy", "auroc", "thresh_test_eer", "study_accuracy", "study_auroc"]
         return pd.DataFrame(columns=columns)
 
-    monkeypatch.setattr(workflow, "run_study", record)
+    monkeypatch.setattr(study, "run_study", record)
     return configs
 
 

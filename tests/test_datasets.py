@@ -221,7 +221,7 @@ def test_shared_dfdc_faces_kaggle_layout():
 
 def test_dfdc_config_prepares_the_kaggle_layout_keeping_pairs_in_one_split(tmp_path):
     from tdfake.config import Config
-    from tdfake.workflow import prepare
+    from tdfake.study import prepare
 
     videos = [f"v{i:02d}" for i in range(20)]
     rows = [(f"{v}.mp4", "REAL", "") for v in videos[:10]] + \

@@ -15,7 +15,7 @@ from tdfake.cli import main
 from tdfake.config import Config
 from tdfake.image_creation import create_images
 from tdfake.images import read_rgb, write_rgb
-from tdfake.workflow import load_or_make_report, load_or_make_split
+from tdfake.study import load_or_make_report, load_or_make_split
 
 NAMES = [f"real/r{i:02d}.png" for i in range(10)] + [f"fake/f{i:02d}.png" for i in range(10)]
 

@@ -13,10 +13,12 @@ The study's configuration, results and flaws are in ``docs/study.md``.  Modules,
   trees for a folder)
 - training: ``pipeline`` (the tf.data input pipeline and augmentation), ``model`` (Xception,
   cyclical learning rate), ``train`` (one arm into a run folder)
-- results: ``metrics`` (study-shaped report tables), ``evaluate`` (score a run), ``plots`` (figures)
-- the study end to end: ``workflow`` (data -> split -> images -> three arms -> results), driven by
+- results: ``metrics`` (study-shaped report tables, group bootstrap intervals), ``evaluate`` (score a
+  run), ``test_sets`` (every arm on extra test folders), ``plots`` (figures)
+- the study end to end: ``study`` (data -> split -> images -> three arms -> results), driven by
   ``cli`` (the ``tdfake`` command) and ``notebook`` (helpers the notebooks call)
-- shared: ``config`` (one Config from YAML), ``constants`` (label names and the study's defaults)
+- shared: ``config`` (one Config from YAML, validated when built), ``constants`` (label names and the
+  study's defaults), ``provenance`` (what made each cached step, so it is reused only when unchanged)
 """
 
 __version__ = "0.1.0"

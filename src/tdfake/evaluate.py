@@ -3,7 +3,7 @@
 A run folder (written by :func:`tdfake.train.train_arm`) holds ``best.keras``, ``config.yaml`` and
 ``split.csv``.  The arm and the folder of its images come from ``run.json`` when the run wrote
 one (keys ``arm``, ``kind``, ``images_root``), otherwise from the layout of ``tdfake run``
-(``OUT/<arm>/`` next to ``OUT/images/``, see :mod:`tdfake.workflow`).
+(``OUT/<arm>/`` next to ``OUT/images/``, see :mod:`tdfake.study`).
 
 The decision threshold is chosen on the run's *validation* split (``cfg.threshold``, EER by
 default) and applied to the test data; the report's THRESH row is still the test-set EER

@@ -23,7 +23,7 @@ from tdfake import plots
 from tdfake.config import ARMS, Config
 from tdfake.metrics import Report, side_by_side, study_table
 from tdfake.split import split_summary
-from tdfake.workflow import Prepared, prepare, results_table
+from tdfake.study import Prepared, prepare, results_table
 
 
 def project_root(start: str | Path | None = None) -> Path:

@@ -84,7 +84,7 @@ def select_subset(split_df: pd.DataFrame, subset: str) -> pd.DataFrame:
     if subset not in SUBSETS:
         raise ValueError(f"subset must be one of {SUBSETS}, got {subset!r}")
     if split_df is None or len(split_df) == 0:
-        raise ValueError("the split table is empty; build it with `tdfake split` (or workflow.prepare)")
+        raise ValueError("the split table is empty; build it with `tdfake split` (or tdfake.study.prepare)")
     if "split" not in split_df.columns:
         raise ValueError("the table has no 'split' column; make one with `tdfake split` before training")
     rows = split_df[split_df["split"] == subset]

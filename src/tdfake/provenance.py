@@ -1,6 +1,6 @@
 """Provenance of cached steps: what made a split, an images folder, a trained run or a report.
 
-Every step that is skipped on a re-run (see :mod:`tdfake.workflow`) writes a small JSON record
+Every step that is skipped on a re-run (see :mod:`tdfake.study`) writes a small JSON record
 next to its output — the parameters that made it, a fingerprint of its input data, the tdfake
 version and the git commit (when the package runs from a git checkout) — and a later call
 compares its own parameters with the record before reusing the output::
@@ -12,7 +12,7 @@ What each step does when the parameters differ (decided where the step lives):
 
 * split (``out_dir/split.provenance.json``) and report (``<run>/report.provenance.json``):
   cheap to remake, so they are **rebuilt**, with one line saying why;
-* images (``OUT/<kind>.provenance.json``): ``workflow.prepare`` **rebuilds** the kind (its folder
+* images (``OUT/<kind>.provenance.json``): ``study.prepare`` **rebuilds** the kind (its folder
   is cleared first, so no old image survives); ``tdfake images`` **refuses** unless ``--force``;
 * trained run (``<run>/training.provenance.json``): hours of work, so it is **refused**; the
   message offers ``--force`` (retrain from scratch) or a new ``out_dir``.

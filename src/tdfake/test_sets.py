@@ -155,12 +155,12 @@ def load_set_reports(out_dir: str | Path, arms) -> dict[str, dict[str, Report]]:
 
 
 def results_by_set(sets: dict[str, dict[str, Report]]) -> pd.DataFrame:
-    """results.csv: :func:`tdfake.workflow.results_table` per set, stacked, with a ``test_set`` column.
+    """results.csv: :func:`tdfake.study.results_table` per set, stacked, with a ``test_set`` column.
 
     The study's columns are kept only on the run's own test split; on other sets they would
     compare different data.
     """
-    from tdfake.workflow import results_table
+    from tdfake.study import results_table
 
     tables = []
     for name, reports in sets.items():

@@ -1,6 +1,6 @@
 """``tdfake run`` (the whole study, resumable) and ``tdfake graphs`` (regenerate a run's figures).
 
-The tf.data input pipeline is :mod:`tdfake.pipeline`; the study end to end is :mod:`tdfake.workflow`.
+The tf.data input pipeline is :mod:`tdfake.pipeline`; the study end to end is :mod:`tdfake.study`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from tdfake.cli.options import add_config_arguments, load_config
 
 
 def run(args: argparse.Namespace) -> int:
-    from tdfake.workflow import run_study
+    from tdfake.study import run_study
 
     cfg = load_config(args)
     if args.graphs is not None:

@@ -53,7 +53,7 @@ def run_train(args: argparse.Namespace) -> int:
         split_df = read_manifest(split_path)
         images_root = Path(args.images)
     else:
-        from tdfake.workflow import prepare
+        from tdfake.study import prepare
 
         prepared = prepare(cfg, kinds=[ARMS[args.arm]])
         split_df, images_root = prepared.split, prepared.images_root

@@ -8,7 +8,7 @@ import pytest
 
 from tdfake.cli import main
 from tdfake.config import Config
-from tdfake.workflow import prepare
+from tdfake.study import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from tdfake.config import ARMS, Config
 
-if TYPE_CHECKING:  # the steps import their modules when they run, so importing workflow stays light
+if TYPE_CHECKING:  # the steps import their modules when they run, so importing this module stays light
     from tdfake.metrics import Report
 
 _ALL_KINDS = tuple(ARMS.values())
