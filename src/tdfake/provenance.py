@@ -23,6 +23,7 @@ records its manifest's fingerprint there, a run the fingerprint of its split).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -69,8 +70,12 @@ def table_fingerprint(table: pd.DataFrame, columns: Iterable[str]) -> dict[str, 
     return {"rows": len(table), "sha256": hashlib.sha256(text.encode()).hexdigest()}
 
 
+@functools.cache
 def git_commit() -> str | None:
-    """The commit of the git checkout holding this package, or None (an installed wheel, no git)."""
+    """The commit of the git checkout holding this package, or None (an installed wheel, no git).
+
+    Asked once per process: every record of a run carries the same commit.
+    """
     try:
         result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
                                 capture_output=True, text=True, timeout=5, check=False)
@@ -102,6 +107,12 @@ def read_record(path: os.PathLike | str) -> dict[str, Any] | None:
         return json.loads(Path(path).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def unchanged(path: os.PathLike | str, params: Mapping[str, Any]) -> bool:
+    """Whether the record at ``path`` exists and was written with exactly ``params`` (the reuse test)."""
+    record = read_record(path)
+    return record is not None and not differences(record["params"], params)
 
 
 def differences(recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -176,9 +176,8 @@ def load_or_make_report(run_dir: Path) -> Report:
 
     record_file = provenance.record_path(run_dir, "report")
     params = report_params(run_dir)
-    record = provenance.read_record(record_file)
     report_json = run_dir / "report.json"
-    if report_json.is_file() and record is not None and not provenance.differences(record["params"], params):
+    if report_json.is_file() and provenance.unchanged(record_file, params):
         return Report.from_json(report_json)
     report = evaluate_run(run_dir)
     provenance.write_record(record_file, "report", params)

@@ -54,8 +54,7 @@ def set_manifest(out_dir: str | Path, name: str, folder: str | Path) -> pd.DataF
     record_file = provenance.record_path(path.parent, "manifest")
     params = {"folder": str(Path(folder).resolve()),
               "manifest": provenance.table_fingerprint(manifest, ["path", "label", "group"])}
-    record = provenance.read_record(record_file)
-    if not (path.is_file() and record is not None and not provenance.differences(record["params"], params)):
+    if not (path.is_file() and provenance.unchanged(record_file, params)):
         path.parent.mkdir(parents=True, exist_ok=True)
         manifest.to_csv(path, index=False)
         provenance.write_record(record_file, "manifest", params)
@@ -102,8 +101,7 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
         "rows": provenance.table_fingerprint(rows, ["root", "path", "label", "group"]),
         "threshold": run.cfg.threshold,
     }
-    record = provenance.read_record(record_file)
-    if report_json.is_file() and record is not None and not provenance.differences(record["params"], params):
+    if report_json.is_file() and provenance.unchanged(record_file, params):
         return Report.from_json(report_json)
     val = validation_scores(run.run_dir)
     test = rows.assign(split="test").reset_index(drop=True)

@@ -66,17 +66,15 @@ def raised_by_tdfake(err: BaseException) -> bool:
 
 
 def is_user_error(err: BaseException) -> bool:
-    """A user error: a file-system error (a missing, unreadable or misplaced file or folder), or a
-    ``ValueError`` / ``KeyError`` that tdfake raised itself with a message naming the value and the
-    fix (``ConfigError``, ``ImageReadError``, ``ProvenanceMismatch`` among them).  The same types
-    raised inside a library (pandas, numpy, Keras) point at a bug in tdfake and keep their traceback.
+    """Whether ``err`` (one of :func:`user_error_types`) is a user error rather than a bug.
+
+    File-system errors (a missing, unreadable or misplaced file or folder) and the offline-weights
+    error always are.  A ``ValueError`` / ``KeyError`` is when tdfake raised it itself, with a
+    message naming the value and the fix (``ConfigError``, ``ImageReadError``,
+    ``ProvenanceMismatch`` among them); the same types raised inside a library (pandas, numpy,
+    Keras) point at a bug in tdfake and keep their traceback.
     """
-    if isinstance(err, OSError):
-        return True
-    model = sys.modules.get("tdfake.model")
-    if model is not None and isinstance(err, model.WeightsUnavailableError):
-        return True
-    return raised_by_tdfake(err)
+    return not isinstance(err, (ValueError, KeyError)) or raised_by_tdfake(err)
 
 
 def main(argv: list[str] | None = None) -> int:
