@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 
-import keras
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
+from tiny_models import SIZE, expected_score, face, red_model
 
 from tdfake.cli import main
 from tdfake.config import Config
@@ -21,34 +21,11 @@ from tdfake.evaluate import evaluate_run, load_run, predict_paths
 from tdfake.images import read_rgb, write_rgb
 from tdfake.metrics import equal_error_rate, evaluate_scores
 
-SIZE = 32
 # red level per image: reals from 0.20 to 0.60, fakes from 0.45 to 0.85
 REAL_RED = np.linspace(0.20, 0.60, 12)
 FAKE_RED = np.linspace(0.45, 0.85, 12)
 # split per index (same for both classes): 6 train, 3 val, 3 test
 SPLITS = ["train", "val", "test", "train", "val", "test", "train", "val", "test", "train", "train", "train"]
-
-
-def expected_score(path) -> float:
-    red = read_rgb(path)[..., 0].astype(np.float64) / 255.0
-    return float(1.0 / (1.0 + np.exp(-(10.0 * red.mean() - 5.0))))
-
-
-def face(red: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    image = rng.integers(0, 256, (SIZE, SIZE, 3)).astype(np.float64)
-    image[..., 0] = np.clip(red * 255 + rng.normal(0, 20, (SIZE, SIZE)), 0, 255)
-    return image.round().astype(np.uint8)
-
-
-def tiny_model() -> keras.Model:
-    model = keras.Sequential([
-        keras.Input((SIZE, SIZE, 3)),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
-    model.layers[-1].set_weights([np.array([[10.0], [0.0], [0.0]]), np.array([-5.0])])
-    return model
 
 
 @pytest.fixture
@@ -79,7 +56,7 @@ def run_dir(tmp_path, data_dir):
     run.mkdir(parents=True)
     Config().override(image_size=SIZE, batch_size=5, weights=None, out_dir=str(out)).to_yaml(run / "config.yaml")
     split.to_csv(run / "split.csv", index=False)
-    tiny_model().save(run / "best.keras")
+    red_model().save(run / "best.keras")
     return run
 
 

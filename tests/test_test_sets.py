@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import recall_score, roc_auc_score
+from tiny_models import SIZE, expected_score, face, red_model
 
 from tdfake import plots
 from tdfake.config import Config, ConfigError
@@ -27,27 +27,6 @@ from tdfake.test_sets import (
     results_by_set,
     sets_markdown,
 )
-
-SIZE = 32
-
-
-def face(red: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    image = rng.integers(0, 256, (SIZE, SIZE, 3)).astype(np.float64)
-    image[..., 0] = np.clip(red * 255 + rng.normal(0, 20, (SIZE, SIZE)), 0, 255)
-    return image.round().astype(np.uint8)
-
-
-def expected_score(path) -> float:
-    red = read_rgb(path)[..., 0].astype(np.float64) / 255.0
-    return float(1.0 / (1.0 + np.exp(-(10.0 * red.mean() - 5.0))))
-
-
-def tiny_model() -> keras.Model:
-    model = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(1, activation="sigmoid")])
-    model.layers[-1].set_weights([np.array([[10.0], [0.0], [0.0]]), np.array([-5.0])])
-    return model
 
 
 @pytest.fixture
@@ -68,7 +47,7 @@ def run_out(tmp_path):
     cfg.to_yaml(run / "config.yaml")
     pd.DataFrame(rows, columns=["root", "path", "label", "method", "video", "group", "split"]).to_csv(
         run / "split.csv", index=False)
-    tiny_model().save(run / "best.keras")
+    red_model().save(run / "best.keras")
     evaluate_run(run, n_bootstrap=0)
     return cfg
 
