@@ -57,6 +57,25 @@ def test_unbalanced_groups_still_within_tolerance():
     assert fraction_gap(s, (0.81, 0.09, 0.10))[0] <= 0.01
 
 
+def test_linked_pairs_and_lone_videos_are_spread_over_the_splits_alike():
+    # DFDC-like: 1,000 real/fake pairs (a fake and the real video it was made from) and 1,000 lone
+    # videos per class; each kind of group must reach every split at the fractions, not only train
+    rows = []
+    for g in range(1000):
+        rows += [("/d", f"real/p{g}.jpg", 0, "real", f"p{g}", f"p{g}"),
+                 ("/d", f"fake/p{g}.jpg", 1, "x", f"p{g}x", f"p{g}")]
+    for g in range(1000):
+        rows += [("/d", f"real/r{g}.jpg", 0, "real", f"r{g}", f"r{g}"),
+                 ("/d", f"fake/f{g}.jpg", 1, "x", f"f{g}", f"f{g}")]
+    s = split_manifest(pd.DataFrame(rows, columns=["root", "path", "label", "method", "video", "group"]), seed=4)
+    paired = s["group"].str.startswith("p")
+    for kind in (paired, ~paired):
+        shares = s[kind]["split"].value_counts(normalize=True)
+        for split, target in zip(SPLITS, (0.81, 0.09, 0.10)):
+            assert shares[split] == pytest.approx(target, abs=0.01), (split, shares.to_dict())
+    assert fraction_gap(s, (0.81, 0.09, 0.10))[0] <= 0.01
+
+
 def test_deterministic_and_independent_of_row_order():
     m = ffpp_manifest(100)
     a = split_manifest(m, seed=7)

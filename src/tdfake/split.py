@@ -135,10 +135,15 @@ def _frame_split(frame: pd.DataFrame, f: np.ndarray, seed: int) -> np.ndarray:
 
 
 def _group_split(frame: pd.DataFrame, f: np.ndarray, seed: int) -> np.ndarray:
-    """Whole groups to splits, greedily keeping each class's fractions on target.
+    """Whole groups to splits, each to the split it fills least (relative to that split's target).
 
-    Groups go largest first (seeded random order among equal sizes); each goes to the split
-    where it most reduces the squared gap between the per-class counts and their targets.
+    Groups go largest first (seeded random order among equal sizes).  A group goes to the split
+    whose fill, after taking it, is lowest: the group's frames per class over that split's
+    target for the class, averaged over the group's frames.  So the splits fill at the same
+    pace, and each receives the same mix of group kinds: with real/fake pairs and lone videos,
+    the pairs are spread over train, validation and test at the fractions instead of all
+    landing in train (the previous rule, which minimised the squared gap to the targets, put a
+    pair wherever the gap was largest, i.e. in train until train was full).
     """
     labels = np.unique(frame["label"].to_numpy())
     counts = pd.crosstab(frame["group"], frame["label"]).reindex(columns=labels, fill_value=0)
@@ -148,12 +153,14 @@ def _group_split(frame: pd.DataFrame, f: np.ndarray, seed: int) -> np.ndarray:
     counts = counts.iloc[np.argsort(-sizes, kind="stable")]
     totals = np.maximum(counts.sum(axis=0).to_numpy(dtype=float), 1.0)
     target = f[:, None] * totals[None, :]
+    with np.errstate(divide="ignore"):
+        inverse_target = np.where(target > 0, 1.0 / target, np.inf)
     current = np.zeros_like(target)
     assigned = {}
     for group, c in zip(counts.index, counts.to_numpy(dtype=float)):
-        cost = (((current + c - target) ** 2 - (current - target) ** 2) / totals ** 2).sum(axis=1)
-        cost[f == 0] = np.inf
-        best = int(np.argmin(cost))
+        present = c > 0
+        fill = ((current + c)[:, present] * inverse_target[:, present] * c[present]).sum(axis=1) / c.sum()
+        best = int(np.argmin(fill))
         current[best] += c
         assigned[group] = SPLITS[best]
     return frame["group"].map(assigned).to_numpy(dtype=object)
