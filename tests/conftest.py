@@ -64,3 +64,24 @@ def write_images(tmp_path):
         return root
 
     return write
+
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory) -> dict:
+    """One `tdfake run` of the demo config on tiny settings, made once per test session; its overrides.
+
+    The returned dict holds every override (``out_dir``, ``graphs_dir``, ``demo_dir`` included), as
+    the notebooks take them.  The end-to-end, notebook and sweep tests all read this one run, as a
+    user's notebooks reuse the arms `tdfake run` finished; the training code itself is tested here
+    and in tests/test_train.py.  Tests must not change its files.
+    """
+    from tiny_models import TINY_STUDY, tiny_study_argv
+
+    from tdfake.cli import main
+
+    root = tmp_path_factory.mktemp("tiny_study")
+    overrides = {**TINY_STUDY, "out_dir": str(root / "run"), "graphs_dir": str(root / "graphs"),
+                 "demo_dir": str(root / "demo")}
+    assert main(tiny_study_argv(overrides)) == 0
+    return overrides

@@ -1,7 +1,8 @@
 """The five notebooks run top to bottom (papermill) on the demo data with tiny settings.
 
-They share one output folder, in order, as a user would run them: 02 makes the split and the
-images, 03–05 train one arm each (one epoch at Xception's minimum input size), 05 compares.
+They run on the output folder of the session's tiny `tdfake run` (fixture ``tiny_study``), as a
+user runs them after `tdfake run`: 02 reuses the split and images, 03–05 reuse their finished
+arm (training itself is tested in tests/test_train.py and tests/test_study.py), 05 compares.
 The helpers they call (:mod:`tdfake.notebook`) are checked here on their own as well.
 """
 
@@ -16,23 +17,16 @@ from tdfake.notebook import project_root, setup
 papermill = pytest.importorskip("papermill", reason="papermill is a dev dependency: pip install -e '.[dev]'")
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ["01_data_description", "02_tucker_image_creation", "03_baseline", "04_tk", "05_tk_diff"]
+NOTEBOOKS = ["01_data_description", "02_tucker_image_creation", "03_baseline", "04_tk", "05_tk_diff",
+             "06_rank_sweep"]
+SWEEP_RANKS = [5, 30]
+"""06's ranks in the test: one new rank, and the tiny study's own rank (reused as it is)."""
 ARM_NOTEBOOKS = {"baseline": "03_baseline", "tk": "04_tk", "tk_diff": "05_tk_diff"}
 
 
 def code_cells(name: str) -> list:
     book = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
     return [c for c in book.cells if c.cell_type == "code"]
-
-
-@pytest.fixture(scope="module")
-def tiny_overrides(tmp_path_factory):
-    out = tmp_path_factory.mktemp("notebooks")
-    return {
-        "out_dir": str(out / "run"), "graphs_dir": str(out / "graphs"), "demo_dir": str(out / "demo"),
-        "demo_n_per_class": 40, "demo_size": 128, "image_size": 71, "batch_size": 8, "epochs": 1,
-        "train_fraction": 0.6, "val_fraction": 0.2, "test_fraction": 0.2,
-    }
 
 
 def test_committed_notebooks_carry_no_outputs():
@@ -80,11 +74,13 @@ def test_setup_rejects_unknown_overrides(monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_runs_top_to_bottom(name, tiny_overrides, tmp_path):
+def test_notebook_runs_top_to_bottom(name, tiny_study, tmp_path):
     executed = tmp_path / f"{name}.ipynb"
+    parameters = {"overrides": tiny_study}
+    if name == "06_rank_sweep":
+        parameters["ranks"] = SWEEP_RANKS
     papermill.execute_notebook(
-        str(ROOT / "notebooks" / f"{name}.ipynb"), str(executed),
-        parameters={"overrides": tiny_overrides}, cwd=str(ROOT / "notebooks"),
+        str(ROOT / "notebooks" / f"{name}.ipynb"), str(executed), parameters=parameters, cwd=str(ROOT / "notebooks"),
         kernel_name="python3", progress_bar=False,
     )
     outputs = [o for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code" for o in c.outputs]

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_models import tiny_study_argv
 
 from tdfake.cli import main
 from tdfake.config import Config
@@ -30,13 +31,8 @@ def test_prepare_leaves_out_unreadable_files_and_records_them(write_images, tmp_
 
 
 @pytest.mark.slow
-def test_run_writes_results_and_graphs_then_resumes(tmp_path, capsys):
-    out, graphs = tmp_path / "run", tmp_path / "graphs"
-    argv = ["run", "--config", str(ROOT / "configs/demo.yaml"), "--out-dir", str(out), "--epochs", "1",
-            "--set", f"demo_dir={tmp_path / 'demo'}", "--set", f"graphs_dir={graphs}",
-            "--set", "demo_n_per_class=40", "--set", "image_size=71", "--set", "batch_size=8",
-            "--set", "train_fraction=0.6", "--set", "val_fraction=0.2", "--set", "test_fraction=0.2"]
-    assert main(argv) == 0
+def test_run_writes_results_and_graphs_then_resumes(tiny_study, capsys):
+    out, graphs = Path(tiny_study["out_dir"]), Path(tiny_study["graphs_dir"])
     results = pd.read_csv(out / "results.csv", index_col="arm")
     assert list(results.index) == ["baseline", "tk", "tk_diff"]
     assert results["auroc"].between(0, 1).all() and (results["study_auroc"] == [0.943, 0.9405, 0.782]).all()
@@ -49,6 +45,7 @@ def test_run_writes_results_and_graphs_then_resumes(tmp_path, capsys):
         assert {"predictions.csv", "report.md", "report.json", "best.keras", "run.json"} <= {
             p.name for p in (out / arm).iterdir()}
 
+    argv = tiny_study_argv(tiny_study)
     checkpoints = {arm: (out / arm / "best.keras").stat().st_mtime_ns for arm in ("baseline", "tk", "tk_diff")}
     assert main(argv) == 0  # a second run resumes: nothing is retrained, the results are the same
     assert {arm: (out / arm / "best.keras").stat().st_mtime_ns for arm in checkpoints} == checkpoints

@@ -1,6 +1,6 @@
-"""A hand-weighted stand-in for a trained arm: its score of any image is known in closed form.
+"""Small stand-ins the tests share: a hand-weighted arm, and the settings of one tiny demo study.
 
-The model is GlobalAveragePooling → Dense(1, sigmoid) with fixed weights, so an image's score is
+The hand-weighted arm is GlobalAveragePooling → Dense(1, sigmoid) with fixed weights, so an image's score is
 sigmoid(10 · mean red / 255 − 5).  Tests write "faces" whose red level they choose (reals darker
 than fakes, with overlap), so scores are informative but imperfect, and check every score the
 code under test reports against :func:`expected_score` of the very file scored.  No training.
@@ -8,10 +8,14 @@ code under test reports against :func:`expected_score` of the very file scored. 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 
 from tdfake.images import read_rgb
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SIZE = 32
 
@@ -40,3 +44,19 @@ def red_model(size: int = SIZE) -> keras.Model:
     ])
     model.layers[-1].set_weights([np.array([[10.0], [0.0], [0.0]]), np.array([-5.0])])
     return model
+
+
+TINY_STUDY = {
+    "demo_n_per_class": 40, "demo_size": 128, "image_size": 71, "batch_size": 8, "epochs": 1,
+    "train_fraction": 0.6, "val_fraction": 0.2, "test_fraction": 0.2,
+}
+"""Settings of the one tiny demo study the slow tests share (fixture ``tiny_study`` in conftest.py):
+40 + 40 demo crops at 128 px, one epoch at Xception's smallest input."""
+
+
+def tiny_study_argv(overrides: dict, command: str = "run") -> list[str]:
+    """``tdfake run`` (or ``sweep``) arguments for the demo config with ``overrides`` as ``--set`` options."""
+    argv = [command, "--config", str(ROOT / "configs/demo.yaml")]
+    for key, value in overrides.items():
+        argv += ["--set", f"{key}={value}"]
+    return argv

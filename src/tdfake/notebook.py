@@ -7,7 +7,8 @@ and the figures), load the config, apply the notebook's overrides, and have Jupy
 shows only as text until PNG display is switched on).  The arm steps (``arm_data``,
 ``show_report``, ``beside_study``, ``show_curves``) are the body of ``03_baseline``, ``04_tk`` and
 ``05_tk_diff``: those three notebooks make the same calls and differ only in their ``arm``
-parameter.  ``compare_arms`` is the closing comparison of ``05_tk_diff``.
+parameter.  ``compare_arms`` is the closing comparison of ``05_tk_diff``; ``show_sweep`` and
+``show_rank_examples`` are the body of ``06_rank_sweep``.
 """
 
 from __future__ import annotations
@@ -100,3 +101,24 @@ def compare_arms(cfg: Config) -> None:
     display(plots.plot_comparison(reports))
     written = plots.save_all(cfg.out_dir, cfg.graphs_dir)
     print(f"{len(written)} figures written to {cfg.graphs_dir}: {', '.join(p.name for p in written.values())}")
+
+
+def show_sweep(cfg: Config, ranks) -> pd.DataFrame:
+    """Train (or reuse) the rank sweep of :mod:`tdfake.sweep`; show its table and figure; return the table."""
+    from tdfake.sweep import run_sweep, sweep_markdown
+
+    table = run_sweep(cfg, ranks)
+    display(Markdown(sweep_markdown(table)))
+    display(plots.plot_sweep(table))
+    return table
+
+
+def show_rank_examples(cfg: Config, ranks) -> None:
+    """The first fake test crop of the run's split at every rank (see :func:`tdfake.plots.plot_rank_examples`)."""
+    from tdfake.datasets import read_manifest
+    from tdfake.images import read_rgb
+
+    split = read_manifest(Path(cfg.out_dir) / "split.csv")
+    row = split[(split["split"] == "test") & (split["label"] == 1)].iloc[0]
+    image = read_rgb(Path(row["root"]) / row["path"])
+    display(plots.plot_rank_examples(image, sorted(ranks), cfg.tucker_method, int(cfg.rank[2])))

@@ -34,6 +34,7 @@ GRAPH_FILES = {
     "confusion": "confusion_matrices.png",
     "comparison": "comparison.png",
     "tucker": "tucker_example.png",
+    "sweep": "rank_sweep.png",
 }
 """File names :func:`save_all` writes under the graphs folder."""
 DPI = 120
@@ -258,6 +259,75 @@ def plot_tucker_example(images: Mapping[str, np.ndarray], rank=(30, 30, 3), meth
     return _finish(fig, path)
 
 
+# --------------------------------------------------------------------------- rank sweep
+
+def plot_sweep(table: pd.DataFrame, path: os.PathLike | str | None = None) -> Figure:
+    """AUROC against Tucker rank for TK and TK_diff (95 % intervals), the baseline as a horizontal band.
+
+    ``table`` is :func:`tdfake.sweep.run_sweep`'s (sweep.csv): the baseline's row has no rank.
+    The x axis is logarithmic in the rank, with a tick at every rank swept.
+    """
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
+    baseline = table[table["arm"] == "baseline"]
+    if len(baseline):
+        row = baseline.iloc[0]
+        ax.axhspan(row["auroc_ci_low"], row["auroc_ci_high"], color=_colour("baseline", 0), alpha=0.15,
+                   label="baseline (OR) 95 % CI")
+        ax.axhline(row["auroc"], color=_colour("baseline", 0), lw=1.5, label=f"baseline (OR) {row['auroc']:.3f}")
+    ranks = sorted(int(r) for r in table["rank"].dropna().unique())
+    for i, arm in enumerate(a for a in ("tk", "tk_diff") if (table["arm"] == a).any()):
+        rows = table[table["arm"] == arm].dropna(subset=["rank"]).sort_values("rank")
+        x = rows["rank"].astype(int).to_numpy()
+        ax.fill_between(x, rows["auroc_ci_low"], rows["auroc_ci_high"], color=_colour(arm, i + 1), alpha=0.2)
+        ax.plot(x, rows["auroc"], "o-", color=_colour(arm, i + 1), label=_label(arm))
+    ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
+    if ranks:
+        ax.set_xscale("log")
+        ax.set_xticks(ranks, [str(r) for r in ranks])
+        ax.minorticks_off()
+    ax.set_xlabel("Tucker rank r (images of rank [r, r, 3])")
+    ax.set_ylabel("test AUROC")
+    ax.set_ylim(0.3, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    basis = f" (95 % CI over {int(baseline.iloc[0]['n_bootstrap_units'])} test {baseline.iloc[0]['bootstrap_unit']}s)" \
+        if len(baseline) and pd.notna(baseline.iloc[0].get("n_bootstrap_units")) else ""
+    ax.set_title("Detection against Tucker rank" + basis, fontsize=10)
+    return _finish(fig, path)
+
+
+def plot_rank_examples(image: np.ndarray, ranks, method: str = "fast", channels: int = 3,
+                       path: os.PathLike | str | None = None) -> Figure:
+    """One crop's TK (top row) and TK_diff (bottom row) at every rank r of ``ranks`` (rank [r, r, channels]).
+
+    The titles give the relative reconstruction error ‖OR − TK‖ / ‖OR‖ at each rank: how much of
+    the crop the TK arm loses and the TK_diff arm keeps.
+    """
+    from tdfake.tucker import transform
+
+    ranks = list(ranks)
+    fig = Figure(figsize=(2.2 * (len(ranks) + 1), 4.8))
+    axes = fig.subplots(2, len(ranks) + 1)
+    original = image.astype(np.float64)
+    axes[0, 0].imshow(image)
+    axes[0, 0].set_title("original (OR)", fontsize=9)
+    axes[1, 0].axis("off")
+    for c, r in enumerate(ranks, start=1):
+        rank = (int(r), int(r), int(channels))
+        tk = transform(image, "TK", rank=rank, method=method)
+        error = np.linalg.norm(original - tk) / max(np.linalg.norm(original), 1e-12)
+        axes[0, c].imshow(tk)
+        axes[0, c].set_title(f"TK r={r}\nerror {error:.3f}", fontsize=9)
+        axes[1, c].imshow(transform(image, "TK_diff", rank=rank, method=method))
+        axes[1, c].set_title(f"TK_diff r={r}", fontsize=9)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("One test crop at each Tucker rank [r, r, 3]", fontsize=10)
+    return _finish(fig, path)
+
+
 # --------------------------------------------------------------------------- all of graphs/
 
 def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = None,
@@ -265,9 +335,9 @@ def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = 
     """Regenerate the standard figures from a ``tdfake run`` output folder; returns name → file.
 
     Reads ``out_dir/<arm>/history.csv``, ``config.yaml``, ``split.csv`` and ``report.json`` of every
-    arm that has them (arms without a report are left out of the result figures), and the first
-    real and fake test images of the split for the Tucker example.  ``graphs_dir`` defaults to the
-    config's ``graphs_dir``.
+    arm that has them (arms without a report are left out of the result figures), the first
+    real and fake test images of the split for the Tucker example, and ``sweep/sweep.csv`` when
+    ``tdfake sweep`` wrote one.  ``graphs_dir`` defaults to the config's ``graphs_dir``.
     """
     from tdfake.datasets import read_manifest
     from tdfake.images import read_rgb
@@ -317,4 +387,10 @@ def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = 
             examples[name] = read_rgb(Path(rows.iloc[0]["root"]) / rows.iloc[0]["path"])
     if examples:
         save("tucker", lambda p: plot_tucker_example(examples, tuple(cfg.rank), cfg.tucker_method, p))
+
+    from tdfake.sweep import read_sweep
+
+    sweep = read_sweep(out_dir)
+    if sweep is not None:
+        save("sweep", lambda p: plot_sweep(sweep, p))
     return written

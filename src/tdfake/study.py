@@ -106,11 +106,22 @@ def prepare(cfg: Config, kinds: list[str] | tuple[str, ...] = _ALL_KINDS) -> Pre
 
     Images made with other parameters (rank, method, format, data folder) are cleared and made anew.
     """
-    from tdfake.image_creation import create_images
-
     data_dir = data_folder(cfg)
     split = load_or_make_split(cfg, data_dir)
     images_root = Path(cfg.out_dir) / "images"
+    return Prepared(split=make_arm_images(cfg, data_dir, split, images_root, kinds), images_root=images_root,
+                    data_dir=data_dir)
+
+
+def make_arm_images(cfg: Config, data_dir: Path, split: pd.DataFrame, images_root: Path,
+                    kinds: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """The split rows' images of ``kinds`` under ``images_root`` (made or reused); returns the usable rows.
+
+    The images follow ``cfg`` (rank, Tucker method, format); kinds made with other settings are
+    made anew (see :func:`tdfake.image_creation.create_images`).
+    """
+    from tdfake.image_creation import create_images
+
     create_images(
         data_dir,
         images_root,
@@ -122,8 +133,7 @@ def prepare(cfg: Config, kinds: list[str] | tuple[str, ...] = _ALL_KINDS) -> Pre
         paths=list(split["path"]),
         replace_changed=True,
     )
-    return Prepared(split=usable_rows(split, images_root, kinds, cfg.image_format), images_root=images_root,
-                    data_dir=data_dir)
+    return usable_rows(split, images_root, kinds, cfg.image_format)
 
 
 def usable_rows(split: pd.DataFrame, images_root: Path, kinds, image_format: str | None) -> pd.DataFrame:
@@ -142,8 +152,9 @@ def usable_rows(split: pd.DataFrame, images_root: Path, kinds, image_format: str
     return split[present].reset_index(drop=True)
 
 
-def run_arm(cfg: Config, arm: str, prepared: Prepared | None = None, force: bool = False) -> Report:
-    """Train (or resume) one arm in ``out_dir/<arm>`` and evaluate its best checkpoint.
+def run_arm(cfg: Config, arm: str, prepared: Prepared | None = None, force: bool = False,
+            run_dir: Path | None = None) -> Report:
+    """Train (or resume) one arm in ``run_dir`` (default ``out_dir/<arm>``) and evaluate its best checkpoint.
 
     A finished arm is not retrained; an arm trained with other settings raises, naming them,
     unless ``force`` retrains it from scratch.  Its report is reused when ``report.provenance.json``
@@ -153,7 +164,7 @@ def run_arm(cfg: Config, arm: str, prepared: Prepared | None = None, force: bool
 
     if prepared is None:
         prepared = prepare(cfg, [ARMS[arm]])
-    run_dir = Path(cfg.out_dir) / arm
+    run_dir = Path(cfg.out_dir) / arm if run_dir is None else Path(run_dir)
     train_arm(cfg, arm, prepared.split, prepared.images_root, run_dir, resume=True, force=force)
     return load_or_make_report(run_dir)
 

@@ -1,4 +1,5 @@
-"""``tdfake run`` (the whole study, resumable) and ``tdfake graphs`` (regenerate a run's figures).
+"""``tdfake run`` (the whole study, resumable), ``tdfake sweep`` (TK arms against Tucker rank) and
+``tdfake graphs`` (regenerate a run's figures).
 
 The tf.data input pipeline is :mod:`tdfake.pipeline`; the study end to end is :mod:`tdfake.study`.
 """
@@ -22,6 +23,18 @@ def run(args: argparse.Namespace) -> int:
     minutes = (time.perf_counter() - start) / 60
     print(f"\n{cfg.out_dir}/results.md written; graphs in {cfg.graphs_dir}/ ({minutes:.1f} min)")
     print(results[["test_set", "accuracy", "auroc", "thresh_test_eer", "study_accuracy", "study_auroc"]].to_string())
+    return 0
+
+
+def sweep(args: argparse.Namespace) -> int:
+    from tdfake.sweep import run_sweep, sweep_dir, sweep_markdown
+
+    cfg = load_config(args)
+    start = time.perf_counter()
+    table = run_sweep(cfg, args.ranks, force=args.force)
+    minutes = (time.perf_counter() - start) / 60
+    print(f"\n{sweep_dir(cfg)}/sweep.csv and sweep.png written ({minutes:.1f} min)")
+    print(sweep_markdown(table))
     return 0
 
 
@@ -49,6 +62,21 @@ def register(subparsers) -> None:
                         help="write the figures to DIR (overrides graphs_dir; `--graphs graphs/` refreshes the "
                              "README's figures)")
     parser.set_defaults(func=run)
+
+    parser = subparsers.add_parser(
+        "sweep", help="TK and TK_diff arms trained at several Tucker ranks on one split, against the baseline",
+        description="Train the tk and tk_diff arms at Tucker ranks [r, r, 3] for every r of --ranks, all on the "
+                    "config's one split (out_dir/split.csv), and the baseline once as the reference; write "
+                    "out_dir/sweep/sweep.csv (rank, arm, AUROC with its 95%% interval, accuracy at the validation "
+                    "threshold) and sweep.png. Finished steps are reused, including a `tdfake run` of the same "
+                    "config (its arms are the config's own rank); other ranks go to out_dir/sweep/rank_<r>/.",
+    )
+    add_config_arguments(parser)
+    parser.add_argument("--ranks", type=int, nargs="+", required=True, metavar="R",
+                        help="the ranks r to sweep, e.g. --ranks 5 10 20 30 60")
+    parser.add_argument("--force", action="store_true",
+                        help="retrain from scratch the arms trained with other settings than the config's")
+    parser.set_defaults(func=sweep)
 
     parser = subparsers.add_parser("graphs", help="regenerate the figures of a finished run")
     parser.add_argument("out_dir", help="a `tdfake run` output folder (e.g. runs/demo)")
