@@ -58,13 +58,11 @@ class Perturbation:
 
 
 PERTURBATIONS: dict[str, Perturbation] = {
-    "jpeg": Perturbation("jpeg", "JPEG re-encoding at quality q", (90, 70, 50, 30), "q{:g}"),
-    "blur": Perturbation("blur", "Gaussian blur, kernel k, sigma k/6 (DeeperForensics GB)",
-                         (7, 9, 13, 17, 21), "k{:g}"),
-    "noise": Perturbation("noise", "Gaussian noise of variance σ² in YCbCr (DeeperForensics GNC)",
+    "jpeg": Perturbation("jpeg", "JPEG re-encoding, quality q", (90, 70, 50, 30), "q{:g}"),
+    "blur": Perturbation("blur", "Gaussian blur, k×k, σ = k/6", (7, 9, 13, 17, 21), "k{:g}"),
+    "noise": Perturbation("noise", "Gaussian noise in YCbCr, variance σ²",
                           (0.001, 0.002, 0.005, 0.01, 0.05), "σ²={:g}"),
-    "resize": Perturbation("resize", "down-and-up resizing by factor f (DeeperForensics' 'JPEG')",
-                           (2, 3, 4, 5, 6), "×{:g}"),
+    "resize": Perturbation("resize", "down-and-up resizing by f", (2, 3, 4, 5, 6), "×{:g}"),
 }
 """Every perturbation with its levels; the CLI's choices, the CSV and the figure all read this table."""
 

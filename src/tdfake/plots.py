@@ -258,6 +258,49 @@ def plot_tucker_example(images: Mapping[str, np.ndarray], rank=(30, 30, 3), meth
     return _finish(fig, path)
 
 
+# --------------------------------------------------------------------------- robustness
+
+def plot_robustness(table: pd.DataFrame, path: os.PathLike | str | None = None) -> Figure:
+    """AUROC against perturbation level, one panel per perturbation, one line per arm (``robustness.csv``).
+
+    ``table`` has the columns of :data:`tdfake.robustness.COLUMNS`.  Each arm's line carries its
+    bootstrap 95 % interval as a band; its unperturbed AUROC (condition ``none``) is a dashed line
+    in the arm's colour; tick labels show each level's parameter (``q70``, ``k13``, ``σ²=0.005``, ``×3``).
+    """
+    from tdfake.perturb import NONE, PERTURBATIONS
+
+    names = [n for n in PERTURBATIONS if n in set(table["perturbation"])]
+    if not names:
+        raise ValueError("the table holds no perturbed condition; run `tdfake robustness` with --perturbations")
+    arms = list(dict.fromkeys(table["arm"]))
+    fig = Figure(figsize=(3.6 * len(names) + 0.8, 3.8))
+    axes = np.atleast_1d(fig.subplots(1, len(names), sharey=True))
+    lowest = float(np.nanmin(table[["auroc", "auroc_ci_low"]].to_numpy(dtype=float)))
+    for ax, name in zip(axes, names):
+        perturbation = PERTURBATIONS[name]
+        for i, arm in enumerate(arms):
+            colour = _colour(arm, i)
+            rows = table[(table["arm"] == arm) & (table["perturbation"] == name)].sort_values("level")
+            ax.plot(rows["level"], rows["auroc"], "o-", color=colour, ms=4, label=_label(arm))
+            ax.fill_between(rows["level"], rows["auroc_ci_low"].astype(float), rows["auroc_ci_high"].astype(float),
+                            color=colour, alpha=0.15, lw=0)
+            clean = table[(table["arm"] == arm) & (table["perturbation"] == NONE)]["auroc"]
+            if len(clean):
+                ax.axhline(float(clean.iloc[0]), color=colour, ls="--", lw=1,
+                           label=f"{_label(arm)} unperturbed" if name == names[0] else None)
+        ax.axhline(0.5, color="grey", ls=":", lw=1, label="chance" if name == names[0] else None)
+        ax.set_xticks(list(perturbation.levels), [perturbation.label(level) for level in perturbation.levels],
+                      fontsize=8)
+        ax.set_title(perturbation.description, fontsize=9)
+        ax.set_xlabel("level")
+        ax.set_ylim(min(0.45, lowest - 0.03), 1.01)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("AUROC (band: 95 % CI)")
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.suptitle("Robustness: test AUROC under perturbed input crops (dashed: unperturbed)", fontsize=10)
+    return _finish(fig, path)
+
+
 # --------------------------------------------------------------------------- all of graphs/
 
 def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = None,
