@@ -1,4 +1,5 @@
-"""The figures of ``graphs/``: training curves, learning rate, ROC, confusion matrices, comparison, Tucker.
+"""The figures of ``graphs/``: training curves, learning rate, ROC, confusion matrices, comparison, Tucker,
+robustness.
 
 Every function returns a :class:`matplotlib.figure.Figure` and, given ``path``, also writes it as a
 PNG.  Figures are made without pyplot, so nothing accumulates in a long notebook session and no
@@ -293,7 +294,7 @@ def plot_robustness(table: pd.DataFrame, path: os.PathLike | str | None = None) 
                       fontsize=8)
         ax.set_title(perturbation.description, fontsize=9)
         ax.set_xlabel("level")
-        ax.set_ylim(min(0.45, lowest - 0.03), 1.01)
+        ax.set_ylim(max(0.0, min(0.45, lowest - 0.03)), 1.01)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("AUROC (band: 95 % CI)")
     axes[0].legend(fontsize=7, loc="lower left")

@@ -26,6 +26,7 @@ run's seed.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Iterable, Sequence
@@ -183,8 +184,11 @@ def arm_scores(run, model_of, rows: pd.DataFrame, name: str, level: int, seed: i
     folder = out / "conditions" / cond
     source = condition_crops(rows, name, level, seed, folder)
     usable = source[source["reason"] == ""]
-    staged, skipped = _stage_rows(usable, run, folder) if len(usable) else (usable.assign(file=None), None)
-    reasons = dict(zip(skipped["path"].astype(str), skipped["reason"].astype(str))) if skipped is not None else {}
+    if len(usable):
+        staged, skipped = _stage_rows(usable, run, folder)
+    else:  # every crop unreadable: nothing to stage
+        staged, skipped = usable.assign(file=None), pd.DataFrame(columns=["path", "reason"])
+    reasons = dict(zip(skipped["path"].astype(str), skipped["reason"].astype(str)))
     scores = pd.Series(np.nan, index=rows.index)
     good = staged[staged["file"].notna()]
     if len(good):
@@ -220,13 +224,7 @@ def robustness(run_dirs: Iterable[os.PathLike | str], data: os.PathLike | str | 
     todo = conditions(perturbations)
     records, skipped = [], []
     for run in runs:
-        models: list = []
-
-        def model_of(run=run, models=models):
-            if not models:
-                models.append(load_model(run))
-            return models[0]
-
+        model_of = functools.cache(functools.partial(load_model, run))  # loaded once, and only if needed
         for name, level in tqdm(todo, desc=f"robustness {run.arm}", unit="condition"):
             scores = arm_scores(run, model_of, rows, name, level, seed, out)
             lost = scores[scores["score"].isna()]
