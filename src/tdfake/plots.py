@@ -274,7 +274,7 @@ def plot_robustness(table: pd.DataFrame, path: os.PathLike | str | None = None) 
     if not names:
         raise ValueError("the table holds no perturbed condition; run `tdfake robustness` with --perturbations")
     arms = list(dict.fromkeys(table["arm"]))
-    fig = Figure(figsize=(3.6 * len(names) + 0.8, 3.8))
+    fig = Figure(figsize=(3.6 * len(names) + 2.6, 3.8))
     axes = np.atleast_1d(fig.subplots(1, len(names), sharey=True))
     lowest = float(np.nanmin(table[["auroc", "auroc_ci_low"]].to_numpy(dtype=float)))
     for ax, name in zip(axes, names):
@@ -288,8 +288,8 @@ def plot_robustness(table: pd.DataFrame, path: os.PathLike | str | None = None) 
             clean = table[(table["arm"] == arm) & (table["perturbation"] == NONE)]["auroc"]
             if len(clean):
                 ax.axhline(float(clean.iloc[0]), color=colour, ls="--", lw=1,
-                           label=f"{_label(arm)} unperturbed" if name == names[0] else None)
-        ax.axhline(0.5, color="grey", ls=":", lw=1, label="chance" if name == names[0] else None)
+                           label=f"{_label(arm)} unperturbed" if name == names[-1] else None)
+        ax.axhline(0.5, color="grey", ls=":", lw=1, label="chance" if name == names[-1] else None)
         ax.set_xticks(list(perturbation.levels), [perturbation.label(level) for level in perturbation.levels],
                       fontsize=8)
         ax.set_title(perturbation.description, fontsize=9)
@@ -297,7 +297,7 @@ def plot_robustness(table: pd.DataFrame, path: os.PathLike | str | None = None) 
         ax.set_ylim(max(0.0, min(0.45, lowest - 0.03)), 1.01)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("AUROC (band: 95 % CI)")
-    axes[0].legend(fontsize=7, loc="lower left")
+    axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.suptitle("Robustness: test AUROC under perturbed input crops (dashed: unperturbed)", fontsize=10)
     return _finish(fig, path)
 
