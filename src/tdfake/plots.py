@@ -1,4 +1,5 @@
-"""The figures of ``graphs/``: training curves, learning rate, ROC, confusion matrices, comparison, Tucker.
+"""The figures of ``graphs/``: training curves, learning rate, ROC, confusion matrices, comparison, Tucker,
+robustness.
 
 Every function returns a :class:`matplotlib.figure.Figure` and, given ``path``, also writes it as a
 PNG.  Figures are made without pyplot, so nothing accumulates in a long notebook session and no
@@ -325,6 +326,49 @@ def plot_rank_examples(image: np.ndarray, ranks, method: str = "fast", channels:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle("One test crop at each Tucker rank [r, r, 3]", fontsize=10)
+    return _finish(fig, path)
+
+
+# --------------------------------------------------------------------------- robustness
+
+def plot_robustness(table: pd.DataFrame, path: os.PathLike | str | None = None) -> Figure:
+    """AUROC against perturbation level, one panel per perturbation, one line per arm (``robustness.csv``).
+
+    ``table`` has the columns of :data:`tdfake.robustness.COLUMNS`.  Each arm's line carries its
+    bootstrap 95 % interval as a band; its unperturbed AUROC (condition ``none``) is a dashed line
+    in the arm's colour; tick labels show each level's parameter (``q70``, ``k13``, ``σ²=0.005``, ``×3``).
+    """
+    from tdfake.perturb import NONE, PERTURBATIONS
+
+    names = [n for n in PERTURBATIONS if n in set(table["perturbation"])]
+    if not names:
+        raise ValueError("the table holds no perturbed condition; run `tdfake robustness` with --perturbations")
+    arms = list(dict.fromkeys(table["arm"]))
+    fig = Figure(figsize=(3.6 * len(names) + 2.6, 3.8))
+    axes = np.atleast_1d(fig.subplots(1, len(names), sharey=True))
+    lowest = float(np.nanmin(table[["auroc", "auroc_ci_low"]].to_numpy(dtype=float)))
+    for ax, name in zip(axes, names):
+        perturbation = PERTURBATIONS[name]
+        for i, arm in enumerate(arms):
+            colour = _colour(arm, i)
+            rows = table[(table["arm"] == arm) & (table["perturbation"] == name)].sort_values("level")
+            ax.plot(rows["level"], rows["auroc"], "o-", color=colour, ms=4, label=_label(arm))
+            ax.fill_between(rows["level"], rows["auroc_ci_low"].astype(float), rows["auroc_ci_high"].astype(float),
+                            color=colour, alpha=0.15, lw=0)
+            clean = table[(table["arm"] == arm) & (table["perturbation"] == NONE)]["auroc"]
+            if len(clean):
+                ax.axhline(float(clean.iloc[0]), color=colour, ls="--", lw=1,
+                           label=f"{_label(arm)} unperturbed" if name == names[-1] else None)
+        ax.axhline(0.5, color="grey", ls=":", lw=1, label="chance" if name == names[-1] else None)
+        ax.set_xticks(list(perturbation.levels), [perturbation.label(level) for level in perturbation.levels],
+                      fontsize=8)
+        ax.set_title(perturbation.description, fontsize=9)
+        ax.set_xlabel("level")
+        ax.set_ylim(max(0.0, min(0.45, lowest - 0.03)), 1.01)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("AUROC (band: 95 % CI)")
+    axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle("Robustness: test AUROC under perturbed input crops (dashed: unperturbed)", fontsize=10)
     return _finish(fig, path)
 
 

@@ -71,6 +71,21 @@ def validation_scores(run_dir: Path) -> pd.DataFrame:
     return val
 
 
+def report_on_rows(run, test: pd.DataFrame, val: pd.DataFrame, n_bootstrap: int = 1000) -> Report:
+    """The report of scored test rows (manifest columns + ``score``) at the threshold ``run`` chose on ``val``.
+
+    Bootstrap intervals resample the rows' groups, seeded with the run's seed, as ``tdfake evaluate`` does.
+    """
+    from tdfake.metrics import evaluate_scores
+
+    return evaluate_scores(
+        test["label"].astype(int), test["score"], val_true=val["label"].astype(int), val_score=val["score"],
+        groups=test["group"].astype(str), videos=test["video"].astype(str),
+        threshold_method=run.cfg.threshold, n_bootstrap=n_bootstrap,
+        seed=run.cfg.seed, methods=test["method"],
+    )
+
+
 def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir: str | Path,
                     n_bootstrap: int = 1000) -> Report:
     """Score one arm's best checkpoint on a set's rows; write predictions.csv, report.json, report.md.
@@ -89,8 +104,6 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
         score_files,
         stage_images,
     )
-    from tdfake.metrics import evaluate_scores
-
     run = load_run(run_dir)
     out = report_dir(out_dir, run.arm, name)
     report_json = out / "report.json"
@@ -122,12 +135,7 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
     if test.empty:
         raise ValueError(f"test_sets.{name}: no usable images")
     test["score"] = score_files(load_model(run), test["file"].tolist(), run.cfg)
-    report = evaluate_scores(
-        test["label"].astype(int), test["score"], val_true=val["label"].astype(int), val_score=val["score"],
-        groups=test["group"].astype(str), videos=test["video"].astype(str),
-        threshold_method=run.cfg.threshold, n_bootstrap=n_bootstrap,
-        seed=run.cfg.seed, methods=test["method"],
-    )
+    report = report_on_rows(run, test, val, n_bootstrap)
     test[PREDICTION_COLUMNS].to_csv(out / "predictions.csv", index=False)
     report.to_json(report_json)
     (out / "report.md").write_text(report_markdown(report, run, test["root"].iloc[0]))
