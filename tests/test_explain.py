@@ -156,7 +156,7 @@ def test_explain_a_study_writes_each_arms_pngs_and_the_grid(study, capsys):
     assert single["label"].tolist() == ["real", "fake"] and set(single["path"]) <= set(tables["tk"]["path"])
 
 
-def test_explain_given_images_stages_them_and_lists_the_broken_one(study, tmp_path):
+def test_explain_given_images_stages_them_and_lists_the_broken_one(study, tmp_path, capsys):
     mine = tmp_path / "mine"
     write_rgb(mine / "fake" / "b.png", face(0.8, 7))
     write_rgb(mine / "real" / "a.png", face(0.3, 8))
@@ -173,6 +173,10 @@ def test_explain_given_images_stages_them_and_lists_the_broken_one(study, tmp_pa
             assert read_rgb(row.png).shape == (round(3.9 * DPI), round(7 * DPI), 3)
         assert pd.read_csv(out / arm / "skipped.csv")["path"].tolist() == ["fake/broken.png"]
     assert (out / GRID_FILE).is_file()
+
+    assert main(["explain", str(study / "baseline"), str(mine / "fake" / "broken.png"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "baseline: none of the 1 images could be used (broken.png: not a decodable" in err[0]
 
 
 def test_explain_errors_are_one_line(tmp_path, capsys):

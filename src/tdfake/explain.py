@@ -99,8 +99,8 @@ def _cam(probe, batch, target: str, threshold: float) -> tuple[np.ndarray, np.nd
     with tf.GradientTape() as tape:
         activations, p_fake = probe(batch, training=False)
         p_fake = tf.reshape(tf.cast(p_fake, tf.float32), [-1])
-        if target == "predicted":
-            explain_fake = p_fake >= threshold
+        if target == "predicted":  # compared in float64, as the decision column is
+            explain_fake = tf.cast(p_fake, tf.float64) >= tf.constant(threshold, tf.float64)
         else:
             explain_fake = tf.fill(tf.shape(p_fake), target == "fake")
         class_score = tf.where(explain_fake, p_fake, 1.0 - p_fake)
@@ -235,7 +235,9 @@ def explain_arm(run: Run, examples: Examples, target: str = "predicted") -> ArmE
             files, skipped = run.files(rows), pd.DataFrame(columns=["path", "reason"])
         keep = [i for i, f in enumerate(files) if f is not None]
         if not keep:
-            raise ValueError(f"{run.arm}: none of the {len(rows)} images could be used; see the skipped list")
+            reasons = "; ".join(f"{path}: {reason}" for path, reason in skipped.head(3).itertuples(index=False))
+            raise ValueError(f"{run.arm}: none of the {len(rows)} images could be used ({reasons}); "
+                             "pass readable image files")
         used = [files[i] for i in keep]
         heatmaps, scores = grad_cam_files(load_model(run), used, run.cfg, target, threshold)
         images = [read_rgb(f) for f in used]
