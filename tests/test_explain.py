@@ -141,9 +141,10 @@ def test_explain_a_study_writes_each_arms_pngs_and_the_grid(study, capsys):
     fig = plot_explain_grid(study)  # the same seeded images, drawn again (as for graphs/)
     assert len(fig.axes) == 4 * 3
     top = [ax.get_title() for ax in fig.axes[:3]]
-    assert [t.splitlines()[0] for t in top] == ["baseline (OR)", "TK", "TK_diff"]
+    assert [t.split(",")[0] for t in top] == ["baseline (OR)", "TK", "TK_diff"]
+    assert [t.splitlines()[0].split(", ")[1] for t in top] == [f"threshold {threshold:.3f}"] + ["threshold 0.500"] * 2
     for ax, table in zip(fig.axes[:3], tables.values()):
-        assert f"P(fake) {table['score'].iloc[0]:.3f}" in ax.get_title()
+        assert f"P(fake) {table['score'].iloc[0]:.3f} → {table['decision'].iloc[0]}" in ax.get_title()
     names = [ax.get_ylabel().splitlines() for ax in fig.axes[::3]]
     shown = tables["tk"]
     assert names == [[label, path.rsplit("/", 1)[1]] for label, path in zip(shown["label"], shown["path"])]

@@ -286,7 +286,7 @@ def plot_explanation(explanation: ArmExplanation, index: int, path: os.PathLike 
 
 
 def plot_grid(explanations: Sequence[ArmExplanation], path: os.PathLike | str | None = None) -> Figure:
-    """Rows: the images (real, then fake); columns: the arms; each title gives the arm's score and decision.
+    """Rows: the images (real, then fake); columns: the arms; each title gives the arm's threshold, score and decision.
 
     Only images every arm could read are drawn.
     """
@@ -304,8 +304,8 @@ def plot_grid(explanations: Sequence[ArmExplanation], path: os.PathLike | str | 
             ax.imshow(overlay(explanation.images[i], explanation.heatmaps[i]))
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"{_label(explanation.run.arm)}\nP(fake) {row['score']:.3f} → {row['decision']}",
-                         fontsize=9)
+            ax.set_title(f"{_label(explanation.run.arm)}, threshold {explanation.threshold:.3f}\n"
+                         f"P(fake) {row['score']:.3f} → {row['decision']}", fontsize=9)
             if c == 0:
                 ax.set_ylabel(f"{row['label'] or 'unlabelled'}\n{Path(row['path']).name}", fontsize=9)
     target = explanations[0].target
