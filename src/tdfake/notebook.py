@@ -5,10 +5,10 @@
 and the figures), load the config, apply the notebook's overrides, and have Jupyter draw the package's figures
 (``tdfake.plots`` and ``tdfake.describe`` return matplotlib ``Figure`` objects, which IPython
 shows only as text until PNG display is switched on).  The arm steps (``arm_data``,
-``show_report``, ``beside_study``, ``show_curves``) are the body of ``03_baseline``, ``04_tk`` and
-``05_tk_diff``: those three notebooks make the same calls and differ only in their ``arm``
-parameter.  ``compare_arms`` is the closing comparison of ``05_tk_diff``; ``show_sweep`` and
-``show_rank_examples`` are the body of ``06_rank_sweep``.
+``show_report``, ``beside_study``, ``show_curves``, ``show_explanations``) are the body of
+``03_baseline``, ``04_tk`` and ``05_tk_diff``: those three notebooks make the same calls and differ
+only in their ``arm`` parameter.  ``compare_arms`` is the closing comparison of ``05_tk_diff``;
+``show_sweep`` and ``show_rank_examples`` are the body of ``06_rank_sweep``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 from tdfake import plots
 from tdfake.config import ARMS, Config
+from tdfake.evaluate import load_run
+from tdfake.explain import explain_arm, plot_explanation, split_examples
 from tdfake.metrics import Report, side_by_side, study_table
 from tdfake.split import split_summary
 from tdfake.study import Prepared, prepare, results_table
@@ -83,6 +85,15 @@ def show_curves(cfg: Config, arm: str, report: Report) -> None:
     display(plots.plot_history(history, arm))
     display(plots.plot_roc({arm: report}))
     display(plots.plot_confusion({arm: report}))
+
+
+def show_explanations(cfg: Config, arm: str, n_per_class: int = 2) -> None:
+    """Grad-CAM of ``n_per_class`` real and fake test images, over the image the arm sees (:mod:`tdfake.explain`)."""
+    _check_arm(arm)
+    run = load_run(Path(cfg.out_dir) / arm)
+    explanation = explain_arm(run, split_examples([run], n_per_class))
+    for index in range(len(explanation.table)):
+        display(plot_explanation(explanation, index))
 
 
 def finished_reports(cfg: Config) -> dict[str, Report]:
