@@ -39,7 +39,8 @@ def test_run_writes_results_and_graphs_then_resumes(tiny_study, capsys):
     text = (out / "results.md").read_text()
     assert "study" in text and "TOTAL ACCURACY" in text
     for name in ("comparison.png", "roc.png", "confusion_matrices.png", "learning_rate.png",
-                 "tucker_example.png", "history_baseline.png", "history_tk.png", "history_tk_diff.png"):
+                 "tucker_example.png", "history_baseline.png", "history_tk.png", "history_tk_diff.png",
+                 "explain_grid.png"):
         assert (graphs / name).stat().st_size > 0, name
     for arm in ("baseline", "tk", "tk_diff"):
         assert {"predictions.csv", "report.md", "report.json", "best.keras", "run.json"} <= {

@@ -1,5 +1,5 @@
 """The figures of ``graphs/``: training curves, learning rate, ROC, confusion matrices, comparison, Tucker,
-robustness.
+rank sweep, robustness (and, through :mod:`tdfake.explain`, the Grad-CAM grid).
 
 Every function returns a :class:`matplotlib.figure.Figure` and, given ``path``, also writes it as a
 PNG.  Figures are made without pyplot, so nothing accumulates in a long notebook session and no
@@ -36,6 +36,8 @@ GRAPH_FILES = {
     "comparison": "comparison.png",
     "tucker": "tucker_example.png",
     "sweep": "rank_sweep.png",
+    "robustness": "robustness.png",
+    "explain": "explain_grid.png",
 }
 """File names :func:`save_all` writes under the graphs folder."""
 DPI = 120
@@ -380,8 +382,10 @@ def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = 
 
     Reads ``out_dir/<arm>/history.csv``, ``config.yaml``, ``split.csv`` and ``report.json`` of every
     arm that has them (arms without a report are left out of the result figures), the first
-    real and fake test images of the split for the Tucker example, and ``sweep/sweep.csv`` when
-    ``tdfake sweep`` wrote one.  ``graphs_dir`` defaults to the config's ``graphs_dir``.
+    real and fake test images of the split for the Tucker example and the Grad-CAM grid (two of
+    each, seeded; see :mod:`tdfake.explain`), ``sweep/sweep.csv`` when ``tdfake sweep`` wrote one
+    and ``robustness/robustness.csv`` when ``tdfake robustness`` wrote its default output.
+    ``graphs_dir`` defaults to the config's ``graphs_dir``.
     """
     from tdfake.datasets import read_manifest
     from tdfake.images import read_rgb
@@ -437,4 +441,11 @@ def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = 
     sweep = read_sweep(out_dir)
     if sweep is not None:
         save("sweep", lambda p: plot_sweep(sweep, p))
+    robustness_csv = out_dir / "robustness" / "robustness.csv"
+    if robustness_csv.is_file():
+        save("robustness", lambda p: plot_robustness(pd.read_csv(robustness_csv), p))
+    if any((out_dir / arm / "best.keras").is_file() for arm in present):
+        from tdfake.explain import plot_explain_grid
+
+        save("explain", lambda p: plot_explain_grid(out_dir, p, arms=tuple(present)))
     return written
