@@ -120,7 +120,7 @@ def stage_images(root: Path, relpaths: list[str], run: Run, out: Path) -> tuple[
     return [str(f) if f.is_file() else None for f in files], skipped
 
 
-def _external_rows(data: os.PathLike | str) -> pd.DataFrame:
+def external_rows(data: os.PathLike | str) -> pd.DataFrame:
     """Rows to score from a manifest CSV (its test rows when it has a split column) or a data folder."""
     from tdfake.datasets import build_manifest, read_manifest
 
@@ -138,7 +138,7 @@ def _external_rows(data: os.PathLike | str) -> pd.DataFrame:
     return rows.assign(split="test").reset_index(drop=True)
 
 
-def _stage_rows(rows: pd.DataFrame, run: Run, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def stage_rows(rows: pd.DataFrame, run: Run, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Arm images for manifest rows (one staging folder per data root); rows gain a ``file`` column."""
     rows = rows.copy()
     rows["file"] = None
@@ -175,7 +175,7 @@ def evaluate_run(
     else:
         out = Path(out_dir) if out_dir is not None else run.run_dir / f"eval-{Path(data).stem}"
         out.mkdir(parents=True, exist_ok=True)
-        test, skipped = _stage_rows(_external_rows(data), run, out)
+        test, skipped = stage_rows(external_rows(data), run, out)
         test = test[test["file"].notna()]
         if len(skipped):
             skipped.to_csv(out / "skipped.csv", index=False)
@@ -216,7 +216,7 @@ def report_markdown(report: Report, run: Run, data: os.PathLike | str | None = N
     return text + "\n### Beside the study's published results\n\n" + table_markdown(beside) + "\n"
 
 
-def _expand(paths: Iterable[os.PathLike | str]) -> list[Path]:
+def expand_paths(paths: Iterable[os.PathLike | str]) -> list[Path]:
     """Image files from files and folders (folders searched recursively, sorted)."""
     files: list[Path] = []
     for p in map(Path, paths):
@@ -241,7 +241,7 @@ def predict_paths(run_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
     their row with an empty score and the reason in ``error``.
     """
     run = load_run(run_dir)
-    files = [f.resolve() for f in _expand(paths)]
+    files = [f.resolve() for f in expand_paths(paths)]
     if threshold is None:
         report_json = run.run_dir / "report.json"
         threshold = Report.from_json(report_json).chosen["threshold"] if report_json.is_file() else 0.5

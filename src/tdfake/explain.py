@@ -36,10 +36,10 @@ from matplotlib.figure import Figure
 from tdfake.config import ARMS, Config
 from tdfake.constants import LABEL_NAMES
 from tdfake.datasets import CLASS_FOLDERS
-from tdfake.evaluate import Run, _expand, load_model, load_run, stage_images
+from tdfake.evaluate import Run, expand_paths, load_model, load_run, stage_images
 from tdfake.images import read_rgb
 from tdfake.metrics import Report
-from tdfake.plots import _finish, _label
+from tdfake.plots import arm_label, finish
 
 TARGETS = ("predicted", "fake", "real")
 XCEPTION_LAST_CONV = "block14_sepconv2_act"
@@ -194,7 +194,7 @@ def label_from_path(path: os.PathLike | str) -> str:
 
 def given_examples(paths: Iterable[os.PathLike | str]) -> Examples:
     """Image files and folders (searched recursively) as examples, labelled by their real/ or fake/ folder."""
-    files = [f.resolve() for f in _expand(paths)]
+    files = [f.resolve() for f in expand_paths(paths)]
     common = Path(os.path.commonpath([str(f.parent) for f in files]))
     rows = pd.DataFrame({"root": str(common), "path": [f.relative_to(common).as_posix() for f in files],
                          "label": [label_from_path(f) for f in files]})
@@ -280,9 +280,9 @@ def plot_explanation(explanation: ArmExplanation, index: int, path: os.PathLike 
     for ax in (left, right):
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"{_label(run.arm)}: {_verdict(row['score'], row['decision'], row['label'])} "
+    fig.suptitle(f"{arm_label(run.arm)}: {_verdict(row['score'], row['decision'], row['label'])} "
                  f"(threshold {explanation.threshold:.3f})\n{row['path']}", fontsize=10)
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def plot_grid(explanations: Sequence[ArmExplanation], path: os.PathLike | str | None = None) -> Figure:
@@ -304,14 +304,14 @@ def plot_grid(explanations: Sequence[ArmExplanation], path: os.PathLike | str | 
             ax.imshow(overlay(explanation.images[i], explanation.heatmaps[i]))
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"{_label(explanation.run.arm)}, threshold {explanation.threshold:.3f}\n"
+            ax.set_title(f"{arm_label(explanation.run.arm)}, threshold {explanation.threshold:.3f}\n"
                          f"P(fake) {row['score']:.3f} → {row['decision']}", fontsize=9)
             if c == 0:
                 ax.set_ylabel(f"{row['label'] or 'unlabelled'}\n{Path(row['path']).name}", fontsize=9)
     target = explanations[0].target
     what = "each arm's own decision" if target == "predicted" else f"'{target}'"
     fig.suptitle(f"Grad-CAM of {what}, over the image each arm sees", fontsize=11)
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 # ----------------------------------------------------------------------------- writing

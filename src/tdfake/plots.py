@@ -43,7 +43,8 @@ GRAPH_FILES = {
 DPI = 120
 
 
-def _label(arm: str) -> str:
+def arm_label(arm: str) -> str:
+    """The arm's name in figures: "baseline (OR)", "TK", "TK_diff"."""
     return ARM_LABELS.get(arm, arm)
 
 
@@ -51,7 +52,7 @@ def _colour(arm: str, index: int) -> str:
     return ARM_COLOURS.get(arm, f"C{index % 10}")
 
 
-def _finish(fig: Figure, path: os.PathLike | str | None) -> Figure:
+def finish(fig: Figure, path: os.PathLike | str | None) -> Figure:
     """Tidy the layout and write the PNG when a path is given."""
     fig.tight_layout()
     if path is not None:
@@ -80,13 +81,13 @@ def plot_history(history: pd.DataFrame, arm: str = "baseline", path: os.PathLike
         ax.plot(epochs, history[metric], "o-", ms=3, label="training")
         ax.plot(epochs, history[f"val_{metric}"], "s-", ms=3, label="validation")
         ax.axvline(epochs.iloc[best], color="grey", ls=":", label=f"best checkpoint (epoch {epochs.iloc[best]})")
-        ax.set_title(f"{_label(arm)}: {title.lower()}")
+        ax.set_title(f"{arm_label(arm)}: {title.lower()}")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(title.lower())
         ax.grid(alpha=0.3)
         ax.legend()
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def learning_rate_trace(cfg: Config, iterations: int) -> np.ndarray:
@@ -119,7 +120,7 @@ def plot_learning_rate(cfg: Config, iterations: int, history: pd.DataFrame | Non
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 # --------------------------------------------------------------------------- results
@@ -131,7 +132,7 @@ def plot_roc(reports: Mapping[str, Report], path: os.PathLike | str | None = Non
     for i, (arm, report) in enumerate(reports.items()):
         colour = _colour(arm, i)
         ax.plot(report.roc["fpr"], report.roc["tpr"], color=colour, lw=2,
-                label=f"{_label(arm)}: AUROC {report.auroc:.3f}")
+                label=f"{arm_label(arm)}: AUROC {report.auroc:.3f}")
         ax.plot(report.eer, 1 - report.eer, "o", color=colour, ms=7, mec="black",
                 label=f"  EER {report.eer:.3f} at {report.eer_threshold:.3f}")
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="chance")
@@ -144,7 +145,7 @@ def plot_roc(reports: Mapping[str, Report], path: os.PathLike | str | None = Non
     ax.set_ylabel("true positive rate (fake called fake)")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def plot_confusion(reports: Mapping[str, Report], at: str = "study", path: os.PathLike | str | None = None) -> Figure:
@@ -173,9 +174,9 @@ def plot_confusion(reports: Mapping[str, Report], at: str = "study", path: os.Pa
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         where = "0.5" if at == "study" else f"{part['threshold']:.3f} ({report.chosen['source']})"
-        ax.set_title(f"{_label(arm)}\nthreshold {where}", fontsize=10)
+        ax.set_title(f"{arm_label(arm)}\nthreshold {where}", fontsize=10)
     fig.suptitle("Confusion matrices on the test set")
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def plot_comparison(reports: Mapping[str, Report], study: bool = True,
@@ -213,9 +214,9 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
         if len(sets) > 1:
             ax.set_xticks(np.arange(len(sets)), list(sets))
             for i, arm in enumerate(arms):
-                ax.bar(0, 0, color=_colour(arm, i), alpha=0.8, label=_label(arm))  # legend entries for the arms
+                ax.bar(0, 0, color=_colour(arm, i), alpha=0.8, label=arm_label(arm))  # legend entries for the arms
         else:
-            ax.set_xticks(np.arange(len(arms)), [_label(a) for a in arms])
+            ax.set_xticks(np.arange(len(arms)), [arm_label(a) for a in arms])
         ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
         ax.set_ylim(0, 1.22)
         ax.set_yticks(np.linspace(0, 1, 6))
@@ -229,7 +230,7 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
     else:
         fig.suptitle("Arms on each test set (bars: this run, 95 % CI over each set's test groups; "
                      "diamonds: the study's published numbers)", fontsize=10)
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 # --------------------------------------------------------------------------- Tucker
@@ -259,7 +260,7 @@ def plot_tucker_example(images: Mapping[str, np.ndarray], rank=(30, 30, 3), meth
             if c == 0:
                 ax.set_ylabel(name, fontsize=12)
     fig.suptitle("Tucker decomposition of face crops")
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 # --------------------------------------------------------------------------- rank sweep
@@ -283,7 +284,7 @@ def plot_sweep(table: pd.DataFrame, path: os.PathLike | str | None = None) -> Fi
         rows = table[table["arm"] == arm].dropna(subset=["rank"]).sort_values("rank")
         x = rows["rank"].astype(int).to_numpy()
         ax.fill_between(x, rows["auroc_ci_low"], rows["auroc_ci_high"], color=_colour(arm, i + 1), alpha=0.2)
-        ax.plot(x, rows["auroc"], "o-", color=_colour(arm, i + 1), label=_label(arm))
+        ax.plot(x, rows["auroc"], "o-", color=_colour(arm, i + 1), label=arm_label(arm))
     ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
     if ranks:
         ax.set_xscale("log")
@@ -297,7 +298,7 @@ def plot_sweep(table: pd.DataFrame, path: os.PathLike | str | None = None) -> Fi
     basis = f" (95 % CI over {int(baseline.iloc[0]['n_bootstrap_units'])} test {baseline.iloc[0]['bootstrap_unit']}s)" \
         if len(baseline) and pd.notna(baseline.iloc[0].get("n_bootstrap_units")) else ""
     ax.set_title("Detection against Tucker rank" + basis, fontsize=10)
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def plot_rank_examples(image: np.ndarray, ranks, method: str = "fast", channels: int = 3,
@@ -328,7 +329,7 @@ def plot_rank_examples(image: np.ndarray, ranks, method: str = "fast", channels:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle("One test crop at each Tucker rank [r, r, 3]", fontsize=10)
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 # --------------------------------------------------------------------------- robustness
@@ -354,13 +355,13 @@ def plot_robustness(table: pd.DataFrame, path: os.PathLike | str | None = None) 
         for i, arm in enumerate(arms):
             colour = _colour(arm, i)
             rows = table[(table["arm"] == arm) & (table["perturbation"] == name)].sort_values("level")
-            ax.plot(rows["level"], rows["auroc"], "o-", color=colour, ms=4, label=_label(arm))
+            ax.plot(rows["level"], rows["auroc"], "o-", color=colour, ms=4, label=arm_label(arm))
             ax.fill_between(rows["level"], rows["auroc_ci_low"].astype(float), rows["auroc_ci_high"].astype(float),
                             color=colour, alpha=0.15, lw=0)
             clean = table[(table["arm"] == arm) & (table["perturbation"] == NONE)]["auroc"]
             if len(clean):
                 ax.axhline(float(clean.iloc[0]), color=colour, ls="--", lw=1,
-                           label=f"{_label(arm)} unperturbed" if name == names[-1] else None)
+                           label=f"{arm_label(arm)} unperturbed" if name == names[-1] else None)
         ax.axhline(0.5, color="grey", ls=":", lw=1, label="chance" if name == names[-1] else None)
         ax.set_xticks(list(perturbation.levels), [perturbation.label(level) for level in perturbation.levels],
                       fontsize=8)
@@ -371,7 +372,7 @@ def plot_robustness(table: pd.DataFrame, path: os.PathLike | str | None = None) 
     axes[0].set_ylabel("AUROC (band: 95 % CI)")
     axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.suptitle("Robustness: test AUROC under perturbed input crops (dashed: unperturbed)", fontsize=10)
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 # --------------------------------------------------------------------------- all of graphs/

@@ -97,10 +97,10 @@ def scored_rows(runs: Sequence, data: os.PathLike | str | None = None) -> pd.Dat
 
     Without ``data`` the arms must share their test split (as the arms of one study do).
     """
-    from tdfake.evaluate import _external_rows
+    from tdfake.evaluate import external_rows
 
     if data is not None:
-        return _external_rows(data)[ROW_COLUMNS]
+        return external_rows(data)[ROW_COLUMNS]
     splits = [run.split[run.split["split"] == "test"][ROW_COLUMNS].reset_index(drop=True) for run in runs]
     fingerprints = {provenance.table_fingerprint(s, ROW_COLUMNS)["sha256"] for s in splits}
     if len(fingerprints) > 1:
@@ -166,7 +166,7 @@ def arm_scores(run, model_of, rows: pd.DataFrame, name: str, level: int, seed: i
     Reused from ``scores/<arm>/<condition>.csv`` while its provenance record matches.  ``model_of()``
     returns the arm's model (loaded only when something must be scored).
     """
-    from tdfake.evaluate import _stage_rows, score_files
+    from tdfake.evaluate import score_files, stage_rows
 
     cond = condition_name(name, level)
     target = out / "scores" / run.arm / f"{cond}.csv"
@@ -185,7 +185,7 @@ def arm_scores(run, model_of, rows: pd.DataFrame, name: str, level: int, seed: i
     source = condition_crops(rows, name, level, seed, folder)
     usable = source[source["reason"] == ""]
     if len(usable):
-        staged, skipped = _stage_rows(usable, run, folder)
+        staged, skipped = stage_rows(usable, run, folder)
     else:  # every crop unreadable: nothing to stage
         staged, skipped = usable.assign(file=None), pd.DataFrame(columns=["path", "reason"])
     reasons = dict(zip(skipped["path"].astype(str), skipped["reason"].astype(str)))
