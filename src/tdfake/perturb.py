@@ -4,7 +4,7 @@ The levels follow DeeperForensics-1.0 (Jiang et al., CVPR 2020: its ``get_distor
 and distortion functions) where it defines them:
 
 * ``jpeg``: real JPEG re-encoding (OpenCV's libjpeg, 4:2:0 chroma) at quality 90, 70, 50, 30.
-  DeeperForensics has no quality-based JPEG; these are the levels issue 11 asks for.
+  DeeperForensics has no quality-based JPEG; these four span light to heavy recompression.
 * ``blur``: DeeperForensics "GB", ``cv2.GaussianBlur(img, (k, k), k / 6)`` with k = 7, 9, 13, 17, 21.
 * ``noise``: DeeperForensics "GNC", white Gaussian noise of variance 0.001 … 0.05 added to each
   channel of YCbCr scaled to [0, 1] in the BT.601 studio-swing convention DeeperForensics uses
