@@ -27,8 +27,9 @@ from tdfake.config import ARMS, Config
 
 TUCKER_ARMS = ("tk", "tk_diff")
 SWEEP_COLUMNS = ["rank", "arm", "kind", "auroc", "auroc_ci_low", "auroc_ci_high", "accuracy_at_threshold",
-                 "threshold", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "n_real", "n_fake",
-                 "n_bootstrap_units", "bootstrap_unit", "run_dir"]
+                 "accuracy_at_threshold_ci_low", "accuracy_at_threshold_ci_high", "threshold", "accuracy",
+                 "accuracy_ci_low", "accuracy_ci_high", "n_real", "n_fake", "n_bootstrap_units", "bootstrap_unit",
+                 "run_dir"]
 """sweep.csv's columns; ``rank`` is empty on the baseline's row (it has no Tucker step)."""
 
 
@@ -92,8 +93,9 @@ def run_sweep(cfg: Config, ranks, force: bool = False) -> pd.DataFrame:
 
 def _row(rank: int | None, arm: str, report, run_dir: Path) -> dict:
     summary = report.summary()
+    low, high = report.ci["accuracy_at_chosen"]
     return {"rank": rank, "arm": arm, "kind": ARMS[arm], **{k: summary[k] for k in SWEEP_COLUMNS if k in summary},
-            "run_dir": str(run_dir)}
+            "accuracy_at_threshold_ci_low": low, "accuracy_at_threshold_ci_high": high, "run_dir": str(run_dir)}
 
 
 def read_sweep(out_dir: str | Path) -> pd.DataFrame | None:
@@ -104,13 +106,13 @@ def read_sweep(out_dir: str | Path) -> pd.DataFrame | None:
 
 def sweep_markdown(table: pd.DataFrame) -> str:
     """The sweep as a Markdown table: AUROC with its interval and the accuracy at the validation threshold."""
-    def interval(row) -> str:
-        return f"{row.auroc:.3f} [{row.auroc_ci_low:.3f}, {row.auroc_ci_high:.3f}]"
+    def interval(row, name: str) -> str:
+        return f"{row[name]:.3f} [{row[name + '_ci_low']:.3f}, {row[name + '_ci_high']:.3f}]"
 
     shown = pd.DataFrame({
         "rank": ["—" if pd.isna(r) else f"[{int(r)}, {int(r)}, 3]" for r in table["rank"]],
         "arm": table["arm"],
-        "AUROC [95% CI]": [interval(row) for row in table.itertuples()],
-        "accuracy @val threshold": table["accuracy_at_threshold"].map("{:.3f}".format),
+        "AUROC [95% CI]": [interval(row, "auroc") for _, row in table.iterrows()],
+        "accuracy @val threshold [95% CI]": [interval(row, "accuracy_at_threshold") for _, row in table.iterrows()],
     })
     return shown.to_markdown(index=False)
