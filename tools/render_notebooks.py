@@ -1,4 +1,4 @@
-"""Execute the five notebooks and write a rendered Markdown copy of each, figures beside it.
+"""Execute the six notebooks and write a rendered Markdown copy of each, figures beside it.
 
 The committed notebooks carry no outputs; ``docs/notebooks/`` shows a reader on the web what
 they produce.  Run from anywhere, after ``tdfake run --config configs/demo.yaml`` (the arm
@@ -30,7 +30,8 @@ from nbconvert.filters import strip_ansi
 from nbconvert.writers import FilesWriter
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ("01_data_description", "02_tucker_image_creation", "03_baseline", "04_tk", "05_tk_diff")
+NOTEBOOKS = ("01_data_description", "02_tucker_image_creation", "03_baseline", "04_tk", "05_tk_diff",
+             "06_rank_sweep")
 
 
 def parse_assignments(assignments: list[str]) -> dict:
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="override a config field (repeatable)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "notebooks"), help="where the Markdown goes")
     parser.add_argument("notebooks", nargs="*", default=list(NOTEBOOKS), metavar="NAME",
-                        help=f"which notebooks (default: all five, in order: {' '.join(NOTEBOOKS)})")
+                        help=f"which notebooks (default: all six, in order: {' '.join(NOTEBOOKS)})")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: less TensorFlow start-up noise
     unknown = sorted(set(args.notebooks) - set(NOTEBOOKS))

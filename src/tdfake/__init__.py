@@ -17,6 +17,8 @@ The study's configuration, results and flaws are in ``docs/study.md``.  Modules,
   run), ``test_sets`` (every arm on extra test folders), ``plots`` (figures)
 - the study end to end: ``study`` (data -> split -> images -> three arms -> results), driven by
   ``cli`` (the ``tdfake`` command) and ``notebook`` (helpers the notebooks call)
+- beyond the study: ``sweep`` (TK arms against Tucker rank), ``perturb`` and ``robustness`` (arms
+  scored on JPEG-recompressed, blurred, noisy and resized crops), ``explain`` (Grad-CAM of each arm)
 - shared: ``config`` (one Config from YAML, validated when built), ``constants`` (label names and the
   study's defaults), ``provenance`` (what made each cached step, so it is reused only when unchanged)
 """
