@@ -1,6 +1,7 @@
 """Training an arm into a run folder, and resuming it, on real image files (tiny: 71 px, 16 + 8 images)."""
 
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -40,10 +41,19 @@ def tiny_data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained_run(tiny_data, tmp_path_factory):
+    """One epoch of the tk arm; the resume test continues it, so see ``fresh_run`` for its first state."""
     split, root = tiny_data
     run_dir = tmp_path_factory.mktemp("runs") / "tk"
     cfg = Config().override(**TINY)
-    return train_arm(cfg, "tk", split, root / "images", run_dir), cfg
+    train_arm(cfg, "tk", split, root / "images", run_dir)
+    shutil.copytree(run_dir, run_dir.parent / "tk-after-one-epoch")
+    return run_dir, cfg
+
+
+@pytest.fixture
+def fresh_run(trained_run):
+    """A copy of ``trained_run`` as its first epoch left it (tests copy it again before changing it)."""
+    return trained_run[0].parent / "tk-after-one-epoch"
 
 
 def test_one_epoch_writes_the_run_folder(trained_run, tiny_data):
@@ -67,13 +77,16 @@ def test_one_epoch_writes_the_run_folder(trained_run, tiny_data):
     assert history["lr"][0] == pytest.approx(float(schedule(2)), rel=1e-5)
 
 
-def test_resume_continues_epochs_and_schedule_via_cli(trained_run, tiny_data):
+def test_resume_continues_epochs_and_schedule_via_cli_as_an_uninterrupted_run_would(trained_run, tiny_data,
+                                                                                    tmp_path):
     run_dir, cfg = trained_run
     config = run_dir.parent / "tiny.yaml"
     cfg.to_yaml(config)
-    _, root = tiny_data
+    split, root = tiny_data
     argv = ["train", "--config", str(config), "--arm", "tk", "--split", str(root / "split.csv"),
             "--images", str(root / "images"), "--run-dir", str(run_dir), "--resume", "--epochs", "2"]
+    keras.utils.set_random_seed(999)  # unrelated randomness before the resume must not matter
+    np.random.default_rng(5).random(10)
     assert main(argv) == 0
     history = pd.read_csv(run_dir / "history.csv")
     assert list(history["epoch"]) == [0, 1]
@@ -82,11 +95,17 @@ def test_resume_continues_epochs_and_schedule_via_cli(trained_run, tiny_data):
     schedule = CyclicalLR(cfg.base_lr, cfg.max_lr, cfg.step_size, cfg.clr_mode, cfg.gamma)
     np.testing.assert_allclose(history["lr"], [float(schedule(2)), float(schedule(4))], rtol=1e-5)
     assert np.isfinite(history["val_loss"]).all()
+    # the resumed run saw the same epochs, so it ends where an uninterrupted 2-epoch run ends
+    whole = train_arm(cfg.override(epochs=2), "tk", split, root / "images", tmp_path / "whole")
+    uninterrupted = pd.read_csv(whole / "history.csv")
+    np.testing.assert_allclose(history["loss"], uninterrupted["loss"], rtol=1e-4)
+    np.testing.assert_allclose(history["val_loss"], uninterrupted["val_loss"], rtol=1e-4)
     # a finished run is left alone
     before = (run_dir / "last.keras").stat().st_mtime_ns
     assert main(argv) == 0
     assert (run_dir / "last.keras").stat().st_mtime_ns == before
     assert len(pd.read_csv(run_dir / "history.csv")) == 2
+    keras.backend.clear_session()
 
 
 def test_missing_image_fails_before_training(tiny_data, tmp_path):
@@ -99,10 +118,11 @@ def test_missing_image_fails_before_training(tiny_data, tmp_path):
     keras.backend.clear_session()
 
 
-def test_an_existing_run_is_refused_unless_resumed_with_the_same_settings_or_forced(tiny_data, tmp_path, capsys):
+def test_an_existing_run_is_refused_unless_resumed_with_the_same_settings_or_forced(fresh_run, tiny_data, tmp_path,
+                                                                                    capsys):
     split, root = tiny_data
     cfg = Config().override(**TINY)
-    run_dir = train_arm(cfg, "tk", split, root / "images", tmp_path / "tk")
+    run_dir = shutil.copytree(fresh_run, tmp_path / "tk")
     record = json.loads((run_dir / "training.provenance.json").read_text())
     assert record["params"]["arm"] == "tk" and record["params"]["base_lr"] == cfg.base_lr
     made = (run_dir / "last.keras").stat().st_mtime_ns
@@ -131,20 +151,6 @@ def test_an_existing_run_is_refused_unless_resumed_with_the_same_settings_or_for
     assert Config.from_yaml(run_dir / "config.yaml").base_lr == 2e-4
     assert len(pd.read_csv(run_dir / "history.csv")) == 1
     assert json.loads((run_dir / "training.provenance.json").read_text())["params"]["base_lr"] == 2e-4
-    keras.backend.clear_session()
-
-
-def test_resumed_run_trains_on_the_same_epochs_as_an_uninterrupted_one(tiny_data, tmp_path):
-    split, root = tiny_data
-    cfg = Config().override(**{**TINY, "epochs": 2})
-    whole = train_arm(cfg, "tk", split, root / "images", tmp_path / "whole")
-    train_arm(cfg.override(epochs=1), "tk", split, root / "images", tmp_path / "parts")
-    keras.utils.set_random_seed(999)  # unrelated randomness in between must not matter
-    np.random.default_rng(5).random(10)
-    parts = train_arm(cfg, "tk", split, root / "images", tmp_path / "parts", resume=True)
-    uninterrupted, resumed = pd.read_csv(whole / "history.csv"), pd.read_csv(parts / "history.csv")
-    np.testing.assert_allclose(resumed["loss"], uninterrupted["loss"], rtol=1e-4)
-    np.testing.assert_allclose(resumed["val_loss"], uninterrupted["val_loss"], rtol=1e-4)
     keras.backend.clear_session()
 
 
