@@ -146,5 +146,19 @@ def test_save_all_regenerates_graphs_from_a_run_folder(tmp_path, reports, histor
                                "learning_rate", "roc", "tucker"]
     assert all(is_png(p) and p.parent == tmp_path / "graphs" for p in written.values())
     assert written["history_tk"].name == "history_tk.png"
+
+    # what `tdfake sweep` and `tdfake robustness` wrote is drawn too
+    (out / "sweep").mkdir()
+    pd.DataFrame([{"rank": None, "arm": "baseline", "auroc": 0.8, "auroc_ci_low": 0.7, "auroc_ci_high": 0.9},
+                  {"rank": 5, "arm": "tk", "auroc": 0.6, "auroc_ci_low": 0.5, "auroc_ci_high": 0.7},
+                  {"rank": 30, "arm": "tk", "auroc": 0.7, "auroc_ci_low": 0.6, "auroc_ci_high": 0.8}]
+                 ).to_csv(out / "sweep" / "sweep.csv", index=False)
+    (out / "robustness").mkdir()
+    pd.DataFrame([{"arm": "tk", "perturbation": p, "level": level, "auroc": a, "auroc_ci_low": a - 0.1,
+                   "auroc_ci_high": a + 0.1} for p, level, a in (("none", 0, 0.8), ("jpeg", 1, 0.7), ("jpeg", 2, 0.6))]
+                 ).to_csv(out / "robustness" / "robustness.csv", index=False)
+    written = plots.save_all(out, tmp_path / "graphs")
+    assert {"sweep", "robustness"} <= set(written)
+    assert written["sweep"].name == "rank_sweep.png" and is_png(written["sweep"]) and is_png(written["robustness"])
     with pytest.raises(FileNotFoundError, match="tdfake run"):
         plots.save_all(tmp_path / "empty")
