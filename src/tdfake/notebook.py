@@ -13,7 +13,6 @@ only in their ``arm`` parameter.  ``compare_arms`` is the closing comparison of 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -28,10 +27,6 @@ from tdfake.explain import explain_arm, plot_explanation, split_examples
 from tdfake.metrics import Report, side_by_side, study_table
 from tdfake.split import split_summary
 from tdfake.study import Prepared, prepare, results_table
-
-# As in the CLI: TensorFlow's C++ start-up chatter (CUDA probing on a CPU machine) would fill the
-# notebooks' first training cell; errors still show.  Set before anything imports TensorFlow.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def project_root(start: str | Path | None = None) -> Path:
