@@ -162,3 +162,20 @@ def test_save_all_regenerates_graphs_from_a_run_folder(tmp_path, reports, histor
     assert written["sweep"].name == "rank_sweep.png" and is_png(written["sweep"]) and is_png(written["robustness"])
     with pytest.raises(FileNotFoundError, match="tdfake run"):
         plots.save_all(tmp_path / "empty")
+
+
+def test_rank_examples_show_tk_and_tk_diff_with_the_reconstruction_error(tmp_path):
+    from tdfake.tucker import relative_error, tk_diff_image, tk_image, tucker_reconstruct
+
+    image = np.random.default_rng(1).integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    fig = plots.plot_rank_examples(image, [2, 8], path=tmp_path / "ranks.png")
+    top, bottom = fig.axes[1:3], fig.axes[4:6]
+    errors = []
+    for ax, below, r in zip(top, bottom, (2, 8)):
+        np.testing.assert_array_equal(ax.images[0].get_array(), tk_image(image, (r, r, 3)))
+        np.testing.assert_array_equal(below.images[0].get_array(), tk_diff_image(image, (r, r, 3)))
+        error = relative_error(image, tucker_reconstruct(image, (r, r, 3)))
+        assert ax.get_title() == f"TK r={r}\nerror {error:.3f}"
+        errors.append(error)
+    assert errors[1] < errors[0]  # a higher rank keeps more of the crop
+    assert is_png(tmp_path / "ranks.png")
