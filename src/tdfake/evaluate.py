@@ -81,6 +81,15 @@ def load_run(run_dir: os.PathLike | str) -> Run:
     return Run(run_dir, cfg, arm, kind, images_root, read_manifest(run_dir / "split.csv"))
 
 
+def finished_arms(out_dir: os.PathLike | str, arms=tuple(ARMS)) -> list[Path]:
+    """The arm folders of a ``tdfake run`` folder that hold a best checkpoint, in the study's order.
+
+    What ``tdfake robustness``, ``tdfake explain`` and the graphs take "a study folder" to mean.
+    """
+    out_dir = Path(out_dir)
+    return [out_dir / arm for arm in arms if (out_dir / arm / "best.keras").is_file()]
+
+
 def load_model(run: Run):
     """The run's best checkpoint (custom objects such as CyclicalLR come with :mod:`tdfake.model`)."""
     from tdfake.model import load_model as load

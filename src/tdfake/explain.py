@@ -36,7 +36,7 @@ from matplotlib.figure import Figure
 from tdfake.config import ARMS, Config
 from tdfake.constants import LABEL_NAMES
 from tdfake.datasets import CLASS_FOLDERS
-from tdfake.evaluate import Run, expand_paths, load_model, load_run, stage_images
+from tdfake.evaluate import Run, expand_paths, finished_arms, load_model, load_run, stage_images
 from tdfake.images import read_rgb
 from tdfake.metrics import Report
 from tdfake.plots import arm_label, finish
@@ -370,8 +370,7 @@ def explain_run(run_dir: os.PathLike | str, paths: Iterable[os.PathLike | str] |
 
 def finished_runs(out_dir: os.PathLike | str, arms: Iterable[str] = tuple(ARMS)) -> list[Run]:
     """The arm folders of a ``tdfake run`` folder that hold a best checkpoint, in the study's order."""
-    out_dir = Path(out_dir)
-    runs = [load_run(out_dir / arm) for arm in arms if (out_dir / arm / "best.keras").is_file()]
+    runs = [load_run(run_dir) for run_dir in finished_arms(out_dir, arms)]
     if not runs:
         raise FileNotFoundError(f"{out_dir}: no finished arm ({'/, '.join(arms)}/ with best.keras); "
                                 "pass a `tdfake run` output folder or train an arm first")

@@ -444,7 +444,9 @@ def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = 
     robustness_csv = out_dir / "robustness" / "robustness.csv"
     if robustness_csv.is_file():
         save("robustness", lambda p: plot_robustness(pd.read_csv(robustness_csv), p))
-    if any((out_dir / arm / "best.keras").is_file() for arm in present):
+    from tdfake.evaluate import finished_arms
+
+    if finished_arms(out_dir, present):
         from tdfake.explain import plot_explain_grid
 
         save("explain", lambda p: plot_explain_grid(out_dir, p, arms=tuple(present)))

@@ -52,12 +52,14 @@ ROW_COLUMNS = ["root", "path", "label", "method", "video", "group"]
 
 def find_runs(paths: Iterable[os.PathLike | str]) -> list[Path]:
     """Run folders from the arguments: a run folder (with ``best.keras``) or a study folder (its finished arms)."""
+    from tdfake.evaluate import finished_arms
+
     runs: list[Path] = []
     for path in map(Path, paths):
         if (path / "best.keras").is_file():
             runs.append(path)
         elif path.is_dir() and any((path / arm).is_dir() for arm in ARMS):
-            finished = [path / arm for arm in ARMS if (path / arm / "best.keras").is_file()]
+            finished = finished_arms(path)
             if not finished:
                 raise FileNotFoundError(f"{path}: no finished arm ({', '.join(ARMS)} with best.keras); "
                                         "train the study first (`tdfake run`)")
