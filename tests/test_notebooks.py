@@ -1,8 +1,9 @@
-"""The five notebooks run top to bottom (papermill) on the demo data with tiny settings.
+"""The six notebooks run top to bottom (papermill) on the demo data with tiny settings.
 
 They run on the output folder of the session's tiny `tdfake run` (fixture ``tiny_study``), as a
 user runs them after `tdfake run`: 02 reuses the split and images, 03–05 reuse their finished
-arm (training itself is tested in tests/test_train.py and tests/test_study.py), 05 compares.
+arm (training itself is tested in tests/test_train.py and tests/test_study.py), 05 compares,
+06 trains one new rank and reuses the study's own.
 The helpers they call (:mod:`tdfake.notebook`) are checked here on their own as well.
 """
 
