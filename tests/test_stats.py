@@ -1,0 +1,355 @@
+"""tdfake.stats: paired ΔAUROC / Δaccuracy against hand arithmetic, an independent DeLong (MLstatkit),
+slow references written from the papers' definitions, scikit-learn, and simulation (coverage, null).
+"""
+
+import dataclasses
+import math
+from fractions import Fraction as F
+
+import numpy as np
+import pytest
+from MLstatkit.delong import Delong_test
+from scipy.stats import kstest, norm
+from sklearn.metrics import roc_auc_score
+
+from tdfake.stats import (
+    AccuracyComparison,
+    PairedComparison,
+    _clustered_variance,
+    _delong_variance,
+    _placements,
+    non_inferior,
+    paired_accuracy,
+    paired_auroc,
+    verdict,
+)
+
+# --------------------------------------------------------------------------- references
+
+def slow_components(y, s):
+    """DeLong et al. (1988): V10(X_i) = mean_j ψ(X_i, Y_j), V01(Y_j) = mean_i ψ(X_i, Y_j), ψ = 1 / ½ / 0."""
+    x, w = s[y == 1], s[y == 0]
+    psi = (x[:, None] > w[None, :]) + 0.5 * (x[:, None] == w[None, :])
+    return psi.mean(axis=1), psi.mean(axis=0)
+
+
+def slow_obuchowski_variance(y, groups, comps_a, comps_b):
+    """Var(θ_b − θ_a) by Obuchowski (1997): Var_b + Var_a − 2 Cov, each from S10, S01, S11 over the K clusters."""
+    ids = sorted(set(groups))
+    k_count = len(ids)
+    mm, nn = int((y == 1).sum()), int((y == 0).sum())
+    pos_groups, neg_groups = groups[y == 1], groups[y == 0]
+
+    def cluster_terms(comps):
+        v10, v01 = comps
+        theta = v10.mean()
+        rows = []
+        for g in ids:
+            m_k, n_k = int((pos_groups == g).sum()), int((neg_groups == g).sum())
+            rows.append((v10[pos_groups == g].sum() - m_k * theta, v01[neg_groups == g].sum() - n_k * theta))
+        return rows
+
+    ta, tb = cluster_terms(comps_a), cluster_terms(comps_b)
+    c = k_count / (k_count - 1)
+
+    def cov(t1, t2):
+        s10 = c / mm * sum(p[0] * q[0] for p, q in zip(t1, t2))
+        s01 = c / nn * sum(p[1] * q[1] for p, q in zip(t1, t2))
+        s11 = c * sum(p[0] * q[1] for p, q in zip(t1, t2))
+        s11_rev = c * sum(p[1] * q[0] for p, q in zip(t1, t2))
+        return s10 / mm + s01 / nn + (s11 + s11_rev) / (mm * nn)
+
+    return cov(tb, tb) + cov(ta, ta) - 2 * cov(ta, tb)
+
+
+def simulate(rng, n_groups=80, mu_a=1.0, mu_b=1.4, sd_group=1.0, r_group=0.6, rho=0.5):
+    """Clustered binormal test set: groups of real frames, fake frames, or both (a real video and its fakes).
+
+    Score = μ·label + group effect + frame noise (sd 1); the arms' group effects correlate r_group,
+    their frame noise rho.  For a positive and a negative of different groups the difference is
+    N(μ, 2 sd_group² + 2), so the population AUROC is Φ(μ / sqrt(2 sd_group² + 2)).  (Pairs within
+    one group, about 1 % of pairs here, shift the expected ΔAUROC by ~1e-4, far below its se ≈ 0.03.)
+    """
+    kinds = rng.choice(3, size=n_groups, p=[0.3, 0.3, 0.4])  # real only, fake only, both
+    y, g = [], []
+    for k, kind in enumerate(kinds):
+        if kind != 1:
+            n_real = int(rng.integers(2, 6))
+            y += [0] * n_real
+            g += [k] * n_real
+        if kind != 0:
+            n_fake = int(rng.integers(2, 6))
+            y += [1] * n_fake
+            g += [k] * n_fake
+    y, g = np.array(y), np.array(g)
+    ua = rng.normal(0, sd_group, n_groups)
+    ub = r_group * ua + math.sqrt(1 - r_group ** 2) * rng.normal(0, sd_group, n_groups)
+    ea = rng.normal(size=y.size)
+    eb = rho * ea + math.sqrt(1 - rho ** 2) * rng.normal(size=y.size)
+    return y, g, mu_a * y + ua[g] + ea, mu_b * y + ub[g] + eb
+
+
+def true_auroc(mu, sd_group=1.0):
+    return float(norm.cdf(mu / math.sqrt(2 * sd_group ** 2 + 2)))
+
+
+# --------------------------------------------------------------------------- DeLong
+
+def test_delong_by_hand():
+    y = np.array([1, 1, 1, 0, 0, 0])
+    a = np.array([0.9, 0.5, 0.3, 0.6, 0.4, 0.1])
+    b = np.array([0.7, 0.7, 0.35, 0.7, 0.3, 0.1])  # a positive tied with a negative at 0.7 counts ½
+    # ψ(X_i, Y_j) tables, positives as rows, negatives (0.6, 0.4, 0.1) / (0.7, 0.3, 0.1) as columns:
+    #   a: 0.9 → 1 1 1 ; 0.5 → 0 1 1 ; 0.3 → 0 0 1       b: 0.7 → ½ 1 1 ; 0.7 → ½ 1 1 ; 0.35 → 0 1 1
+    v10_a, v01_a = [F(1), F(2, 3), F(1, 3)], [F(1, 3), F(2, 3), F(1)]
+    v10_b, v01_b = [F(5, 6), F(5, 6), F(2, 3)], [F(1, 3), F(1), F(1)]
+    auc_a, auc_b = F(6, 9), F(7, 9)  # (3 + 2 + 1)/9 and (2.5 + 2.5 + 2)/9
+    # sample (co)variances, ddof=1 over m = n = 3:
+    #   S10: aa = ((1/3)² + 0 + (1/3)²)/2 = 1/9;  bb = ((1/18)² + (1/18)² + (1/9)²)/2 = 1/108;
+    #        ab = ((1/3)(1/18) + 0 + (−1/3)(−1/9))/2 = 1/36
+    #   S01: aa = ((1/3)² + 0 + (1/3)²)/2 = 1/9;  bb = ((4/9)² + (2/9)² + (2/9)²)/2 = 4/27;
+    #        ab = ((−1/3)(−4/9) + 0 + (1/3)(2/9))/2 = 1/9
+    var_a = F(1, 9) / 3 + F(1, 9) / 3  # 2/27
+    var_b = F(1, 108) / 3 + F(4, 27) / 3  # 17/324
+    cov_ab = F(1, 36) / 3 + F(1, 9) / 3  # 5/108
+    var_delta = var_a + var_b - 2 * cov_ab
+    assert var_delta == F(11, 324)
+    z = float(auc_b - auc_a) / math.sqrt(var_delta)  # (1/9) / (sqrt(11)/18) = 2/sqrt(11)
+    assert z == pytest.approx(2 / math.sqrt(11))
+    p = math.erfc(z / math.sqrt(2))  # two-sided: 2 (1 − Φ(z)) ≈ 0.5465
+
+    v10, v01 = _placements(y, np.vstack([a, b]))
+    np.testing.assert_allclose(v10, [[float(v) for v in v10_a], [float(v) for v in v10_b]])
+    np.testing.assert_allclose(v01, [[float(v) for v in v01_a], [float(v) for v in v01_b]])
+    r = paired_auroc(y, a, b)
+    assert r.method == "DeLong" and r.bootstrap_ci is None
+    assert r.auroc_a == pytest.approx(float(auc_a)) and r.auroc_b == pytest.approx(float(auc_b))
+    assert r.delta == pytest.approx(1 / 9)
+    assert r.se ** 2 == pytest.approx(float(var_delta))
+    assert r.p_value == pytest.approx(p) and r.p_value == pytest.approx(0.5465, abs=1e-4)
+    assert r.ci == pytest.approx((1 / 9 - 1.959964 * math.sqrt(11) / 18, 1 / 9 + 1.959964 * math.sqrt(11) / 18))
+    assert (r.n_rows, r.n_groups, r.per_seed_delta) == (6, 6, pytest.approx((1 / 9,)))
+    assert math.isnan(r.seed_sd)
+
+
+@pytest.mark.parametrize("n, decimals", [(60, 1), (301, 3)])
+def test_delong_agrees_with_mlstatkit_and_sklearn(n, decimals):
+    rng = np.random.default_rng(n)
+    y = rng.integers(0, 2, n)
+    a = np.round(y * 0.8 + rng.normal(size=n), decimals)  # 1 decimal: many ties
+    b = np.round(0.6 * a + y * 0.5 + rng.normal(size=n), decimals)
+    z, p, _, _, auc_a, auc_b, info = Delong_test(y, a, b)
+    assert info["method"] == "delong"
+    r = paired_auroc(y, a, b)
+    assert r.auroc_a == pytest.approx(roc_auc_score(y, a), abs=1e-12) == pytest.approx(auc_a)
+    assert r.auroc_b == pytest.approx(roc_auc_score(y, b), abs=1e-12) == pytest.approx(auc_b)
+    assert r.se ** 2 == pytest.approx(info["var_diff"], rel=1e-10)
+    assert r.delta / r.se == pytest.approx(z, rel=1e-10)
+    assert r.p_value == pytest.approx(p, rel=1e-9)
+
+
+def test_components_match_the_definitions():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 200)
+    s = np.round(rng.normal(size=(3, 200)) + y, 1)
+    v10, v01 = _placements(y, s)
+    for k in range(3):
+        ref10, ref01 = slow_components(y, s[k])
+        np.testing.assert_allclose(v10[k], ref10, atol=1e-12)
+        np.testing.assert_allclose(v01[k], ref01, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- clustered
+
+def test_clustered_with_one_row_per_group_is_delong_up_to_k_over_k_minus_1():
+    rng = np.random.default_rng(2)
+    n = 400
+    y = np.repeat([0, 1], n // 2)
+    a, b = y + rng.normal(size=n), 1.3 * y + rng.normal(size=n)
+    v10, v01 = _placements(y, np.vstack([a, b]))
+    d10, d01 = v10[1] - v10[0], v01[1] - v01[0]
+    clustered = _clustered_variance(np.arange(n), y, d10, d01)
+    delong = _delong_variance(d10, d01)
+    # one row per group: K = m + n and clustered = K/(K−1) · (Σ(d10 − θ)²/m² + Σ(d01 − θ)²/n²), i.e. DeLong with
+    # ddof=0 times K/(K−1); against DeLong's ddof=1 that is a factor K(m−1)/((K−1)m) = 400·199/(399·200) here
+    theta, m, nn = d10.mean(), d10.size, d01.size
+    by_hand = n / (n - 1) * (((d10 - theta) ** 2).sum() / m ** 2 + ((d01 - theta) ** 2).sum() / nn ** 2)
+    assert clustered == pytest.approx(by_hand, rel=1e-12)
+    assert clustered == pytest.approx(delong * n * (m - 1) / ((n - 1) * m), rel=1e-12)  # m = n here
+    assert clustered == pytest.approx(delong, rel=0.01)
+    # and paired_auroc routes one-row groups to DeLong itself
+    r = paired_auroc(y, a, b, groups=[f"v{i}" for i in range(n)])
+    assert r.method == "DeLong" and r.se ** 2 == pytest.approx(delong) and r.n_groups == n
+
+
+def test_clustered_matches_slow_obuchowski_and_pools_seeds():
+    rng = np.random.default_rng(3)
+    y, g, a, b = simulate(rng, n_groups=25)
+    a, b = np.round(a, 1), np.round(b, 1)
+    r = paired_auroc(y, a, b, groups=g, n_bootstrap=0)
+    ref = slow_obuchowski_variance(y, g, slow_components(y, a), slow_components(y, b))
+    assert r.method == "Obuchowski clustered" and r.n_groups == 25 and r.bootstrap_ci is None
+    assert r.se ** 2 == pytest.approx(ref, rel=1e-10)
+    assert r.delta == pytest.approx(roc_auc_score(y, b) - roc_auc_score(y, a))
+
+    # three seeds: the components are averaged over seeds, then the same variance
+    sa = np.vstack([a, a + np.round(rng.normal(0, 0.5, y.size), 1), np.round(a * 0.5, 1)])
+    sb = np.vstack([b, b + np.round(rng.normal(0, 0.5, y.size), 1), np.round(b ** 3, 1)])
+    r3 = paired_auroc(y, sa, sb, groups=g, n_bootstrap=0)
+    comps_a = [np.mean(c, axis=0) for c in zip(*(slow_components(y, s) for s in sa))]
+    comps_b = [np.mean(c, axis=0) for c in zip(*(slow_components(y, s) for s in sb))]
+    assert r3.se ** 2 == pytest.approx(slow_obuchowski_variance(y, g, comps_a, comps_b), rel=1e-10)
+    per_seed = [roc_auc_score(y, sb[k]) - roc_auc_score(y, sa[k]) for k in range(3)]
+    assert r3.per_seed_delta == pytest.approx(tuple(per_seed))
+    assert r3.delta == pytest.approx(np.mean(per_seed))
+    assert r3.seed_sd == pytest.approx(np.std(per_seed, ddof=1))
+    assert r3.method == "Obuchowski clustered (mean over 3 seeds)"
+    assert r3.auroc_a == pytest.approx(np.mean([roc_auc_score(y, s) for s in sa]))
+
+
+def test_group_bootstrap_is_roc_auc_score_on_resampled_groups():
+    """The resampling written out: groups by sorted id; strata real-only, fake-only, both; rng.choice per stratum."""
+    rng = np.random.default_rng(4)
+    y, g, a, b = simulate(rng, n_groups=30)
+    ids = np.array([f"video{k:02d}" for k in g])
+    r = paired_auroc(y, a, b, groups=ids, n_bootstrap=200, seed=7)
+
+    names = sorted(set(ids))
+    rows = {k: np.flatnonzero(ids == name) for k, name in enumerate(names)}
+    kinds = {k: (0 in y[i], 1 in y[i]) for k, i in rows.items()}
+    strata = [np.array([k for k in rows if kinds[k] == want]) for want in ((True, False), (False, True), (True, True))]
+    draw = np.random.default_rng(7)
+    deltas = []
+    for _ in range(200):
+        idx = np.concatenate([rows[k] for st in strata for k in draw.choice(st, size=st.size, replace=True)])
+        deltas.append(roc_auc_score(y[idx], b[idx]) - roc_auc_score(y[idx], a[idx]))
+    assert r.bootstrap_ci == pytest.approx(tuple(np.quantile(deltas, [0.025, 0.975])), abs=1e-12)
+    # the bootstrap and the clustered normal interval estimate the same spread
+    assert (r.bootstrap_ci[1] - r.bootstrap_ci[0]) == pytest.approx(r.ci[1] - r.ci[0], rel=0.35)
+
+
+def test_clustered_interval_covers_the_true_difference():
+    rng = np.random.default_rng(1)
+    truth = true_auroc(1.4) - true_auroc(1.0)
+    covered = covered_ignoring_groups = 0
+    n_sets = 300
+    for _ in range(n_sets):
+        y, g, a, b = simulate(rng)
+        r = paired_auroc(y, a, b, groups=g, n_bootstrap=0)
+        covered += r.ci[0] <= truth <= r.ci[1]
+        naive = paired_auroc(y, a, b)
+        covered_ignoring_groups += naive.ci[0] <= truth <= naive.ci[1]
+    assert 0.92 <= covered / n_sets <= 0.98
+    assert covered_ignoring_groups < covered  # the simulated groups matter: DeLong over frames is too narrow
+
+
+def test_p_values_are_uniform_under_the_null():
+    rng = np.random.default_rng(6)
+    p = np.array([paired_auroc(y, a, b, groups=g, n_bootstrap=0).p_value
+                  for y, g, a, b in (simulate(rng, mu_b=1.0) for _ in range(300))])
+    assert kstest(p, "uniform").pvalue > 0.01
+    assert 0.02 <= (p < 0.05).mean() <= 0.09  # 300 draws at 0.05: sd 0.0126
+
+
+# --------------------------------------------------------------------------- seeds
+
+def test_identical_seeds_equal_one_seed_and_per_seed_delta_matches_single_calls():
+    rng = np.random.default_rng(8)
+    y, g, a, b = simulate(rng, n_groups=20)
+    one = paired_auroc(y, a, b, groups=g, n_bootstrap=50)
+    three = paired_auroc(y, np.vstack([a] * 3), np.vstack([b] * 3), groups=g, n_bootstrap=50)
+    for field in ("delta", "se", "ci", "p_value", "auroc_a", "auroc_b", "bootstrap_ci"):
+        assert getattr(three, field) == pytest.approx(getattr(one, field), abs=1e-12), field
+    assert three.seed_sd == 0.0 and three.method == "Obuchowski clustered (mean over 3 seeds)"
+
+    sa = np.vstack([a, 2 * a + rng.normal(size=y.size)])
+    sb = np.vstack([b, b + rng.normal(size=y.size)])
+    two = paired_auroc(y, sa, sb, groups=g, n_bootstrap=0)
+    assert two.per_seed_delta == pytest.approx(tuple(paired_auroc(y, sa[k], sb[k], groups=g, n_bootstrap=0).delta
+                                                     for k in range(2)))
+
+
+# --------------------------------------------------------------------------- accuracy
+
+def test_paired_accuracy_direct_and_mcnemar():
+    rng = np.random.default_rng(9)
+    n = 120
+    y = rng.integers(0, 2, n)
+    pa = np.where(rng.random(n) < 0.8, y, 1 - y)
+    pb = np.where(rng.random(n) < 0.7, pa, np.where(rng.random(n) < 0.85, y, 1 - y))
+    r = paired_accuracy(y, pa, pb)
+    d = (pb == y).astype(float) - (pa == y)
+    assert isinstance(r, AccuracyComparison) and r.method == "paired Wald" and r.bootstrap_ci is None
+    assert r.accuracy_a == pytest.approx(np.mean(pa == y)) and r.accuracy_b == pytest.approx(np.mean(pb == y))
+    assert r.delta == pytest.approx(d.mean())
+    assert r.se == pytest.approx(d.std(ddof=1) / math.sqrt(n))
+    assert r.p_value == pytest.approx(2 * norm.sf(abs(d.mean()) / (d.std(ddof=1) / math.sqrt(n))))
+    n01 = int(((pb == y) & (pa != y)).sum())  # only b right
+    n10 = int(((pa == y) & (pb != y)).sum())  # only a right
+    assert (r.delta / r.se) ** 2 == pytest.approx((n - 1) * (n01 - n10) ** 2 / (n * (n01 + n10) - (n01 - n10) ** 2))
+
+
+def test_paired_accuracy_clustered_seeds_and_bootstrap():
+    rng = np.random.default_rng(10)
+    y, g, a, b = simulate(rng, n_groups=30)
+    pa, pb = (a > 0.5).astype(int), (b > 0.7).astype(int)
+    r = paired_accuracy(y, pa, pb, groups=g, n_bootstrap=300)
+    d = (pb == y).astype(float) - (pa == y)
+    totals = [(d[g == k] - d.mean()).sum() for k in range(30)]
+    assert r.method == "cluster-robust paired Wald" and r.n_groups == 30
+    assert r.se ** 2 == pytest.approx(30 / 29 * sum(t ** 2 for t in totals) / d.size ** 2)
+    lo, hi = r.bootstrap_ci
+    assert lo < r.delta < hi and (hi - lo) == pytest.approx(r.ci[1] - r.ci[0], rel=0.35)
+
+    same = paired_accuracy(y, np.vstack([pa, pa]), np.vstack([pb, pb]), groups=g, n_bootstrap=300)
+    assert (same.delta, same.se, *same.bootstrap_ci) == pytest.approx((r.delta, r.se, *r.bootstrap_ci))
+    assert same.method == "cluster-robust paired Wald (mean over 2 seeds)" and same.seed_sd == 0.0
+    pa2 = (a > 0.0).astype(int)
+    two = paired_accuracy(y, np.vstack([pa, pa2]), np.vstack([pb, pb]), groups=g, n_bootstrap=0)
+    assert two.per_seed_delta == pytest.approx((r.delta, paired_accuracy(y, pa2, pb).delta))
+    assert two.seed_sd == pytest.approx(np.std(two.per_seed_delta, ddof=1))
+
+
+# --------------------------------------------------------------------------- rules and validation
+
+def comparison(delta, p_value, ci):
+    return PairedComparison(delta=delta, se=0.01, ci=ci, p_value=p_value, method="DeLong", n_rows=10,
+                            n_groups=10, per_seed_delta=(delta,), seed_sd=math.nan, bootstrap_ci=None)
+
+
+def test_verdict_and_non_inferiority():
+    assert verdict(comparison(0.02, 0.01, (0.005, 0.035))) == "higher"
+    assert verdict(comparison(-0.02, 0.01, (-0.035, -0.005))) == "lower"
+    assert verdict(comparison(0.02, 0.2, (-0.01, 0.05))) == "no detectable difference"
+    assert verdict(comparison(0.02, 0.05, (0.0, 0.04))) == "no detectable difference"  # p < alpha, strictly
+    assert verdict(comparison(0.02, 0.03, (0.001, 0.04)), alpha=0.01) == "no detectable difference"
+    assert non_inferior(comparison(-0.005, 0.5, (-0.015, 0.005)), margin=0.02)
+    assert not non_inferior(comparison(-0.005, 0.5, (-0.025, 0.015)), margin=0.02)
+    assert not non_inferior(comparison(-0.005, 0.5, (-0.02, 0.01)), margin=0.02)  # at −margin: not above
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        comparison(0.0, 1.0, (0.0, 0.0)).delta = 1.0
+
+
+def test_identical_arms():
+    y = np.array([0, 0, 1, 1, 0, 1])
+    s = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.9])
+    r = paired_auroc(y, s, s)
+    assert (r.delta, r.se, r.ci, r.p_value) == (0.0, 0.0, (0.0, 0.0), 1.0)
+    assert verdict(r) == "no detectable difference"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: paired_auroc([0, 1, 0, 1], [0.1, 0.2, 0.3], [0.1, 0.2, 0.3, 0.4]), "3 values per seed for 4 labels"),
+    (lambda: paired_auroc([1, 1, 1, 1], [0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4]), "two rows of each class"),
+    (lambda: paired_auroc([0, 1, 0, 1], [0.1, np.nan, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4]), "NaN or infinite"),
+    (lambda: paired_auroc([0, 2, 0, 1], [0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4]), "0 \\(real\\) or 1"),
+    (lambda: paired_auroc([0, 1, 0, 1], np.zeros((2, 4)), np.zeros((3, 4))), "2 seeds against 3"),
+    (lambda: paired_auroc([0, 1, 0, 1], np.zeros((2, 2, 4)), np.zeros((2, 2, 4))), "1-D \\(n_rows,\\) or 2-D"),
+    (lambda: paired_auroc([0, 1, 0, 1], [.1, .2, .3, .4], [.1, .2, .3, .4], groups=[1, 1, 2]), "one group id"),
+    (lambda: paired_auroc([0, 1, 0, 1], [.1, .2, .3, .4], [.1, .2, .3, .4], groups=[1, 1, 1, 1]), "one group"),
+    (lambda: paired_accuracy([0, 1, 0, 1], [0, 1, 0.7, 1], [0, 1, 1, 1]), "0/1 predictions"),
+    (lambda: paired_accuracy([0, 1, 0], [0, 1, 0, 1], [0, 1, 1, 1]), "4 values per seed for 3 labels"),
+])
+def test_invalid_input_is_refused_with_a_reason(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
