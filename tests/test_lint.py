@@ -1,6 +1,7 @@
-"""``ruff check`` (rules in pyproject.toml) passes on the package, tests, benchmarks, notebooks and tools.
+"""``ruff check`` (rules in pyproject.toml) passes on the package, tests, benchmarks, notebooks and tools, and
+``lint-imports`` finds the package's floors intact (the layers contract in pyproject.toml).
 
-Part of the one test command, so lint runs wherever the tests run; a failure shows ruff's findings.
+Part of the one test command, so lint runs wherever the tests run; a failure shows the findings.
 """
 
 import subprocess
@@ -22,3 +23,11 @@ def test_ruff_check_finds_nothing():
     )
     assert result.returncode == 0, f"ruff check {' '.join(LINTED)} (fix with `ruff check --fix`):\n" \
         f"{result.stdout}{result.stderr}"
+
+
+def test_import_layers_hold():
+    """No import cycle and no import that climbs back up a floor, imports inside functions included."""
+    pytest.importorskip("importlinter", reason="import-linter is a dev dependency: pip install -e '.[dev]'")
+    result = subprocess.run([str(Path(sys.executable).with_name("lint-imports")), "--no-cache"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"lint-imports (contract in pyproject.toml):\n{result.stdout}{result.stderr}"

@@ -38,8 +38,19 @@ CHOICES: dict[str, tuple] = {
 }
 """Fields with a fixed set of values (the modules named beside them use them; tests keep them in sync)."""
 
+TRAINING = {"affects": "training"}
+"""Field metadata: the field changes what is trained (part of a trained arm's fingerprint)."""
+TUCKER = {"affects": "tucker"}
+"""Field metadata: the field changes the TK / TK_diff images, and so those arms, not the baseline."""
+
 _TEST_SET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 """Test set names become folder names."""
+
+
+def training_fields(arm_kind: str) -> tuple[str, ...]:
+    """The config fields a trained arm of image kind ``arm_kind`` (OR / TK / TK_diff) depends on."""
+    wanted = ("training",) if arm_kind == "OR" else ("training", "tucker")
+    return tuple(f.name for f in dataclasses.fields(Config) if f.metadata.get("affects") in wanted)
 
 
 class ConfigError(ValueError):
@@ -48,68 +59,85 @@ class ConfigError(ValueError):
 
 @dataclass
 class Config:
-    """Every setting of a tdfake run.  Defaults are the study's (``configs/paper.yaml``)."""
+    """Every setting of a tdfake run.  Defaults are the study's (``configs/paper.yaml``).
+
+    Fields whose metadata say :data:`TRAINING` (or :data:`TUCKER`, for the TK / TK_diff arms only)
+    change what a trained arm is; they and only they make its fingerprint (:func:`training_fields`),
+    so a new place, speed switch or evaluation setting (a test set, the threshold method) never
+    asks for retraining.
+    """
 
     name: str = "paper"
-    seed: int = SEED
+    # the split's, demo data's and bootstrap's seed, and the training seed unless `seeds` lists others
+    seed: int = field(default=SEED, metadata=TRAINING)
     out_dir: str = "runs/paper"
     graphs_dir: str = "graphs"
 
     # data: a folder of face crops, or None for the built-in demo dataset
     data_dir: str | None = None
-    layout: str = "auto"
+    layout: str = field(default="auto", metadata=TRAINING)
     demo_dir: str = "data/demo"  # where the built-in demo dataset is made when data_dir is None
-    demo_n_per_class: int = 200
-    demo_size: int = 256
-    demo_frames_per_video: int = 5
+    demo_n_per_class: int = field(default=200, metadata=TRAINING)
+    demo_size: int = field(default=256, metadata=TRAINING)
+    demo_frames_per_video: int = field(default=5, metadata=TRAINING)
     # FaceForensics++ pairs (a fake links two real videos); false: one video + its fake per group
-    demo_paired: bool = True
-    split_by: str = "group"  # "group" (no video in two splits) or "frame" (the study's leaky split)
-    train_fraction: float = SPLIT_FRACTIONS[0]
-    val_fraction: float = SPLIT_FRACTIONS[1]
-    test_fraction: float = SPLIT_FRACTIONS[2]
-    per_class: int | None = 10000  # images per class sampled before splitting: an even share of every video
+    demo_paired: bool = field(default=True, metadata=TRAINING)
+    # "group" (no video in two splits) or "frame" (the study's leaky split)
+    split_by: str = field(default="group", metadata=TRAINING)
+    train_fraction: float = field(default=SPLIT_FRACTIONS[0], metadata=TRAINING)
+    val_fraction: float = field(default=SPLIT_FRACTIONS[1], metadata=TRAINING)
+    test_fraction: float = field(default=SPLIT_FRACTIONS[2], metadata=TRAINING)
+    # images per class sampled before splitting: an even share of every video
+    per_class: int | None = field(default=10000, metadata=TRAINING)
     test_sets: dict[str, str] = field(default_factory=dict)  # extra test sets: name -> data folder (all rows)
 
     # Tucker image creation
-    rank: list[int] = field(default_factory=lambda: list(TUCKER_RANK))
-    tucker_method: str = "tensorly"  # "tensorly" (the study's call) or "fast" (batched, converges further)
-    image_format: str | None = None  # None keeps the input's format, as the study did
+    rank: list[int] = field(default_factory=lambda: list(TUCKER_RANK), metadata=TUCKER)
+    # "tensorly" (the study's call) or "fast" (batched, converges further)
+    tucker_method: str = field(default="tensorly", metadata=TUCKER)
+    image_format: str | None = field(default=None, metadata=TRAINING)  # None keeps the input's format, as the study did
     workers: int = 2
 
     # input pipeline and augmentation (ImageDataGenerator words and meanings)
-    image_size: int = 256
-    resize_method: str = "nearest"
-    rescale: float = 1.0 / 255
-    rotation_range: float = 20.0
-    width_shift_range: float = 0.1
-    height_shift_range: float = 0.1
-    shear_range: float = 0.1
-    zoom_range: float = 0.1
-    horizontal_flip: bool = True
-    fill_mode: str = "nearest"
+    image_size: int = field(default=256, metadata=TRAINING)
+    resize_method: str = field(default="nearest", metadata=TRAINING)
+    rescale: float = field(default=1.0 / 255, metadata=TRAINING)
+    rotation_range: float = field(default=20.0, metadata=TRAINING)
+    width_shift_range: float = field(default=0.1, metadata=TRAINING)
+    height_shift_range: float = field(default=0.1, metadata=TRAINING)
+    shear_range: float = field(default=0.1, metadata=TRAINING)
+    zoom_range: float = field(default=0.1, metadata=TRAINING)
+    horizontal_flip: bool = field(default=True, metadata=TRAINING)
+    fill_mode: str = field(default="nearest", metadata=TRAINING)
 
     # model
-    weights: str | None = "imagenet"  # "imagenet", None, or a local .h5 / .weights.h5 file
-    head: str = "flatten"  # "flatten" (the study), "avg" (global average pooling)
-    dense_units: int = 256
-    dropout: float = 0.0
-    bn_momentum: float | None = None  # None keeps Keras' 0.99; short from-scratch runs need ~0.9
+    # "imagenet", None, or a local .h5 / .weights.h5 file
+    weights: str | None = field(default="imagenet", metadata=TRAINING)
+    head: str = field(default="flatten", metadata=TRAINING)  # "flatten" (the study), "avg" (global average pooling)
+    dense_units: int = field(default=256, metadata=TRAINING)
+    dropout: float = field(default=0.0, metadata=TRAINING)
+    # None keeps Keras' 0.99; short from-scratch runs need ~0.9
+    bn_momentum: float | None = field(default=None, metadata=TRAINING)
 
     # training
-    batch_size: int = 32
+    batch_size: int = field(default=32, metadata=TRAINING)
     epochs: int = 100
-    optimizer: str = "adam"
-    clr_mode: str = "exp_range"
-    base_lr: float = 1e-3
-    max_lr: float = 7e-3
-    step_size: int = 300
-    gamma: float = 0.99994
+    optimizer: str = field(default="adam", metadata=TRAINING)
+    clr_mode: str = field(default="exp_range", metadata=TRAINING)
+    base_lr: float = field(default=1e-3, metadata=TRAINING)
+    max_lr: float = field(default=7e-3, metadata=TRAINING)
+    step_size: int = field(default=300, metadata=TRAINING)
+    gamma: float = field(default=0.99994, metadata=TRAINING)
     mixed_precision: bool = False
     xla: bool = False
 
+    # training seeds and determinism
+    seeds: list[int] | None = None  # training seeds (one run folder each); None: the one `seed`
+    deterministic: bool = False  # Keras set_random_seed + TensorFlow op determinism: a seed twice gives equal runs
+
     # evaluation
     threshold: str = "eer"  # how the decision threshold is chosen on validation
+    margin: float = 0.02  # non-inferiority margin of TK against the baseline, in AUROC
 
     def __post_init__(self) -> None:
         self.validate()
@@ -162,7 +190,14 @@ class Config:
             raise ConfigError(f"dropout={self.dropout!r} must be a number in [0, 1)")
         if self.bn_momentum is not None and not (_is_number(self.bn_momentum) and 0 < self.bn_momentum < 1):
             raise ConfigError(f"bn_momentum={self.bn_momentum!r} must be a number in (0, 1), or null for Keras' 0.99")
-        for name in ("demo_paired", "horizontal_flip", "mixed_precision", "xla"):
+        if self.seeds is not None and not (isinstance(self.seeds, (list, tuple)) and self.seeds
+                                           and all(_is_int(s) for s in self.seeds)
+                                           and len(set(self.seeds)) == len(self.seeds)):
+            raise ConfigError(f"seeds={self.seeds!r} must be a list of distinct integers (e.g. [42, 43, 44]), "
+                              "or null for the one `seed`")
+        if not (_is_number(self.margin) and 0 <= self.margin < 1):
+            raise ConfigError(f"margin={self.margin!r} must be a number in [0, 1) (an AUROC difference, e.g. 0.02)")
+        for name in ("demo_paired", "horizontal_flip", "mixed_precision", "xla", "deterministic"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be true or false")
 

@@ -37,7 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import matplotlib.image as mpimg
 import numpy as np
+import skimage.data
+from matplotlib import cbook
 
 from tdfake.images import write_atomic, write_rgb
 
@@ -69,10 +72,6 @@ def source_faces() -> list[Face]:
 
     Face boxes of the two photos were found once with scikit-image's LBP frontal-face cascade.
     """
-    import matplotlib.image as mpimg
-    import skimage.data
-    from matplotlib import cbook
-
     astronaut = skimage.data.astronaut().astype(np.float32)
     hopper = np.asarray(mpimg.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))[..., :3]
     faces = [

@@ -16,9 +16,11 @@ import cv2
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from tdfake.constants import LABEL_NAMES as CLASS_NAMES
 from tdfake.images import read_rgb
+from tdfake.tucker import relative_error, tucker_reconstruct
 
 CHANNELS = ("red", "green", "blue")
 
@@ -166,10 +168,6 @@ def tucker_error_vs_rank(manifest: pd.DataFrame, ranks=(5, 10, 20, 30, 50), n_pe
     reconstruction clipped to 0..255 against the original, data range 255), each with a ``_std``.
     The study's rank is 30 at 256 px; at ``size`` px a rank r keeps the same share at r * size / 256.
     """
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
-    from tdfake.tucker import relative_error, tucker_reconstruct
-
     rows = sample_rows(manifest, n_per_class, seed)
     records = []
     for label in sorted(rows["label"].unique()):

@@ -1,9 +1,7 @@
 """Score a trained arm: its test split (or other data) → predictions.csv, report.md, report.json.
 
-A run folder (written by :func:`tdfake.train.train_arm`) holds ``best.keras``, ``config.yaml`` and
-``split.csv``.  The arm and the folder of its images come from ``run.json`` when the run wrote
-one (keys ``arm``, ``kind``, ``images_root``), otherwise from the layout of ``tdfake run``
-(``OUT/<arm>/`` next to ``OUT/images/``, see :mod:`tdfake.study`).
+What a run folder holds and how it is read is :mod:`tdfake.layout`'s; this module scores it.
+:func:`load_or_make_report` is the cached evaluation every training entry point ends with.
 
 The decision threshold is chosen on the run's *validation* split (``cfg.threshold``, EER by
 default) and applied to the test data; the report's THRESH row is still the test-set EER
@@ -18,89 +16,35 @@ what it was trained on; unreadable files are skipped and listed in ``skipped.csv
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tdfake.config import ARMS, Config
+from tdfake import layout, provenance
+from tdfake.config import Config
 from tdfake.constants import LABEL_NAMES
+from tdfake.datasets import build_manifest, read_manifest
+from tdfake.image_creation import create_images
 from tdfake.images import derived_path, list_images
+from tdfake.layout import Run, load_run
 from tdfake.metrics import Report, evaluate_scores, side_by_side, study_table, table_markdown
+from tdfake.model import load_model as load_checkpoint
+from tdfake.pipeline import paths_dataset
 
 PREDICTION_COLUMNS = ["path", "label", "group", "split", "score"]
 
 
-@dataclass
-class Run:
-    """What evaluating a run folder needs to know about it."""
-
-    run_dir: Path
-    cfg: Config
-    arm: str
-    kind: str
-    images_root: Path | None  # None: the arm trained on each row's root/path
-    split: pd.DataFrame
-
-    def files(self, rows: pd.DataFrame) -> list[str]:
-        """The arm's image file of each split row."""
-        from tdfake.pipeline import image_paths
-
-        return image_paths(rows, self.images_root, self.kind, self.cfg.image_format)
-
-
-def load_run(run_dir: os.PathLike | str) -> Run:
-    """Read a run folder's config, split, arm and images folder, with errors that say what is missing."""
-    from tdfake.datasets import read_manifest
-
-    run_dir = Path(run_dir)
-    for name in ("best.keras", "config.yaml", "split.csv"):
-        if not (run_dir / name).is_file():
-            raise FileNotFoundError(f"{run_dir / name}: missing; is {run_dir} a finished run folder (`tdfake train`)?")
-    cfg = Config.from_yaml(run_dir / "config.yaml")
-    info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
-    arm = info.get("arm", run_dir.name)
-    if arm not in ARMS:
-        raise ValueError(
-            f"{run_dir}: cannot tell the arm; name the folder after one of {sorted(ARMS)} "
-            "or write run.json with keys arm, kind, images_root"
-        )
-    kind = info.get("kind", ARMS[arm])
-    if "images_root" not in info:
-        images_root: Path | None = run_dir.parent / "images"
-    elif info["images_root"] is None:
-        images_root = None
-    else:
-        images_root = Path(info["images_root"])
-        images_root = images_root if images_root.is_absolute() else run_dir / images_root
-    return Run(run_dir, cfg, arm, kind, images_root, read_manifest(run_dir / "split.csv"))
-
-
-def finished_arms(out_dir: os.PathLike | str, arms=tuple(ARMS)) -> list[Path]:
-    """The arm folders of a ``tdfake run`` folder that hold a best checkpoint, in the study's order.
-
-    What ``tdfake robustness``, ``tdfake explain`` and the graphs take "a study folder" to mean.
-    """
-    out_dir = Path(out_dir)
-    return [out_dir / arm for arm in arms if (out_dir / arm / "best.keras").is_file()]
-
-
 def load_model(run: Run):
     """The run's best checkpoint (custom objects such as CyclicalLR come with :mod:`tdfake.model`)."""
-    from tdfake.model import load_model as load
-
-    return load(run.run_dir / "best.keras", compile=False)
+    return load_checkpoint(run.run_dir / layout.BEST_CHECKPOINT, compile=False)
 
 
 def score_files(model, paths: list[str], cfg: Config, verbose: int = 0) -> np.ndarray:
     """P(fake) for each image file, in order, through the run's (unaugmented) input pipeline."""
-    from tdfake.pipeline import paths_dataset
-
     if not paths:
         return np.zeros(0)
     dataset = paths_dataset(paths, cfg, training=False)
@@ -116,8 +60,6 @@ def stage_images(root: Path, relpaths: list[str], run: Run, out: Path) -> tuple[
     folder are made anew (``replace_changed``).  ``skipped`` is image creation's table of unusable files
     (path relative to ``root``, reason).
     """
-    from tdfake.image_creation import create_images
-
     cfg = run.cfg
     images_root = out / "images"
     summary = create_images(
@@ -131,8 +73,6 @@ def stage_images(root: Path, relpaths: list[str], run: Run, out: Path) -> tuple[
 
 def external_rows(data: os.PathLike | str) -> pd.DataFrame:
     """Rows to score from a manifest CSV (its test rows when it has a split column) or a data folder."""
-    from tdfake.datasets import build_manifest, read_manifest
-
     data = Path(data)
     if data.is_dir():
         rows = build_manifest(data)
@@ -187,8 +127,8 @@ def evaluate_run(
         test, skipped = stage_rows(external_rows(data), run, out)
         test = test[test["file"].notna()]
         if len(skipped):
-            skipped.to_csv(out / "skipped.csv", index=False)
-            print(f"tdfake: {len(skipped)} images could not be used; see {out / 'skipped.csv'}")
+            skipped.to_csv(out / layout.SKIPPED_FILE, index=False)
+            print(f"tdfake: {len(skipped)} images could not be used; see {out / layout.SKIPPED_FILE}")
 
     if len(test) == 0:
         raise ValueError(f"{run.run_dir}: no test images to score")
@@ -211,9 +151,9 @@ def evaluate_run(
     predictions = pd.concat([val, test], ignore_index=True)
     if "group" not in predictions.columns:
         predictions["group"] = ""
-    predictions[PREDICTION_COLUMNS].to_csv(out / "predictions.csv", index=False)
-    report.to_json(out / "report.json")
-    (out / "report.md").write_text(report_markdown(report, run, data))
+    predictions[PREDICTION_COLUMNS].to_csv(out / layout.PREDICTIONS_FILE, index=False)
+    report.to_json(out / layout.REPORT_JSON)
+    (out / layout.REPORT_MD).write_text(report_markdown(report, run, data))
     return report
 
 
@@ -252,8 +192,7 @@ def predict_paths(run_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
     run = load_run(run_dir)
     files = [f.resolve() for f in expand_paths(paths)]
     if threshold is None:
-        report_json = run.run_dir / "report.json"
-        threshold = Report.from_json(report_json).chosen["threshold"] if report_json.is_file() else 0.5
+        threshold = run.threshold
     common = Path(os.path.commonpath([str(f.parent) for f in files]))
     relpaths = [f.relative_to(common).as_posix() for f in files]
     with tempfile.TemporaryDirectory(prefix="tdfake-predict-") as tmp:
@@ -268,3 +207,38 @@ def predict_paths(run_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
         "" if staged[i] is not None else reasons.get(relpaths[i], "could not be read") for i in range(len(files))
     ]
     return table
+
+
+def report_on_rows(run: Run, test: pd.DataFrame, val: pd.DataFrame, n_bootstrap: int = 1000) -> Report:
+    """The report of scored test rows (manifest columns + ``score``) at the threshold ``run`` chose on ``val``.
+
+    Bootstrap intervals resample the rows' groups, seeded with the run's split seed, as
+    :func:`evaluate_run` does, so every arm and training seed resamples the same groups.
+    """
+    return evaluate_scores(
+        test["label"].astype(int), test["score"], val_true=val["label"].astype(int), val_score=val["score"],
+        groups=test["group"].astype(str), videos=test["video"].astype(str),
+        threshold_method=run.cfg.threshold, n_bootstrap=n_bootstrap,
+        seed=run.cfg.seed, methods=test["method"],
+    )
+
+
+def report_params(run_dir: Path) -> dict:
+    """What a run's test report depends on: its checkpoint and split files and its threshold method."""
+    run = load_run(run_dir)
+    checkpoint = provenance.file_fingerprint([run_dir / layout.BEST_CHECKPOINT, run_dir / layout.SPLIT_FILE],
+                                             root=run_dir)
+    return {"files": checkpoint, "threshold": run.cfg.threshold, "images_root": str(run.images_root)}
+
+
+def load_or_make_report(run_dir: os.PathLike | str) -> Report:
+    """The run's ``report.json`` when its record matches :func:`report_params`, else a new evaluation."""
+    run_dir = Path(run_dir)
+    record_file = provenance.record_path(run_dir, "report")
+    params = report_params(run_dir)
+    report_json = run_dir / layout.REPORT_JSON
+    if report_json.is_file() and provenance.unchanged(record_file, params):
+        return Report.from_json(report_json)
+    report = evaluate_run(run_dir)
+    provenance.write_record(record_file, "report", params)
+    return report

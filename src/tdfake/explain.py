@@ -28,22 +28,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from tdfake import layout
 from tdfake.config import ARMS, Config
 from tdfake.constants import LABEL_NAMES
 from tdfake.datasets import CLASS_FOLDERS
-from tdfake.evaluate import Run, expand_paths, finished_arms, load_model, load_run, stage_images
+from tdfake.evaluate import expand_paths, load_model, stage_images
 from tdfake.images import read_rgb
-from tdfake.metrics import Report
+from tdfake.layout import Run, load_run
+from tdfake.pipeline import paths_dataset
 from tdfake.plots import arm_label, finish
 
 TARGETS = ("predicted", "fake", "real")
 XCEPTION_LAST_CONV = "block14_sepconv2_act"
-GRID_FILE = "explain_grid.png"
 TABLE_COLUMNS = ["path", "label", "score", "decision", "png"]
 OVERLAY_ALPHA = 0.45  # weight of the heatmap's colour in the blend
 
@@ -70,8 +73,6 @@ def _probe(model, layer=None):
     layer by layer on a new input instead: once reloaded from a ``.keras`` file, its layers hold
     several graph nodes, and ``layer.output`` need not be on the path to the model's output.
     """
-    import keras
-
     if layer is None:
         layer = target_layer(model)
     elif isinstance(layer, str):
@@ -93,8 +94,6 @@ def _check_target(target: str) -> None:
 
 
 def _cam(probe, batch, target: str, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    import tensorflow as tf
-
     batch = tf.convert_to_tensor(batch, tf.float32)
     with tf.GradientTape() as tape:
         activations, p_fake = probe(batch, training=False)
@@ -129,8 +128,6 @@ def grad_cam(model, batch, layer=None, target: str = "predicted",
 def grad_cam_files(model, files: Sequence[str], cfg: Config, target: str = "predicted",
                    threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """:func:`grad_cam` of image files read through the run's unaugmented input pipeline, in order."""
-    from tdfake.pipeline import paths_dataset
-
     _check_target(target)
     probe = _probe(model)
     results = [_cam(probe, batch, target, threshold) for batch in paths_dataset(files, cfg, training=False)]
@@ -217,16 +214,10 @@ class ArmExplanation:
     skipped: pd.DataFrame  # path (relative to the examples' root), reason
 
 
-def run_threshold(run: Run) -> float:
-    """The decision threshold the run chose on validation (``report.json``), else 0.5."""
-    report_json = run.run_dir / "report.json"
-    return float(Report.from_json(report_json).chosen["threshold"]) if report_json.is_file() else 0.5
-
-
 def explain_arm(run: Run, examples: Examples, target: str = "predicted") -> ArmExplanation:
     """Grad-CAM of the examples with the run's best checkpoint, on the images of the arm's kind."""
     _check_target(target)
-    threshold = run_threshold(run)
+    threshold = run.threshold
     rows = examples.rows
     with tempfile.TemporaryDirectory(prefix="tdfake-explain-") as tmp:
         if examples.staged:
@@ -362,19 +353,10 @@ def explain_run(run_dir: os.PathLike | str, paths: Iterable[os.PathLike | str] |
     written as ``explain.csv``.
     """
     run = load_run(run_dir)
-    out = Path(out) if out is not None else run.run_dir / "explain"
+    out = Path(out) if out is not None else run.run_dir / layout.EXPLAIN_DIR
     examples = _examples([run], paths, n_per_class, seed)
     _progress(run, len(examples.rows), out / run.arm)
     return write_arm(explain_arm(run, examples, target), out)
-
-
-def finished_runs(out_dir: os.PathLike | str, arms: Iterable[str] = tuple(ARMS)) -> list[Run]:
-    """The arm folders of a ``tdfake run`` folder that hold a best checkpoint, in the study's order."""
-    runs = [load_run(run_dir) for run_dir in finished_arms(out_dir, arms)]
-    if not runs:
-        raise FileNotFoundError(f"{out_dir}: no finished arm ({'/, '.join(arms)}/ with best.keras); "
-                                "pass a `tdfake run` output folder or train an arm first")
-    return runs
 
 
 def explain_study(out_dir: os.PathLike | str, paths: Iterable[os.PathLike | str] | None = None,
@@ -386,8 +368,8 @@ def explain_study(out_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
     per-arm PNGs under ``OUT/<arm>/`` (default ``OUT``: ``out_dir/explain``).  Returns the arms'
     tables one after the other, with an ``arm`` column.
     """
-    runs = finished_runs(out_dir)
-    out = Path(out) if out is not None else Path(out_dir) / "explain"
+    runs = [load_run(run_dir) for run_dir in layout.find_runs([out_dir])]
+    out = Path(out) if out is not None else Path(out_dir) / layout.EXPLAIN_DIR
     examples = _examples(runs, paths, n_per_class, seed)
     explanations, tables = [], []
     for run in runs:
@@ -395,14 +377,16 @@ def explain_study(out_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
         explanation = explain_arm(run, examples, target)
         tables.append(write_arm(explanation, out).assign(arm=run.arm))
         explanations.append(explanation)
-    plot_grid(explanations, out / GRID_FILE)
-    print(f"tdfake explain: grid of {len(runs)} arms -> {out / GRID_FILE}")
+    plot_grid(explanations, out / layout.EXPLAIN_GRID)
+    print(f"tdfake explain: grid of {len(runs)} arms -> {out / layout.EXPLAIN_GRID}")
     return pd.concat(tables, ignore_index=True)[["arm", *TABLE_COLUMNS]]
 
 
 def plot_explain_grid(out_dir: os.PathLike | str, path: os.PathLike | str | None = None, n_per_class: int = 2,
                       arms: Iterable[str] = tuple(ARMS), target: str = "predicted") -> Figure:
     """The Grad-CAM grid of a ``tdfake run`` folder's finished ``arms`` on seeded test images (e.g. for graphs/)."""
-    runs = finished_runs(out_dir, arms)
+    runs = [load_run(run_dir) for run_dir in layout.finished_arms(out_dir, arms)]
+    if not runs:
+        raise FileNotFoundError(f"{out_dir}: no finished arm among {', '.join(arms)}; train the study first")
     examples = split_examples(runs, n_per_class)
     return plot_grid([explain_arm(run, examples, target) for run in runs], path)

@@ -53,6 +53,7 @@ class FaceDetector:
 
     def faces(self, image: np.ndarray) -> list[dict]:
         if self._mtcnn is None:
+            # late on purpose: MTCNN builds TensorFlow models, needed only once a face is actually sought
             import tensorflow as tf
             from mtcnn import MTCNN
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 JPEG_QUALITY = 95  # OpenCV's default, i.e. what the study's cv2.imwrite produced
@@ -148,3 +149,12 @@ def derived_path(out_root: os.PathLike | str, kind: str, relpath: os.PathLike | 
     if image_format:
         target = target.with_suffix("." + image_format.lower().lstrip("."))
     return target
+
+
+def image_paths(split_df: pd.DataFrame, images_root: os.PathLike | str | None = None, kind: str = "OR",
+                image_format: str | None = None) -> list[str]:
+    """The file of each row: ``images_root/kind/path`` (an arm's image), or ``root/path`` when
+    ``images_root`` is None."""
+    if images_root is None:
+        return [str(Path(root) / path) for root, path in zip(split_df["root"], split_df["path"])]
+    return [str(derived_path(images_root, kind, path, image_format)) for path in split_df["path"]]

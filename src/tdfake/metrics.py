@@ -143,26 +143,81 @@ def choose_threshold(y_true, y_score, method: str = "eer") -> float:
 
 # --------------------------------------------------------------------------- pieces of a report
 
-def class_metrics(y_true, y_score, threshold: float = STUDY_THRESHOLD) -> dict[str, Any]:
-    """Per-class precision / recall / F1 / support, accuracy and confusion matrix at ``threshold``.
+@dataclass(frozen=True)
+class ClassScores:
+    """Precision, recall, F1 and support of one class at one threshold (scikit-learn's)."""
 
-    The confusion matrix has true classes as rows and predictions as columns, both ordered
-    (REAL, FAKE).
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class AtThreshold:
+    """Test metrics at one decision threshold: accuracy, the confusion matrix and each class's scores.
+
+    ``confusion`` has true classes as rows and predictions as columns, both ordered (REAL, FAKE).
     """
+
+    threshold: float
+    accuracy: float
+    confusion: list[list[int]]
+    real: ClassScores
+    fake: ClassScores
+
+    def of(self, name: str) -> ClassScores:
+        """The scores of class ``name`` ("REAL" or "FAKE", any case)."""
+        return {"REAL": self.real, "FAKE": self.fake}[name.upper()]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of report.json (class blocks keyed REAL / FAKE, scikit-learn's ``f1-score``)."""
+        out: dict[str, Any] = {"threshold": self.threshold}
+        for name in CLASS_NAMES:
+            c = self.of(name)
+            out[name] = {"precision": c.precision, "recall": c.recall, "f1-score": c.f1, "support": c.support}
+        return {**out, "accuracy": self.accuracy, "confusion": self.confusion}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AtThreshold:
+        def scores(block: dict[str, Any]) -> ClassScores:
+            return ClassScores(float(block["precision"]), float(block["recall"]), float(block["f1-score"]),
+                               int(block["support"]))
+
+        return cls(float(data["threshold"]), float(data["accuracy"]), [list(map(int, r)) for r in data["confusion"]],
+                   scores(data["REAL"]), scores(data["FAKE"]))
+
+
+@dataclass(frozen=True)
+class ChosenThreshold:
+    """The decision threshold chosen on ``source`` data ("validation", or "test" without it) by ``method``,
+    and the test metrics at it."""
+
+    method: str
+    source: str
+    threshold: float
+    metrics: AtThreshold
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "source": self.source, "threshold": self.threshold,
+                "metrics": self.metrics.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChosenThreshold:
+        return cls(str(data["method"]), str(data["source"]), float(data["threshold"]),
+                   AtThreshold.from_dict(data["metrics"]))
+
+
+def class_metrics(y_true, y_score, threshold: float = STUDY_THRESHOLD) -> AtThreshold:
+    """Per-class precision / recall / F1 / support, accuracy and confusion matrix at ``threshold``."""
     y, s = _as_arrays(y_true, y_score)
     pred = (s >= threshold).astype(np.int64)
     precision, recall, f1, support = precision_recall_fscore_support(
         y, pred, labels=[0, 1], zero_division=0
     )
-    out: dict[str, Any] = {"threshold": float(threshold)}
-    for k, name in enumerate(CLASS_NAMES):
-        out[name] = {
-            "precision": float(precision[k]), "recall": float(recall[k]),
-            "f1-score": float(f1[k]), "support": int(support[k]),
-        }
-    out["accuracy"] = float(accuracy_score(y, pred))
-    out["confusion"] = confusion_matrix(y, pred, labels=[0, 1]).tolist()
-    return out
+    real, fake = (ClassScores(float(precision[k]), float(recall[k]), float(f1[k]), int(support[k])) for k in (0, 1))
+    return AtThreshold(float(threshold), float(accuracy_score(y, pred)),
+                       confusion_matrix(y, pred, labels=[0, 1]).tolist(), real, fake)
 
 
 def _group_rows(y: np.ndarray, groups) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
@@ -283,13 +338,12 @@ def _empty_table() -> pd.DataFrame:
     return pd.DataFrame(index=list(TABLE_ROWS), columns=list(TABLE_COLUMNS), dtype=float)
 
 
-def _table(per_class: dict[str, Any], auroc: float, thresh: float, accuracy: float, n: int) -> pd.DataFrame:
+def _table(per_class: dict[str, ClassScores], auroc: float, thresh: float, accuracy: float, n: int) -> pd.DataFrame:
     table = _empty_table()
     for name in CLASS_NAMES:
         row = per_class[name]
-        table.loc[name, ["precision", "recall", "f1-score", "support"]] = [
-            row["precision"], row["recall"], row["f1-score"], row["support"],
-        ]
+        table.loc[name, ["precision", "recall", "f1-score", "support"]] = [row.precision, row.recall, row.f1,
+                                                                             row.support]
     table.loc["AUROC", "value"] = auroc
     table.loc["THRESH", "value"] = thresh
     table.loc["TOTAL ACCURACY", ["support", "value"]] = [n, accuracy]
@@ -302,10 +356,7 @@ def study_table(arm: str) -> pd.DataFrame:
     if arm not in STUDY_RESULTS:
         raise KeyError(f"no study results for arm {arm!r}; arms: {sorted(STUDY_RESULTS)}")
     r = STUDY_RESULTS[arm]
-    per_class = {
-        name: dict(zip(("precision", "recall", "f1-score"), r[name]), support=STUDY_SUPPORT)
-        for name in CLASS_NAMES
-    }
+    per_class = {name: ClassScores(*r[name], support=STUDY_SUPPORT) for name in CLASS_NAMES}
     return _table(per_class, r["auroc"], r["thresh"], r["accuracy"], 2 * STUDY_SUPPORT)
 
 
@@ -323,7 +374,7 @@ class Report:
 
     ``table``: rows REAL, FAKE, AUROC, THRESH, TOTAL ACCURACY; P/R/F1 and accuracy at 0.5,
     THRESH = test-set EER threshold (as the study).  ``chosen``: the threshold chosen on
-    ``chosen["source"]`` data (validation when given) with method ``chosen["method"]``, and the
+    ``chosen.source`` data (validation when given) with method ``chosen.method``, and the
     test metrics at it.  ``at_study_threshold``: the test metrics at 0.5, with confusion matrix.
     ``ci``: bootstrap intervals (keys ``auroc``, ``accuracy`` at 0.5, ``accuracy_at_chosen``),
     resampling ``n_bootstrap_units`` units of kind ``bootstrap_unit`` (``"group"``: the split's
@@ -341,8 +392,8 @@ class Report:
     average_precision: float
     eer: float
     eer_threshold: float
-    at_study_threshold: dict[str, Any]
-    chosen: dict[str, Any]
+    at_study_threshold: AtThreshold
+    chosen: ChosenThreshold
     ci: dict[str, tuple[float, float]]
     n_bootstrap: int
     video_auroc: float | None = None
@@ -370,20 +421,26 @@ class Report:
     @property
     def accuracy(self) -> float:
         """Test accuracy at 0.5 (the study's TOTAL ACCURACY)."""
-        return float(self.at_study_threshold["accuracy"])
+        return self.at_study_threshold.accuracy
 
     def summary(self) -> dict[str, Any]:
-        """One flat row (for a results CSV comparing arms)."""
+        """One flat row (for a results CSV comparing arms).
+
+        Accuracy has two names and never one bare: ``accuracy_at_0.5`` (the study's TOTAL ACCURACY)
+        and ``accuracy_at_threshold`` (at the threshold chosen on validation), each with its interval.
+        """
         return {
-            "accuracy": self.accuracy,
-            "accuracy_ci_low": self.ci["accuracy"][0], "accuracy_ci_high": self.ci["accuracy"][1],
+            "accuracy_at_0.5": self.accuracy,
+            "accuracy_at_0.5_ci_low": self.ci["accuracy"][0], "accuracy_at_0.5_ci_high": self.ci["accuracy"][1],
             "auroc": self.auroc,
             "auroc_ci_low": self.ci["auroc"][0], "auroc_ci_high": self.ci["auroc"][1],
             "average_precision": self.average_precision,
             "eer": self.eer, "thresh_test_eer": self.eer_threshold,
-            "threshold_method": self.chosen["method"], "threshold_source": self.chosen["source"],
-            "threshold": self.chosen["threshold"],
-            "accuracy_at_threshold": self.chosen["metrics"]["accuracy"],
+            "threshold_method": self.chosen.method, "threshold_source": self.chosen.source,
+            "threshold": self.chosen.threshold,
+            "accuracy_at_threshold": self.chosen.metrics.accuracy,
+            "accuracy_at_threshold_ci_low": self.ci["accuracy_at_chosen"][0],
+            "accuracy_at_threshold_ci_high": self.ci["accuracy_at_chosen"][1],
             "video_auroc": self.video_auroc,
             "n_real": self.n_real, "n_fake": self.n_fake,
             "n_videos": self.n_videos, "bootstrap_unit": self.bootstrap_unit,
@@ -401,8 +458,8 @@ class Report:
             "n_real": self.n_real, "n_fake": self.n_fake,
             "auroc": self.auroc, "average_precision": self.average_precision,
             "eer": self.eer, "eer_threshold": self.eer_threshold,
-            "at_study_threshold": self.at_study_threshold,
-            "chosen": self.chosen,
+            "at_study_threshold": self.at_study_threshold.to_dict(),
+            "chosen": self.chosen.to_dict(),
             "ci": {k: list(v) for k, v in self.ci.items()}, "n_bootstrap": self.n_bootstrap,
             "video_auroc": self.video_auroc, "n_video_units": self.n_video_units,
             "bootstrap_unit": self.bootstrap_unit, "n_bootstrap_units": self.n_bootstrap_units,
@@ -425,6 +482,8 @@ class Report:
         table["support"] = table["support"].astype("Int64")
         fields = {k: v for k, v in data.items() if k != "table"}
         fields["ci"] = {k: tuple(v) for k, v in fields["ci"].items()}
+        fields["at_study_threshold"] = AtThreshold.from_dict(fields["at_study_threshold"])
+        fields["chosen"] = ChosenThreshold.from_dict(fields["chosen"])
         return cls(table=table, **fields)
 
     @classmethod
@@ -434,7 +493,7 @@ class Report:
     def to_markdown(self, title: str | None = None) -> str:
         """The study-shaped table in markdown, then the labelled extras underneath."""
         c = self.chosen
-        m = c["metrics"]
+        m = c.metrics
         lines = [f"## {title}", ""] if title else []
         lines += [
             table_markdown(self.table), "",
@@ -445,11 +504,11 @@ class Report:
             f"bootstrap: {self.n_bootstrap} resamples of {self.resampled()}",
             f"- average precision {self.average_precision:.4f}; "
             f"test EER {self.eer:.4f} at threshold {self.eer_threshold:.4f}",
-            f"- threshold chosen on **{c['source']}** ({c['method']}): {c['threshold']:.4f} → test accuracy "
-            f"{m['accuracy']:.4f} (95 % CI {_ci(self.ci['accuracy_at_chosen'])}), "
-            f"REAL recall {m['REAL']['recall']:.4f}, FAKE recall {m['FAKE']['recall']:.4f}",
-            f"- confusion at 0.5 (rows true REAL/FAKE, columns predicted): {self.at_study_threshold['confusion']}; "
-            f"at the chosen threshold: {m['confusion']}",
+            f"- threshold chosen on **{c.source}** ({c.method}): {c.threshold:.4f} → test accuracy "
+            f"{m.accuracy:.4f} (95 % CI {_ci(self.ci['accuracy_at_chosen'])}), "
+            f"REAL recall {m.real.recall:.4f}, FAKE recall {m.fake.recall:.4f}",
+            f"- confusion at 0.5 (rows true REAL/FAKE, columns predicted): {self.at_study_threshold.confusion}; "
+            f"at the chosen threshold: {m.confusion}",
         ]
         if self.video_auroc is not None:
             lines.append(f"- video-level AUROC (mean score per video and label, {self.n_video_units} units): "
@@ -530,10 +589,7 @@ def evaluate_scores(
     else:
         vy, vs, source = y, s, "test"
     threshold = choose_threshold(vy, vs, threshold_method)
-    chosen = {
-        "method": threshold_method, "source": source, "threshold": threshold,
-        "metrics": class_metrics(y, s, threshold),
-    }
+    chosen = ChosenThreshold(threshold_method, source, threshold, class_metrics(y, s, threshold))
 
     ci = bootstrap_intervals(
         y, s, {"accuracy": STUDY_THRESHOLD, "accuracy_at_chosen": threshold},
@@ -544,7 +600,7 @@ def evaluate_scores(
     n_groups = int(pd.unique(np.asarray(groups).astype(str).ravel()).size) if groups is not None else int(y.size)
     fpr, tpr, thr = roc_curve(y, s)
     return Report(
-        table=_table(at_half, auroc, eer_thr, at_half["accuracy"], int(y.size)),
+        table=_table({"REAL": at_half.real, "FAKE": at_half.fake}, auroc, eer_thr, at_half.accuracy, int(y.size)),
         n_real=int((y == 0).sum()), n_fake=int((y == 1).sum()),
         auroc=auroc, average_precision=float(average_precision_score(y, s)),
         eer=eer, eer_threshold=eer_thr,

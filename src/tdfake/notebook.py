@@ -20,13 +20,18 @@ from IPython import get_ipython
 from IPython.display import Markdown, display
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 
-from tdfake import plots
+from tdfake import layout, plots
 from tdfake.config import ARMS, Config
-from tdfake.evaluate import load_run
+from tdfake.datasets import read_manifest
 from tdfake.explain import explain_arm, plot_explanation, split_examples
+from tdfake.graphs import draw_graphs
+from tdfake.images import read_rgb
+from tdfake.layout import load_run
 from tdfake.metrics import Report, side_by_side, study_table
+from tdfake.results import results_table
 from tdfake.split import split_summary
-from tdfake.study import Prepared, prepare, results_table
+from tdfake.study import Prepared, prepare
+from tdfake.sweep import run_sweep, sweep_markdown
 
 
 def project_root(start: str | Path | None = None) -> Path:
@@ -81,7 +86,7 @@ def beside_study(report: Report, arm: str) -> pd.DataFrame:
 
 def show_curves(cfg: Config, arm: str, report: Report) -> None:
     """Training curves, the test ROC and the confusion matrices of one arm."""
-    history = pd.read_csv(Path(cfg.out_dir) / arm / "history.csv")
+    history = pd.read_csv(Path(cfg.out_dir) / arm / layout.HISTORY_FILE)
     display(plots.plot_history(history, arm))
     display(plots.plot_roc({arm: report}))
     display(plots.plot_confusion({arm: report}))
@@ -96,28 +101,20 @@ def show_explanations(cfg: Config, arm: str, n_per_class: int = 2) -> None:
         display(plot_explanation(explanation, index))
 
 
-def finished_reports(cfg: Config) -> dict[str, Report]:
-    """The reports of the arms that have finished in ``cfg.out_dir`` (by notebook or ``tdfake run``)."""
-    out_dir = Path(cfg.out_dir)
-    return {arm: Report.from_json(out_dir / arm / "report.json") for arm in ARMS
-            if (out_dir / arm / "report.json").is_file()}
-
-
 def compare_arms(cfg: Config) -> None:
-    """Every finished arm side by side (table and figure), and the run's figures written to ``cfg.graphs_dir``."""
-    reports = finished_reports(cfg)
-    if not reports:
+    """Every evaluated arm side by side (table and figure), and the run's figures written to ``cfg.graphs_dir``."""
+    arms = layout.evaluated_arms(cfg.out_dir)
+    if not arms:
         raise FileNotFoundError(f"{cfg.out_dir}: no finished arm (no <arm>/report.json); run 03, 04 or 05 first")
+    reports = {arm: Report.from_json(Path(cfg.out_dir) / arm / layout.REPORT_JSON) for arm in arms}
     display(results_table(reports))
     display(plots.plot_comparison(reports))
-    written = plots.save_all(cfg.out_dir, cfg.graphs_dir)
+    written = draw_graphs(cfg.out_dir, cfg.graphs_dir)
     print(f"{len(written)} figures written to {cfg.graphs_dir}: {', '.join(p.name for p in written.values())}")
 
 
 def show_sweep(cfg: Config, ranks) -> pd.DataFrame:
     """Train (or reuse) the rank sweep of :mod:`tdfake.sweep`; show its table and figure; return the table."""
-    from tdfake.sweep import run_sweep, sweep_markdown
-
     table = run_sweep(cfg, ranks)
     display(Markdown(sweep_markdown(table)))
     display(plots.plot_sweep(table))
@@ -126,10 +123,7 @@ def show_sweep(cfg: Config, ranks) -> pd.DataFrame:
 
 def show_rank_examples(cfg: Config, ranks) -> None:
     """The first fake test crop of the run's split at every rank (see :func:`tdfake.plots.plot_rank_examples`)."""
-    from tdfake.datasets import read_manifest
-    from tdfake.images import read_rgb
-
-    split = read_manifest(Path(cfg.out_dir) / "split.csv")
+    split = read_manifest(Path(cfg.out_dir) / layout.SPLIT_FILE)
     row = split[(split["split"] == "test") & (split["label"] == 1)].iloc[0]
     image = read_rgb(Path(row["root"]) / row["path"])
     display(plots.plot_rank_examples(image, sorted(ranks), cfg.tucker_method, int(cfg.rank[2])))

@@ -37,7 +37,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -46,7 +45,7 @@ import tensorflow as tf
 
 from tdfake.config import Config
 from tdfake.constants import LABEL_NAMES
-from tdfake.images import derived_path, read_rgb
+from tdfake.images import image_paths, read_rgb
 
 AUTOTUNE = tf.data.AUTOTUNE
 SUBSETS = ("train", "val", "test")
@@ -56,15 +55,6 @@ _BORDERS = {"nearest": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT, "r
 
 
 # ----------------------------------------------------------------------------- file lists
-
-
-def image_paths(split_df: pd.DataFrame, images_root: os.PathLike | str | None = None, kind: str = "OR",
-                image_format: str | None = None) -> list[str]:
-    """The file of each row: ``images_root/kind/path`` (an arm's image), or ``root/path`` when
-    ``images_root`` is None."""
-    if images_root is None:
-        return [str(Path(root) / path) for root, path in zip(split_df["root"], split_df["path"])]
-    return [str(derived_path(images_root, kind, path, image_format)) for path in split_df["path"]]
 
 
 def check_files_exist(paths: Sequence[str], what: str = "images") -> None:

@@ -1,5 +1,5 @@
 """The figures of ``graphs/``: training curves, learning rate, ROC, confusion matrices, comparison, Tucker,
-rank sweep, robustness (and, through :mod:`tdfake.explain`, the Grad-CAM grid).
+rank sweep, robustness, and the paired comparisons between arms (a forest plot).
 
 Every function returns a :class:`matplotlib.figure.Figure` and, given ``path``, also writes it as a
 PNG.  Figures are made without pyplot, so nothing accumulates in a long notebook session and no
@@ -7,16 +7,17 @@ display is needed (PNG output goes through Agg); in Jupyter a returned figure sh
 
 Arms are drawn in fixed colours (baseline blue, TK orange, TK_diff green) in every figure, and
 the study's published numbers, where shown, are labelled "study".
-:func:`save_all` regenerates the standard files from a ``tdfake run`` output folder.
+Figures are drawn from data (reports, tables, images) given by the caller; gathering a finished
+run's data and writing every figure is :mod:`tdfake.graphs`' job.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -25,6 +26,9 @@ from matplotlib.ticker import MaxNLocator
 from tdfake.config import ARMS, Config
 from tdfake.constants import LABEL_NAMES
 from tdfake.metrics import STUDY_RESULTS, Report
+from tdfake.model import CyclicalLR
+from tdfake.perturb import NONE, PERTURBATIONS
+from tdfake.tucker import diff_image, relative_error, to_image, transform, tucker_reconstruct
 
 ARM_COLOURS = {"baseline": "tab:blue", "tk": "tab:orange", "tk_diff": "tab:green"}
 ARM_LABELS = {"baseline": "baseline (OR)", "tk": "TK", "tk_diff": "TK_diff"}
@@ -38,8 +42,9 @@ GRAPH_FILES = {
     "sweep": "rank_sweep.png",
     "robustness": "robustness.png",
     "explain": "explain_grid.png",
+    "forest": "paired_comparisons.png",
 }
-"""File names :func:`save_all` writes under the graphs folder."""
+"""File names :func:`tdfake.graphs.draw_graphs` writes under the graphs folder."""
 DPI = 120
 
 
@@ -92,10 +97,6 @@ def plot_history(history: pd.DataFrame, arm: str = "baseline", path: os.PathLike
 
 def learning_rate_trace(cfg: Config, iterations: int) -> np.ndarray:
     """The cyclical learning rate of every batch ``0 .. iterations-1`` (:class:`tdfake.model.CyclicalLR`)."""
-    import keras
-
-    from tdfake.model import CyclicalLR
-
     schedule = CyclicalLR(cfg.base_lr, cfg.max_lr, cfg.step_size, cfg.clr_mode, cfg.gamma)
     return np.asarray(keras.ops.convert_to_numpy(schedule(np.arange(iterations))), dtype=np.float64)
 
@@ -161,8 +162,8 @@ def plot_confusion(reports: Mapping[str, Report], at: str = "study", path: os.Pa
     axes = np.atleast_1d(fig.subplots(1, n))
     names = [name.upper() for name in LABEL_NAMES.values()]
     for ax, (arm, report) in zip(axes, reports.items()):
-        part = report.at_study_threshold if at == "study" else report.chosen["metrics"]
-        matrix = np.asarray(part["confusion"])
+        part = report.at_study_threshold if at == "study" else report.chosen.metrics
+        matrix = np.asarray(part.confusion)
         shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
         ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
         for r in range(2):
@@ -173,7 +174,7 @@ def plot_confusion(reports: Mapping[str, Report], at: str = "study", path: os.Pa
         ax.set_yticks([0, 1], names)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        where = "0.5" if at == "study" else f"{part['threshold']:.3f} ({report.chosen['source']})"
+        where = "0.5" if at == "study" else f"{part.threshold:.3f} ({report.chosen.source})"
         ax.set_title(f"{arm_label(arm)}\nthreshold {where}", fontsize=10)
     fig.suptitle("Confusion matrices on the test set")
     return finish(fig, path)
@@ -224,12 +225,9 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(loc="upper center", ncol=3, fontsize=8)
-    if len(sets) == 1:
-        fig.suptitle("Arms on the test set (bars: this run, 95 % CI over "
-                     f"{reports[arms[0]].ci_basis()}; diamonds: the study's published numbers)", fontsize=10)
-    else:
-        fig.suptitle("Arms on each test set (bars: this run, 95 % CI over each set's test groups; "
-                     "diamonds: the study's published numbers)", fontsize=10)
+    basis = reports[arms[0]].ci_basis() if len(sets) == 1 else "each set's test groups"
+    fig.suptitle(f"Arms on {'the' if len(sets) == 1 else 'each'} test set\n"
+                 f"bars: this run, 95 % CI over {basis}; diamonds: the study's published numbers", fontsize=10)
     return finish(fig, path)
 
 
@@ -241,7 +239,6 @@ def plot_tucker_example(images: Mapping[str, np.ndarray], rank=(30, 30, 3), meth
 
     Images are RGB uint8 (H, W, 3); TK and TK_diff come from :func:`tdfake.tucker.transform`.
     """
-    from tdfake.tucker import transform
 
     rows = list(images.items())
     fig = Figure(figsize=(9, 3.1 * len(rows)))
@@ -269,8 +266,11 @@ def plot_sweep(table: pd.DataFrame, path: os.PathLike | str | None = None) -> Fi
     """AUROC against Tucker rank for TK and TK_diff (95 % intervals), the baseline as a horizontal band.
 
     ``table`` is :func:`tdfake.sweep.run_sweep`'s (sweep.csv): the baseline's row has no rank.
-    The x axis is logarithmic in the rank, with a tick at every rank swept.
+    The x axis is logarithmic in the rank, with a tick at every rank swept.  With several training
+    seeds the first seed's rows are drawn (the paired comparisons pool the seeds).
     """
+    if "seed" in table.columns and len(table):
+        table = table[table["seed"] == table["seed"].iloc[0]]
     fig = Figure(figsize=(6.4, 4.2))
     ax = fig.subplots()
     baseline = table[table["arm"] == "baseline"]
@@ -309,7 +309,6 @@ def plot_rank_examples(image: np.ndarray, ranks, method: str = "fast", channels:
     (of the Tucker reconstruction itself, before the study's stretch to a TK image): how much of
     the crop the TK arm loses and the TK_diff arm keeps.
     """
-    from tdfake.tucker import diff_image, relative_error, to_image, tucker_reconstruct
 
     ranks = list(ranks)
     fig = Figure(figsize=(2.2 * (len(ranks) + 1), 4.8))
@@ -340,7 +339,6 @@ def plot_robustness(table: pd.DataFrame, path: os.PathLike | str | None = None) 
     bootstrap 95 % interval as a band; its unperturbed AUROC (condition ``none``) is a dashed line
     in the arm's colour; tick labels show each level's parameter (``q70``, ``k13``, ``σ²=0.005``, ``×3``).
     """
-    from tdfake.perturb import NONE, PERTURBATIONS
 
     names = [n for n in PERTURBATIONS if n in set(table["perturbation"])]
     if not names:
@@ -376,78 +374,36 @@ def plot_robustness(table: pd.DataFrame, path: os.PathLike | str | None = None) 
 
 # --------------------------------------------------------------------------- all of graphs/
 
-def save_all(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = None,
-             arms: tuple[str, ...] = tuple(ARMS)) -> dict[str, Path]:
-    """Regenerate the standard figures from a ``tdfake run`` output folder; returns name → file.
 
-    Reads ``out_dir/<arm>/history.csv``, ``config.yaml``, ``split.csv`` and ``report.json`` of every
-    arm that has them (arms without a report are left out of the result figures), the first
-    real and fake test images of the split for the Tucker example and the Grad-CAM grid (two of
-    each, seeded; see :mod:`tdfake.explain`), ``sweep/sweep.csv`` when ``tdfake sweep`` wrote one
-    and ``robustness/robustness.csv`` when ``tdfake robustness`` wrote its default output.
-    ``graphs_dir`` defaults to the config's ``graphs_dir``.
+# --------------------------------------------------------------------------- paired comparisons
+
+def plot_forest(comparisons: pd.DataFrame, path: os.PathLike | str | None = None) -> Figure:
+    """Δ AUROC (b − a) with its 95 % interval for every compared pair and test set (``comparisons.csv``).
+
+    One row per comparison, grouped by test set; a dashed line at 0 (no difference) and, for the
+    non-inferiority comparisons, a dotted line at −margin.  Points are coloured by the arm ``b``.
     """
-    from tdfake.datasets import read_manifest
-    from tdfake.images import read_rgb
-
-    out_dir = Path(out_dir)
-    present = [a for a in arms if (out_dir / a / "config.yaml").is_file()]
-    if not present:
-        raise FileNotFoundError(f"{out_dir}: no run folders ({', '.join(arms)}); "
-                                "run `tdfake run` or `tdfake train` first")
-    cfg = Config.from_yaml(out_dir / present[0] / "config.yaml")
-    graphs = Path(graphs_dir) if graphs_dir is not None else Path(cfg.graphs_dir)
-    written: dict[str, Path] = {}
-
-    def save(name: str, figure_of, **fmt) -> None:
-        target = graphs / GRAPH_FILES[name].format(**fmt)
-        figure_of(target)
-        written[name if not fmt else f"{name}_{fmt['arm']}"] = target
-
-    reports: dict[str, Report] = {}
-    split = read_manifest(out_dir / present[0] / "split.csv")
-    for arm in present:
-        history_csv = out_dir / arm / "history.csv"
-        if history_csv.is_file() and history_csv.stat().st_size:
-            history = pd.read_csv(history_csv)
-            save("history", lambda p, history=history, arm=arm: plot_history(history, arm, p), arm=arm)
-        if (out_dir / arm / "report.json").is_file():
-            reports[arm] = Report.from_json(out_dir / arm / "report.json")
-
-    history_csv = out_dir / present[0] / "history.csv"
-    if history_csv.is_file() and history_csv.stat().st_size:
-        history = pd.read_csv(history_csv)
-        steps = math.ceil(int((split["split"] == "train").sum()) / int(cfg.batch_size))
-        save("learning_rate", lambda p: plot_learning_rate(cfg, len(history) * steps + 1, history, steps, p))
-    if reports:
-        save("roc", lambda p: plot_roc(reports, p))
-        save("confusion", lambda p: plot_confusion(reports, "study", p))
-        from tdfake.test_sets import load_set_reports
-
-        test_sets = load_set_reports(out_dir, present)
-        save("comparison", lambda p: plot_comparison(reports, True, p, test_sets))
-
-    test = split[split["split"] == "test"]
-    examples = {}
-    for label, name in LABEL_NAMES.items():
-        rows = test[test["label"] == label]
-        if len(rows):
-            examples[name] = read_rgb(Path(rows.iloc[0]["root"]) / rows.iloc[0]["path"])
-    if examples:
-        save("tucker", lambda p: plot_tucker_example(examples, tuple(cfg.rank), cfg.tucker_method, p))
-
-    from tdfake.sweep import read_sweep
-
-    sweep = read_sweep(out_dir)
-    if sweep is not None:
-        save("sweep", lambda p: plot_sweep(sweep, p))
-    robustness_csv = out_dir / "robustness" / "robustness.csv"
-    if robustness_csv.is_file():
-        save("robustness", lambda p: plot_robustness(pd.read_csv(robustness_csv), p))
-    from tdfake.evaluate import finished_arms
-
-    if finished_arms(out_dir, present):
-        from tdfake.explain import plot_explain_grid
-
-        save("explain", lambda p: plot_explain_grid(out_dir, p, arms=tuple(present)))
-    return written
+    table = comparisons.reset_index(drop=True)
+    n = len(table)
+    fig = Figure(figsize=(8, 1.4 + 0.6 * max(n, 1)))
+    ax = fig.subplots()
+    y = np.arange(n)[::-1]
+    for yi, row in zip(y, table.itertuples()):
+        colour = _colour(row.arm_b, list(ARMS).index(row.arm_b) if row.arm_b in ARMS else 0)
+        ax.errorbar(row.delta_auroc, yi, xerr=[[row.delta_auroc - row.delta_auroc_ci_low],
+                                                [row.delta_auroc_ci_high - row.delta_auroc]],
+                    fmt="o", color=colour, capsize=4)
+    margins = table["margin"].dropna().unique()
+    for margin in margins:
+        ax.axvline(-margin, color="grey", ls=":", lw=1, label=f"−margin ({margin:g})")
+    ax.axvline(0, color="black", ls="--", lw=1, label="no difference")
+    ax.set_yticks(y, [f"{row.test_set}: {arm_label(row.arm_b)} − {arm_label(row.arm_a)}\n"
+                      f"p {'< 0.001' if row.p_auroc < 0.001 else f'= {row.p_auroc:.3f}'}, {row.verdict_auroc}"
+                      for row in table.itertuples()], fontsize=8)
+    ax.set_xlabel("Δ AUROC (b − a), 95 % CI, paired on the same test rows")
+    seeds = int(table["n_seeds"].max()) if n else 1
+    ax.set_title("Paired comparisons of the arms" + (f" (mean over {seeds} training seeds)" if seeds > 1 else ""),
+                 fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return finish(fig, path)

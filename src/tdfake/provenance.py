@@ -35,6 +35,9 @@ from typing import Any
 
 import pandas as pd
 
+from tdfake import __version__
+from tdfake.images import write_atomic
+
 RECORD_SUFFIX = ".provenance.json"
 
 
@@ -92,9 +95,6 @@ def record_path(output: os.PathLike | str, name: str) -> Path:
 def write_record(path: os.PathLike | str, step: str, params: Mapping[str, Any],
                  data: Mapping[str, Any] | None = None) -> None:
     """Write the record of one step (atomically: a crash never leaves half a record)."""
-    from tdfake import __version__
-    from tdfake.images import write_atomic
-
     record = {"step": step, "params": _plain(params), "data": _plain(data) if data is not None else None,
               "tdfake_version": __version__, "git_commit": git_commit(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -6,8 +6,10 @@ perturbed and written losslessly (PNG); the arm's own image (OR, TK or TK_diff) 
 that file by :func:`tdfake.evaluate.stage_images`, as a deployed detector would see it, and scored
 by the arm's best checkpoint.  ``none`` stages the crops themselves, so its row reproduces
 ``tdfake evaluate``'s test report.  Each arm × condition is reported with
-:func:`tdfake.test_sets.report_on_rows`: the threshold is the one the arm chose on its own
-validation split, and the intervals resample the rows' groups (linked videos).
+:func:`tdfake.evaluate.report_on_rows`: the threshold is the one the arm chose on its own
+validation split, and the intervals resample the rows' groups (linked videos).  Each perturbed
+condition is also compared with the same arm unperturbed on the same crops, paired
+(:func:`tdfake.stats.paired_auroc`, groups resampled): ``delta_auroc`` with its interval, p and verdict.
 
 The rows are the first run's test split (or ``data``: a folder or manifest); every arm of a study
 is scored on the same rows.  Layout under ``out``::
@@ -36,48 +38,29 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from tdfake import provenance
-from tdfake.config import ARMS
+from tdfake import layout, provenance, stats
+from tdfake.evaluate import external_rows, load_model, report_on_rows, score_files, stage_rows
+from tdfake.images import ImageReadError, read_rgb, write_rgb
+from tdfake.layout import SKIPPED_FILE, load_run, validation_scores
 from tdfake.perturb import NONE, PERTURBATIONS, perturb
 
-TABLE_FILE = "robustness.csv"
-FIGURE_FILE = "robustness.png"
-SKIPPED_FILE = "skipped.csv"
 COLUMNS = ["arm", "perturbation", "level", "parameter", "setting", "auroc", "auroc_ci_low", "auroc_ci_high",
-           "accuracy", "accuracy_ci_low", "accuracy_ci_high", "threshold", "threshold_method",
+           "accuracy_at_threshold", "accuracy_at_threshold_ci_low", "accuracy_at_threshold_ci_high", "threshold",
+           "threshold_method", "delta_auroc", "delta_auroc_ci_low", "delta_auroc_ci_high", "p_auroc", "verdict_auroc",
            "n_real", "n_fake", "n_skipped", "ci_basis", "n_bootstrap", "seed"]
-"""robustness.csv: ``accuracy`` (and its interval) at the threshold chosen on the arm's validation split."""
+"""robustness.csv: accuracy at the threshold chosen on the arm's validation split; ``delta_auroc``: this
+condition minus the arm unperturbed, paired on the crops both scored (empty on the ``none`` rows)."""
 ROW_COLUMNS = ["root", "path", "label", "method", "video", "group"]
-
-
-def find_runs(paths: Iterable[os.PathLike | str]) -> list[Path]:
-    """Run folders from the arguments: a run folder (with ``best.keras``) or a study folder (its finished arms)."""
-    from tdfake.evaluate import finished_arms
-
-    runs: list[Path] = []
-    for path in map(Path, paths):
-        if (path / "best.keras").is_file():
-            runs.append(path)
-        elif path.is_dir() and any((path / arm).is_dir() for arm in ARMS):
-            finished = finished_arms(path)
-            if not finished:
-                raise FileNotFoundError(f"{path}: no finished arm ({', '.join(ARMS)} with best.keras); "
-                                        "train the study first (`tdfake run`)")
-            runs += finished
-        else:
-            raise FileNotFoundError(f"{path}: not a run folder (no best.keras) nor a study folder holding "
-                                    f"{', '.join(ARMS)}; pass what `tdfake run` or `tdfake train` wrote")
-    return runs
 
 
 def default_out(paths: Sequence[os.PathLike | str]) -> Path:
     """``<study or run folder>/robustness``; several arm folders of one study: ``<study>/robustness``."""
     folders = [Path(p) for p in paths]
     if len(folders) == 1:
-        return folders[0] / "robustness"
+        return layout.robustness_dir(folders[0])
     parents = {f.resolve().parent for f in folders}
-    if len(parents) == 1 and all((f / "best.keras").is_file() for f in folders):
-        return folders[0].parent / "robustness"
+    if len(parents) == 1 and all(layout.is_run(f) for f in folders):
+        return layout.robustness_dir(folders[0].parent)
     raise ValueError("the runs are not the arms of one study folder; say where to write with -o OUT")
 
 
@@ -99,8 +82,6 @@ def scored_rows(runs: Sequence, data: os.PathLike | str | None = None) -> pd.Dat
 
     Without ``data`` the arms must share their test split (as the arms of one study do).
     """
-    from tdfake.evaluate import external_rows
-
     if data is not None:
         return external_rows(data)[ROW_COLUMNS]
     splits = [run.split[run.split["split"] == "test"][ROW_COLUMNS].reset_index(drop=True) for run in runs]
@@ -109,7 +90,7 @@ def scored_rows(runs: Sequence, data: os.PathLike | str | None = None) -> pd.Dat
         raise ValueError(f"the runs {[str(r.run_dir) for r in runs]} have different test splits; "
                          "give the arms of one study, or one run at a time")
     if splits[0].empty:
-        raise ValueError(f"{runs[0].run_dir / 'split.csv'}: no test rows; pass --data FOLDER to score other data")
+        raise ValueError(f"{runs[0].run_dir / layout.SPLIT_FILE}: no test rows; pass --data FOLDER to score other data")
     return splits[0]
 
 
@@ -127,7 +108,6 @@ def condition_crops(rows: pd.DataFrame, name: str, level: int, seed: int, folder
     once and a resumed run reuses its staged images; otherwise it is cleared and made anew (image
     creation would keep staged images of crops rewritten under the same names).
     """
-    from tdfake.images import ImageReadError, read_rgb, write_rgb
 
     params = {"rows": provenance.table_fingerprint(rows, ["root", "path"]),
               "sources": provenance.file_fingerprint(source_files(rows)), "seed": int(seed),
@@ -168,14 +148,12 @@ def arm_scores(run, model_of, rows: pd.DataFrame, name: str, level: int, seed: i
     Reused from ``scores/<arm>/<condition>.csv`` while its provenance record matches.  ``model_of()``
     returns the arm's model (loaded only when something must be scored).
     """
-    from tdfake.evaluate import score_files, stage_rows
-
     cond = condition_name(name, level)
     target = out / "scores" / run.arm / f"{cond}.csv"
     record_file = provenance.record_path(target.parent, cond)
     params = {
-        "checkpoint": provenance.file_fingerprint([run.run_dir / "best.keras", run.run_dir / "config.yaml"],
-                                                  root=run.run_dir),
+        "checkpoint": provenance.file_fingerprint([run.run_dir / layout.BEST_CHECKPOINT,
+                                                   run.run_dir / layout.CONFIG_FILE], root=run.run_dir),
         "rows": provenance.table_fingerprint(rows, ROW_COLUMNS),
         "sources": provenance.file_fingerprint(source_files(rows)), "seed": int(seed),
         "perturbations": {n: list(p.parameters) for n, p in PERTURBATIONS.items()}, "condition": cond,
@@ -212,14 +190,9 @@ def robustness(run_dirs: Iterable[os.PathLike | str], data: os.PathLike | str | 
     ``run_dirs``: run folders and/or study folders (see :func:`find_runs`); ``out`` defaults to
     :func:`default_out`.  Returns the table (columns :data:`COLUMNS`, one row per arm × condition).
     """
-    from tdfake.evaluate import load_model, load_run
-    from tdfake.test_sets import report_on_rows, validation_scores
-
     run_dirs = list(run_dirs)
-    runs = [load_run(d) for d in find_runs(run_dirs)]
-    arms = [run.arm for run in runs]
-    if len(set(arms)) < len(arms):
-        raise ValueError(f"two runs of the same arm ({arms}); score them one at a time, each with its own -o OUT")
+    runs = [load_run(d) for d in layout.find_runs(run_dirs)]
+    layout.arms_of(runs)
     vals = {run.arm: validation_scores(run.run_dir) for run in runs}  # fails early when a run is not evaluated
     out = Path(out) if out is not None else default_out(run_dirs)
     rows = scored_rows(runs, data)
@@ -227,15 +200,21 @@ def robustness(run_dirs: Iterable[os.PathLike | str], data: os.PathLike | str | 
     records, skipped = [], []
     for run in runs:
         model_of = functools.cache(functools.partial(load_model, run))  # loaded once, and only if needed
+        unperturbed = None
         for name, level in tqdm(todo, desc=f"robustness {run.arm}", unit="condition"):
             scores = arm_scores(run, model_of, rows, name, level, seed, out)
             lost = scores[scores["score"].isna()]
             skipped.append(lost[["path", "reason"]].assign(arm=run.arm, perturbation=name, level=level))
             report = report_on_rows(run, scores[scores["score"].notna()], vals[run.arm], n_bootstrap)
-            records.append(_record(run.arm, name, level, report, len(lost), n_bootstrap, seed))
+            record = _record(run.arm, name, level, report, len(lost), n_bootstrap, seed)
+            if name == NONE:
+                unperturbed = scores
+            elif unperturbed is not None:
+                record.update(_against_unperturbed(unperturbed, scores, n_bootstrap, run.cfg.seed))
+            records.append(record)
     table = pd.DataFrame(records, columns=COLUMNS)
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / TABLE_FILE, index=False)
+    table.to_csv(out / layout.ROBUSTNESS_CSV, index=False)
     skipped_rows = pd.concat(skipped, ignore_index=True)
     (out / SKIPPED_FILE).unlink(missing_ok=True)
     if len(skipped_rows):
@@ -251,10 +230,22 @@ def _record(arm: str, name: str, level: int, report, n_skipped: int, n_bootstrap
         "parameter": perturbation.parameter(level) if perturbation else np.nan,
         "setting": perturbation.label(level) if perturbation else NONE,
         "auroc": report.auroc, "auroc_ci_low": report.ci["auroc"][0], "auroc_ci_high": report.ci["auroc"][1],
-        "accuracy": report.chosen["metrics"]["accuracy"],
-        "accuracy_ci_low": report.ci["accuracy_at_chosen"][0],
-        "accuracy_ci_high": report.ci["accuracy_at_chosen"][1],
-        "threshold": report.chosen["threshold"], "threshold_method": report.chosen["method"],
+        "accuracy_at_threshold": report.chosen.metrics.accuracy,
+        "accuracy_at_threshold_ci_low": report.ci["accuracy_at_chosen"][0],
+        "accuracy_at_threshold_ci_high": report.ci["accuracy_at_chosen"][1],
+        "threshold": report.chosen.threshold, "threshold_method": report.chosen.method,
         "n_real": report.n_real, "n_fake": report.n_fake, "n_skipped": n_skipped,
         "ci_basis": report.ci_basis(), "n_bootstrap": n_bootstrap, "seed": seed,
     }
+
+
+def _against_unperturbed(unperturbed: pd.DataFrame, perturbed: pd.DataFrame, n_bootstrap: int, seed: int) -> dict:
+    """Δ AUROC of a condition against the same arm unperturbed, paired on the crops both scored."""
+    both = unperturbed["score"].notna() & perturbed["score"].notna()
+    result = stats.paired_auroc(unperturbed.loc[both, "label"].to_numpy(dtype=int),
+                                unperturbed.loc[both, "score"].to_numpy(dtype=float),
+                                perturbed.loc[both, "score"].to_numpy(dtype=float),
+                                groups=unperturbed.loc[both, "group"].astype(str).to_numpy(),
+                                n_bootstrap=n_bootstrap, seed=seed)
+    return {"delta_auroc": result.delta, "delta_auroc_ci_low": result.ci[0], "delta_auroc_ci_high": result.ci[1],
+            "p_auroc": result.p_value, "verdict_auroc": stats.verdict(result)}

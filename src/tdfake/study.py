@@ -1,34 +1,40 @@
-"""The study end to end: data → one shared split → OR/TK/TK_diff images → three arms → results.
+"""The study end to end: data → one shared split → OR/TK/TK_diff images → three arms × training seeds → results.
 
 ``prepare`` is what every training entry point needs first (``tdfake train`` calls it for one
 arm, ``tdfake run`` for all three); ``run_study`` is the README's main job.  Every step writes
-its output under ``cfg.out_dir`` and is skipped on a re-run when its output is already there and
-was made with the same parameters (checked against its ``*.provenance.json`` record, see
-:mod:`tdfake.provenance`), so an interrupted run resumes where it stopped.  When the parameters
-differ, the split, the images and the reports are made anew (each with a line saying why); a
-trained arm is never replaced unless ``force`` (``tdfake run --force``) asks for it.
+its output under ``cfg.out_dir`` (laid out as :mod:`tdfake.layout` says) and is skipped on a
+re-run when its output is already there and was made with the same parameters (checked against
+its ``*.provenance.json`` record, see :mod:`tdfake.provenance`), so an interrupted run resumes
+where it stopped.  When the parameters differ, the split, the images and the reports are made
+anew (each with a line saying why); a trained arm is never replaced unless ``force``
+(``tdfake run --force``) asks for it.
 
-Layout of ``cfg.out_dir``::
-
-    manifest.csv  split.csv             the data and the one split all arms share (+ split.provenance.json)
-    images/OR|TK|TK_diff/<path>         the arm images (the study's OR/, TK/, TK_diff/ trees; + <kind>.provenance.json)
-    baseline/ tk/ tk_diff/              one run folder per arm (see tdfake.train, tdfake.evaluate)
-    results.md  results.csv             the arms side by side, the study's numbers beside them
-    test_sets/<name>/                   extra test sets' manifests and images (see tdfake.test_sets)
+With several training seeds (``seeds`` in the config, ``--seeds`` on the command line) every arm
+is trained once per seed on the same split and images; the config's own seed keeps the one-seed
+layout ``OUT/<arm>/``, the others go to ``OUT/seed_<s>/<arm>/``.  ``run_study`` returns the
+tables and draws nothing: the figures are :mod:`tdfake.graphs`'.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from tdfake import layout, provenance
 from tdfake.config import ARMS, Config
-
-if TYPE_CHECKING:  # the steps import their modules when they run, so importing this module stays light
-    from tdfake.metrics import Report
+from tdfake.constants import OWN_TEST_SET
+from tdfake.datasets import build_manifest, read_manifest
+from tdfake.demo import make_demo_data
+from tdfake.evaluate import load_or_make_report
+from tdfake.image_creation import create_images
+from tdfake.images import derived_path
+from tdfake.metrics import Report
+from tdfake.results import compare_arms, results_by_set, results_markdown, seed_summary
+from tdfake.split import split_manifest
+from tdfake.test_sets import evaluate_test_sets
+from tdfake.train import train_arm
 
 _ALL_KINDS = tuple(ARMS.values())
 
@@ -52,8 +58,6 @@ def data_folder(cfg: Config) -> Path:
                 "or leave it empty to use the built-in demo dataset"
             )
         return data_dir
-    from tdfake.demo import make_demo_data
-
     return Path(make_demo_data(cfg.demo_dir, n_per_class=cfg.demo_n_per_class, size=cfg.demo_size, seed=cfg.seed,
                                frames_per_video=cfg.demo_frames_per_video, paired=cfg.demo_paired))
 
@@ -70,12 +74,8 @@ def load_or_make_split(cfg: Config, data_dir: Path) -> pd.DataFrame:
     group) fingerprinted; when they or :data:`SPLIT_SETTINGS` differ from ``split.provenance.json``,
     the split is made anew (a trained arm then refuses to resume on it, see :func:`tdfake.train.train_arm`).
     """
-    from tdfake import provenance
-    from tdfake.datasets import build_manifest, read_manifest
-    from tdfake.split import split_manifest
-
     out_dir = Path(cfg.out_dir)
-    split_csv = out_dir / "split.csv"
+    split_csv = out_dir / layout.SPLIT_FILE
     record_file = provenance.record_path(out_dir, "split")
     manifest = build_manifest(data_dir, layout=cfg.layout)
     params = {key: getattr(cfg, key) for key in SPLIT_SETTINGS}
@@ -88,7 +88,7 @@ def load_or_make_split(cfg: Config, data_dir: Path) -> pd.DataFrame:
         why = provenance.describe(changed) if changed else f"no {record_file.name}"
         print(f"tdfake: {split_csv} was made from other data or settings ({why}); making the split anew")
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest.to_csv(out_dir / "manifest.csv", index=False)
+    manifest.to_csv(out_dir / layout.MANIFEST_FILE, index=False)
     split = split_manifest(
         manifest,
         fractions=(cfg.train_fraction, cfg.val_fraction, cfg.test_fraction),
@@ -108,7 +108,7 @@ def prepare(cfg: Config, kinds: list[str] | tuple[str, ...] = _ALL_KINDS) -> Pre
     """
     data_dir = data_folder(cfg)
     split = load_or_make_split(cfg, data_dir)
-    images_root = Path(cfg.out_dir) / "images"
+    images_root = Path(cfg.out_dir) / layout.IMAGES_DIR
     return Prepared(split=make_arm_images(cfg, data_dir, split, images_root, kinds), images_root=images_root,
                     data_dir=data_dir)
 
@@ -120,8 +120,6 @@ def make_arm_images(cfg: Config, data_dir: Path, split: pd.DataFrame, images_roo
     The images follow ``cfg`` (rank, Tucker method, format); kinds made with other settings are
     made anew (see :func:`tdfake.image_creation.create_images`).
     """
-    from tdfake.image_creation import create_images
-
     create_images(
         data_dir,
         images_root,
@@ -141,8 +139,6 @@ def usable_rows(split: pd.DataFrame, images_root: Path, kinds, image_format: str
 
     A bad file fails for every kind alike, so all arms keep the same rows.
     """
-    from tdfake.images import derived_path
-
     present = split["path"].map(
         lambda rel: all(derived_path(images_root, kind, rel, image_format).is_file() for kind in kinds)
     )
@@ -153,119 +149,57 @@ def usable_rows(split: pd.DataFrame, images_root: Path, kinds, image_format: str
 
 
 def run_arm(cfg: Config, arm: str, prepared: Prepared | None = None, force: bool = False,
-            run_dir: Path | None = None) -> Report:
-    """Train (or resume) one arm in ``run_dir`` (default ``out_dir/<arm>``) and evaluate its best checkpoint.
+            run_dir: Path | None = None, seed: int | None = None) -> Report:
+    """Train (or resume) one arm with training ``seed`` and evaluate its best checkpoint.
 
-    A finished arm is not retrained; an arm trained with other settings raises, naming them,
-    unless ``force`` retrains it from scratch.  Its report is reused when ``report.provenance.json``
-    matches the checkpoint, split and threshold method now, and made anew otherwise.
+    ``run_dir`` defaults to the study layout's folder for the arm and seed (``out_dir/<arm>`` for
+    the config's seed).  A finished arm is not retrained; an arm trained with other settings
+    raises, naming them, unless ``force`` retrains it from scratch.  Its report is reused when
+    ``report.provenance.json`` matches the checkpoint, split and threshold method now.
     """
-    from tdfake.train import train_arm
-
     if prepared is None:
         prepared = prepare(cfg, [ARMS[arm]])
-    run_dir = Path(cfg.out_dir) / arm if run_dir is None else Path(run_dir)
-    train_arm(cfg, arm, prepared.split, prepared.images_root, run_dir, resume=True, force=force)
+    seed = int(cfg.seed if seed is None else seed)
+    run_dir = layout.arm_dir(cfg.out_dir, arm, seed, cfg.seed) if run_dir is None else Path(run_dir)
+    train_arm(cfg, arm, prepared.split, prepared.images_root, run_dir, resume=True, force=force, seed=seed)
     return load_or_make_report(run_dir)
 
 
-def report_params(run_dir: Path) -> dict:
-    """What a run's test report depends on: its checkpoint and split files and its threshold method."""
-    from tdfake import provenance
-    from tdfake.evaluate import load_run
+@dataclass
+class StudyResults:
+    """What ``tdfake run`` writes: results.csv, seeds.csv and comparisons.csv as tables."""
 
-    run = load_run(run_dir)
-    checkpoint = provenance.file_fingerprint([run_dir / "best.keras", run_dir / "split.csv"], root=run_dir)
-    return {"files": checkpoint, "threshold": run.cfg.threshold, "images_root": str(run.images_root)}
-
-
-def load_or_make_report(run_dir: Path) -> Report:
-    """The run's ``report.json`` when its record matches :func:`report_params`, else a new evaluation."""
-    from tdfake import provenance
-    from tdfake.evaluate import evaluate_run
-    from tdfake.metrics import Report
-
-    record_file = provenance.record_path(run_dir, "report")
-    params = report_params(run_dir)
-    report_json = run_dir / "report.json"
-    if report_json.is_file() and provenance.unchanged(record_file, params):
-        return Report.from_json(report_json)
-    report = evaluate_run(run_dir)
-    provenance.write_record(record_file, "report", params)
-    return report
+    results: pd.DataFrame
+    seeds: pd.DataFrame
+    comparisons: pd.DataFrame
 
 
-def results_table(reports: dict[str, Report]) -> pd.DataFrame:
-    """One row per arm: our test numbers (with 95 % intervals) and the study's beside them."""
-    from tdfake.metrics import STUDY_RESULTS
-
-    rows = []
-    for arm, report in reports.items():
-        study = STUDY_RESULTS[arm]
-        rows.append({
-            "arm": arm, "kind": ARMS[arm], **report.summary(),
-            "study_accuracy": study["accuracy"], "study_auroc": study["auroc"], "study_thresh": study["thresh"],
-        })
-    return pd.DataFrame(rows).set_index("arm")
-
-
-def results_markdown(cfg: Config, results: pd.DataFrame, reports: dict[str, Report]) -> str:
-    """``results.md``: the arms side by side, then each arm's table beside the study's."""
-    from tdfake.metrics import side_by_side, study_table, table_markdown
-
-    def interval(row, name):
-        return f"{row[name]:.3f} [{row[name + '_ci_low']:.3f}, {row[name + '_ci_high']:.3f}]"
-
-    summary = pd.DataFrame({
-        "input": results["kind"],
-        "accuracy @0.5 [95% CI]": [interval(r, "accuracy") for _, r in results.iterrows()],
-        "AUROC [95% CI]": [interval(r, "auroc") for _, r in results.iterrows()],
-        "CI rests on": [report.ci_basis() for report in reports.values()],
-        "AP": results["average_precision"].map("{:.3f}".format),
-        "THRESH (test EER)": results["thresh_test_eer"].map("{:.3f}".format),
-        "threshold (val EER)": results["threshold"].map("{:.3f}".format),
-        "accuracy @val threshold": results["accuracy_at_threshold"].map("{:.3f}".format),
-        "video AUROC": results["video_auroc"].map(lambda v: "" if pd.isna(v) else f"{v:.3f}"),
-        "study accuracy": results["study_accuracy"],
-        "study AUROC": results["study_auroc"],
-        "study THRESH": results["study_thresh"],
-    })
-    data = cfg.data_dir or f"built-in demo dataset ({cfg.demo_dir})"
-    first = next(iter(reports.values()))
-    lines = [
-        f"# Results: `{cfg.name}` config", "",
-        f"Data: {data}; split by {cfg.split_by}, seed {cfg.seed}; test set {first.n_real} real + "
-        f"{first.n_fake} fake. Study columns: the 2020 study's published test results on FaceForensics++ c40 "
-        "NeuralTextures (1000 real + 1000 fake), shown for comparison, not measured here.", "",
-        "Accuracy @0.5 and THRESH (EER threshold of the test ROC) are computed as the study did; the "
-        "threshold chosen on validation and the test accuracy at it are the leak-free figures. "
-        f"The 95 % intervals resample {first.resampled()}.", "",
-        summary.to_markdown(), "",
-    ]
-    for arm, report in reports.items():
-        lines += [f"## {arm} ({ARMS[arm]})", "",
-                  table_markdown(side_by_side({"ours": report.table, "study": study_table(arm)})), ""]
-    return "\n".join(lines)
-
-
-def run_study(cfg: Config, force: bool = False) -> pd.DataFrame:
-    """The README's main job: all three arms on one split, results and graphs; resumable.
+def run_study(cfg: Config, force: bool = False) -> StudyResults:
+    """The README's main job: all three arms on one split, for every training seed; results; resumable.
 
     ``force``: retrain from scratch the arms whose recorded settings differ from ``cfg``.  Every
-    arm is also scored on each of ``cfg.test_sets`` (see :mod:`tdfake.test_sets`); the returned
-    table (results.csv) has one row per arm and test set.
+    arm is also scored on each of ``cfg.test_sets`` (see :mod:`tdfake.test_sets`).  Writes
+    ``results.csv`` (one row per test set, seed and arm), ``seeds.csv`` (mean and sd over seeds),
+    ``comparisons.csv`` (paired tests between arms, see :mod:`tdfake.results`) and ``results.md``.
     """
-    from tdfake.test_sets import OWN_TEST_SET, evaluate_test_sets, results_by_set, sets_markdown
-
     prepared = prepare(cfg)
-    reports = {arm: run_arm(cfg, arm, prepared, force=force) for arm in ARMS}
-    sets = {OWN_TEST_SET: reports, **evaluate_test_sets(cfg)}
-    results = results_by_set(sets)
-    out_dir = Path(cfg.out_dir)
-    results.to_csv(out_dir / "results.csv")
-    markdown = results_markdown(cfg, results_table(reports), reports) + sets_markdown(cfg, sets)
-    (out_dir / "results.md").write_text(markdown)
-    from tdfake.plots import save_all
+    seeds = layout.training_seeds(cfg)
+    own = {seed: {arm: run_arm(cfg, arm, prepared, force=force, seed=seed) for arm in ARMS} for seed in seeds}
+    run_dirs = {arm: [layout.arm_dir(cfg.out_dir, arm, seed, cfg.seed) for seed in seeds] for arm in ARMS}
+    sets: dict[str, dict[int, dict[str, Report]]] = {OWN_TEST_SET: own}
+    for name, by_run in evaluate_test_sets(cfg, [d for dirs in run_dirs.values() for d in dirs]).items():
+        sets[name] = {seed: {arm: by_run[run_dirs[arm][i]] for arm in ARMS} for i, seed in enumerate(seeds)}
+    return write_results(cfg, sets, run_dirs)
 
-    save_all(out_dir, cfg.graphs_dir)
-    return results
+
+def write_results(cfg: Config, sets, run_dirs: dict[str, list[Path]]) -> StudyResults:
+    """results.csv, seeds.csv, comparisons.csv and results.md of a study from its reports and predictions."""
+    out_dir = Path(cfg.out_dir)
+    results = results_by_set(sets)
+    seeds = seed_summary(results)
+    comparisons = compare_arms(run_dirs, list(sets), cfg.margin, seed=cfg.seed)
+    results.to_csv(out_dir / layout.RESULTS_CSV)
+    seeds.to_csv(out_dir / layout.SEEDS_CSV, index=False)
+    comparisons.to_csv(out_dir / layout.COMPARISONS_CSV, index=False)
+    (out_dir / layout.RESULTS_MD).write_text(results_markdown(cfg, sets, comparisons, seeds))
+    return StudyResults(results, seeds, comparisons)

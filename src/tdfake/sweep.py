@@ -10,8 +10,12 @@ Layout under ``cfg.out_dir`` (beside a ``tdfake run`` of the same config, whose 
     split.csv  images/OR/  baseline/      the run's own split, OR images and baseline arm
     images/TK/  tk/  tk_diff/             the config's own rank: the run's arms, reused as they are
     sweep/rank_<r>/images/TK|TK_diff/     every other rank's images ...
-    sweep/rank_<r>/tk/  sweep/rank_<r>/tk_diff/   ... and its two arms
-    sweep/sweep.csv  sweep/sweep.png      one row per (rank, arm), and AUROC against rank
+    sweep/rank_<r>/tk/  sweep/rank_<r>/tk_diff/   ... and its two arms (other training seeds: rank_<r>/seed_<s>/)
+    sweep/sweep.csv  sweep/sweep.png      one row per (rank, arm, training seed), and AUROC against rank
+    sweep/sweep_comparisons.csv           each rank's arm against the same arm at the config's rank, paired
+
+With several training seeds (``seeds``) every arm is trained once per seed, and the paired
+comparison pools the seeds as :mod:`tdfake.results` does.
 
 Every step is reused while its provenance record matches (see :mod:`tdfake.study`), so an
 interrupted sweep resumes and a larger list of ranks trains only the new ones.
@@ -23,19 +27,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from tdfake import layout
 from tdfake.config import ARMS, Config
+from tdfake.constants import OWN_TEST_SET
+from tdfake.plots import plot_sweep
+from tdfake.results import compare_scored, scored_rows
+from tdfake.study import Prepared, make_arm_images, prepare, run_arm
 
 TUCKER_ARMS = ("tk", "tk_diff")
-SWEEP_COLUMNS = ["rank", "arm", "kind", "auroc", "auroc_ci_low", "auroc_ci_high", "accuracy_at_threshold",
-                 "accuracy_at_threshold_ci_low", "accuracy_at_threshold_ci_high", "threshold", "accuracy",
-                 "accuracy_ci_low", "accuracy_ci_high", "n_real", "n_fake", "n_bootstrap_units", "bootstrap_unit",
-                 "run_dir"]
+SWEEP_COLUMNS = ["rank", "arm", "kind", "seed", "auroc", "auroc_ci_low", "auroc_ci_high", "accuracy_at_threshold",
+                 "accuracy_at_threshold_ci_low", "accuracy_at_threshold_ci_high", "threshold", "accuracy_at_0.5",
+                 "accuracy_at_0.5_ci_low", "accuracy_at_0.5_ci_high", "n_real", "n_fake", "n_bootstrap_units",
+                 "bootstrap_unit", "run_dir"]
 """sweep.csv's columns; ``rank`` is empty on the baseline's row (it has no Tucker step)."""
-
-
-def sweep_dir(cfg: Config) -> Path:
-    """Where sweep.csv, the figure and the other ranks' images and arms go."""
-    return Path(cfg.out_dir) / "sweep"
 
 
 def rank_of(cfg: Config, r: int) -> list[int]:
@@ -45,7 +49,7 @@ def rank_of(cfg: Config, r: int) -> list[int]:
 
 def rank_root(cfg: Config, r: int) -> Path:
     """Folder holding rank ``r``'s images and arms: ``out_dir`` itself for the config's own rank."""
-    return Path(cfg.out_dir) if rank_of(cfg, r) == list(cfg.rank) else sweep_dir(cfg) / f"rank_{int(r)}"
+    return Path(cfg.out_dir) if rank_of(cfg, r) == list(cfg.rank) else layout.sweep_dir(cfg.out_dir) / f"rank_{int(r)}"
 
 
 def check_ranks(ranks) -> list[int]:
@@ -61,47 +65,61 @@ def check_ranks(ranks) -> list[int]:
 
 
 def run_sweep(cfg: Config, ranks, force: bool = False) -> pd.DataFrame:
-    """Train and evaluate the baseline once and ``tk``/``tk_diff`` at every rank; write sweep.csv and the figure.
+    """Train and evaluate the baseline once and ``tk``/``tk_diff`` at every rank, for every training seed;
+    write sweep.csv, sweep_comparisons.csv and the figure.
 
     Returns the table written to ``sweep/sweep.csv`` (see :data:`SWEEP_COLUMNS`).  ``force``
     retrains arms whose recorded settings differ from ``cfg`` (as ``tdfake run --force``).
     """
-    from tdfake.plots import plot_sweep
-    from tdfake.study import Prepared, make_arm_images, prepare, run_arm
-
     ranks = check_ranks(ranks)
+    seeds = layout.training_seeds(cfg)
     prepared = prepare(cfg, kinds=["OR"])
-    print(f"tdfake sweep: baseline, then ranks {', '.join(map(str, ranks))} ({2 * len(ranks)} Tucker arms)")
-    rows = [_row(None, "baseline", run_arm(cfg, "baseline", prepared, force=force), Path(cfg.out_dir) / "baseline")]
+    print(f"tdfake sweep: baseline, then ranks {', '.join(map(str, ranks))} ({2 * len(ranks)} Tucker arms"
+          f"{f' x {len(seeds)} seeds' if len(seeds) > 1 else ''})")
+    rows = []
+    for seed in seeds:
+        run_dir = layout.arm_dir(cfg.out_dir, "baseline", seed, cfg.seed)
+        rows.append(_row(None, "baseline", seed, run_arm(cfg, "baseline", prepared, force=force, seed=seed), run_dir))
+    runs: dict[tuple[int, str], list[Path]] = {}
     for r in ranks:
         rank_cfg = cfg.override(rank=rank_of(cfg, r))
         root = rank_root(cfg, r)
         kinds = [ARMS[arm] for arm in TUCKER_ARMS]
-        split = make_arm_images(rank_cfg, prepared.data_dir, prepared.split, root / "images", kinds)
-        at_rank = Prepared(split=split, images_root=root / "images", data_dir=prepared.data_dir)
+        split = make_arm_images(rank_cfg, prepared.data_dir, prepared.split, root / layout.IMAGES_DIR, kinds)
+        at_rank = Prepared(split=split, images_root=root / layout.IMAGES_DIR, data_dir=prepared.data_dir)
         for arm in TUCKER_ARMS:
-            print(f"tdfake sweep: rank {r}, {arm}")
-            report = run_arm(rank_cfg, arm, at_rank, force=force, run_dir=root / arm)
-            rows.append(_row(r, arm, report, root / arm))
+            for seed in seeds:
+                print(f"tdfake sweep: rank {r}, {arm}" + (f", seed {seed}" if len(seeds) > 1 else ""))
+                run_dir = layout.arm_dir(root, arm, seed, cfg.seed)
+                report = run_arm(rank_cfg, arm, at_rank, force=force, run_dir=run_dir, seed=seed)
+                rows.append(_row(r, arm, seed, report, run_dir))
+                runs.setdefault((r, arm), []).append(run_dir)
     table = pd.DataFrame(rows, columns=SWEEP_COLUMNS)
-    out = sweep_dir(cfg)
+    out = layout.sweep_dir(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "sweep.csv", index=False)
-    plot_sweep(table, out / "sweep.png")
+    table.to_csv(out / layout.SWEEP_CSV, index=False)
+    sweep_comparisons(cfg, runs).to_csv(out / layout.SWEEP_COMPARISONS_CSV, index=False)
+    plot_sweep(table, out / layout.SWEEP_FIGURE)
     return table
 
 
-def _row(rank: int | None, arm: str, report, run_dir: Path) -> dict:
+def sweep_comparisons(cfg: Config, runs: dict[tuple[int, str], list[Path]]) -> pd.DataFrame:
+    """Each rank's Tucker arm against the same arm at the config's own rank (the study's 30), paired on the
+    test split's rows; empty when the config's rank was not swept."""
+    own = int(cfg.rank[0])
+    rows = []
+    for (r, arm), dirs in sorted(runs.items()):
+        if r != own and (own, arm) in runs:
+            compared = compare_scored(scored_rows(runs[(own, arm)], OWN_TEST_SET), scored_rows(dirs, OWN_TEST_SET),
+                                      seed=cfg.seed)
+            rows.append({"arm": arm, "rank_a": own, "rank_b": r, **compared})
+    return pd.DataFrame(rows)
+
+
+def _row(rank: int | None, arm: str, seed: int, report, run_dir: Path) -> dict:
     summary = report.summary()
-    low, high = report.ci["accuracy_at_chosen"]
-    return {"rank": rank, "arm": arm, "kind": ARMS[arm], **{k: summary[k] for k in SWEEP_COLUMNS if k in summary},
-            "accuracy_at_threshold_ci_low": low, "accuracy_at_threshold_ci_high": high, "run_dir": str(run_dir)}
-
-
-def read_sweep(out_dir: str | Path) -> pd.DataFrame | None:
-    """A finished sweep's table (``out_dir/sweep/sweep.csv``), or None when there is none."""
-    path = Path(out_dir) / "sweep" / "sweep.csv"
-    return pd.read_csv(path, dtype={"rank": "Int64"}) if path.is_file() else None
+    return {"rank": rank, "arm": arm, "kind": ARMS[arm], "seed": seed,
+            **{k: summary[k] for k in SWEEP_COLUMNS if k in summary}, "run_dir": str(run_dir)}
 
 
 def sweep_markdown(table: pd.DataFrame) -> str:

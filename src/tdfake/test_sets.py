@@ -18,23 +18,17 @@ The run's own test split is the set named :data:`OWN_TEST_SET` in the tables.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
-from tdfake.config import ARMS, Config
-from tdfake.constants import OWN_TEST_SET
-from tdfake.metrics import Report, per_method_markdown
-
-
-def set_dir(out_dir: str | Path, name: str) -> Path:
-    """Where a set's manifest and arm images live."""
-    return Path(out_dir) / "test_sets" / name
-
-
-def report_dir(out_dir: str | Path, arm: str, name: str) -> Path:
-    """Where one arm's predictions and report on a set are written."""
-    return Path(out_dir) / arm / "test_sets" / name
+from tdfake import layout, provenance
+from tdfake.config import Config
+from tdfake.datasets import build_manifest
+from tdfake.evaluate import PREDICTION_COLUMNS, load_model, report_markdown, report_on_rows, score_files, stage_images
+from tdfake.layout import load_run, test_set_dir, test_set_report_dir, validation_scores
+from tdfake.metrics import Report
 
 
 def set_manifest(out_dir: str | Path, name: str, folder: str | Path) -> pd.DataFrame:
@@ -44,13 +38,10 @@ def set_manifest(out_dir: str | Path, name: str, folder: str | Path) -> pd.DataF
     when the folder or its rows (path, label, group) differ from the record, so pointing a set's
     name at another folder never scores the old one.
     """
-    from tdfake import provenance
-    from tdfake.datasets import build_manifest
-
     if not Path(folder).is_dir():
         raise FileNotFoundError(f"test_sets.{name}: {folder}: no such data folder; fix the path or drop the entry")
     manifest = build_manifest(folder)
-    path = set_dir(out_dir, name) / "manifest.csv"
+    path = test_set_dir(out_dir, name) / layout.MANIFEST_FILE
     record_file = provenance.record_path(path.parent, "manifest")
     params = {"folder": str(Path(folder).resolve()),
               "manifest": provenance.table_fingerprint(manifest, ["path", "label", "group"])}
@@ -59,31 +50,6 @@ def set_manifest(out_dir: str | Path, name: str, folder: str | Path) -> pd.DataF
         manifest.to_csv(path, index=False)
         provenance.write_record(record_file, "manifest", params)
     return manifest
-
-
-def validation_scores(run_dir: Path) -> pd.DataFrame:
-    """The run's validation labels and scores, from the ``predictions.csv`` its own evaluation wrote."""
-    path = run_dir / "predictions.csv"
-    val = pd.read_csv(path)[lambda t: t["split"] == "val"] if path.is_file() else pd.DataFrame()
-    if val.empty:
-        raise FileNotFoundError(f"{path}: no validation scores; evaluate the run first (`tdfake evaluate {run_dir}`) "
-                                "so its threshold can be chosen on validation")
-    return val
-
-
-def report_on_rows(run, test: pd.DataFrame, val: pd.DataFrame, n_bootstrap: int = 1000) -> Report:
-    """The report of scored test rows (manifest columns + ``score``) at the threshold ``run`` chose on ``val``.
-
-    Bootstrap intervals resample the rows' groups, seeded with the run's seed, as ``tdfake evaluate`` does.
-    """
-    from tdfake.metrics import evaluate_scores
-
-    return evaluate_scores(
-        test["label"].astype(int), test["score"], val_true=val["label"].astype(int), val_score=val["score"],
-        groups=test["group"].astype(str), videos=test["video"].astype(str),
-        threshold_method=run.cfg.threshold, n_bootstrap=n_bootstrap,
-        seed=run.cfg.seed, methods=test["method"],
-    )
 
 
 def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir: str | Path,
@@ -95,22 +61,13 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
     report folder's ``skipped.csv``.  The report is reused only while its provenance record matches
     the checkpoint, the run's validation scores, the set's rows and the threshold method.
     """
-    from tdfake import provenance
-    from tdfake.evaluate import (
-        PREDICTION_COLUMNS,
-        load_model,
-        load_run,
-        report_markdown,
-        score_files,
-        stage_images,
-    )
     run = load_run(run_dir)
-    out = report_dir(out_dir, run.arm, name)
-    report_json = out / "report.json"
+    out = test_set_report_dir(run.run_dir, name)
+    report_json = out / layout.REPORT_JSON
     record_file = provenance.record_path(out, "report")
     params = {
-        "files": provenance.file_fingerprint([run.run_dir / "best.keras", run.run_dir / "predictions.csv"],
-                                             root=run.run_dir),
+        "files": provenance.file_fingerprint([run.run_dir / layout.BEST_CHECKPOINT,
+                                              run.run_dir / layout.PREDICTIONS_FILE], root=run.run_dir),
         "rows": provenance.table_fingerprint(rows, ["root", "path", "label", "group"]),
         "threshold": run.cfg.threshold,
     }
@@ -121,7 +78,7 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
     files: list[str | None] = [None] * len(test)
     skipped = []
     for root, part in test.groupby("root", sort=True):
-        staged, skip = stage_images(Path(root), part["path"].tolist(), run, set_dir(out_dir, name))
+        staged, skip = stage_images(Path(root), part["path"].tolist(), run, test_set_dir(out_dir, name))
         for index, file in zip(part.index, staged):
             files[index] = file
         skipped.append(skip)
@@ -129,84 +86,35 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
     out.mkdir(parents=True, exist_ok=True)
     skipped_rows = pd.concat(skipped, ignore_index=True)
     if len(skipped_rows):
-        skipped_rows.to_csv(out / "skipped.csv", index=False)
-        print(f"tdfake: test set {name}: {len(skipped_rows)} images could not be used; see {out / 'skipped.csv'}")
+        skipped_rows.to_csv(out / layout.SKIPPED_FILE, index=False)
+        print(f"tdfake: test set {name}: {len(skipped_rows)} images could not be used; "
+              f"see {out / layout.SKIPPED_FILE}")
     test = test[test["file"].notna()].copy()
     if test.empty:
         raise ValueError(f"test_sets.{name}: no usable images")
     test["score"] = score_files(load_model(run), test["file"].tolist(), run.cfg)
     report = report_on_rows(run, test, val, n_bootstrap)
-    test[PREDICTION_COLUMNS].to_csv(out / "predictions.csv", index=False)
+    test[PREDICTION_COLUMNS].to_csv(out / layout.PREDICTIONS_FILE, index=False)
     report.to_json(report_json)
-    (out / "report.md").write_text(report_markdown(report, run, test["root"].iloc[0]))
+    (out / layout.REPORT_MD).write_text(report_markdown(report, run, test["root"].iloc[0]))
     provenance.write_record(record_file, "report", params)
     return report
 
 
-def evaluate_test_sets(cfg: Config, arms=tuple(ARMS)) -> dict[str, dict[str, Report]]:
-    """Every arm of the run in ``cfg.out_dir`` on every set of ``cfg.test_sets``: set → arm → report."""
-    results: dict[str, dict[str, Report]] = {}
+def evaluate_test_sets(cfg: Config, run_dirs: Iterable[Path]) -> dict[str, dict[Path, Report]]:
+    """Each run (an arm of ``cfg.out_dir``, of any training seed) on every set of ``cfg.test_sets``:
+    set → run folder → report."""
+    run_dirs = list(run_dirs)
+    results: dict[str, dict[Path, Report]] = {}
     for name, folder in cfg.test_sets.items():
         rows = set_manifest(cfg.out_dir, name, folder)
-        results[name] = {arm: evaluate_on_set(Path(cfg.out_dir) / arm, name, rows, cfg.out_dir) for arm in arms}
+        results[name] = {run_dir: evaluate_on_set(run_dir, name, rows, cfg.out_dir) for run_dir in run_dirs}
     return results
 
 
-def load_set_reports(out_dir: str | Path, arms) -> dict[str, dict[str, Report]]:
-    """Reports already written under ``<arm>/test_sets/<name>/``: set → arm → report (for the graphs)."""
-    names = sorted({p.parent.name for arm in arms for p in Path(out_dir, arm, "test_sets").glob("*/report.json")})
-    return {name: {arm: Report.from_json(report_dir(out_dir, arm, name) / "report.json")
-                   for arm in arms if (report_dir(out_dir, arm, name) / "report.json").is_file()}
-            for name in names}
-
-
-def results_by_set(sets: dict[str, dict[str, Report]]) -> pd.DataFrame:
-    """results.csv: :func:`tdfake.study.results_table` per set, stacked, with a ``test_set`` column.
-
-    The study's columns are kept only on the run's own test split; on other sets they would
-    compare different data.
-    """
-    from tdfake.study import results_table
-
-    tables = []
-    for name, reports in sets.items():
-        table = results_table(reports)
-        if name != OWN_TEST_SET:
-            table[[c for c in table.columns if c.startswith("study_")]] = float("nan")
-        tables.append(table.assign(test_set=name))
-    results = pd.concat(tables)
-    return results[["test_set", *[c for c in results.columns if c != "test_set"]]]
-
-
-def sets_markdown(cfg: Config, sets: dict[str, dict[str, Report]]) -> str:
-    """results.md's part for the extra sets (a table per set) and per-method tables of every set."""
-    lines = []
-    for name, reports in sets.items():
-        if name != OWN_TEST_SET:
-            first = next(iter(reports.values()))
-            lines += [f"## Test set `{name}`: {cfg.test_sets.get(name, '')}", "",
-                      (f"All {first.n_real} real + {first.n_fake} fake images of the folder; thresholds chosen on "
-                       f"the run's own validation split; 95 % intervals over {first.ci_basis()}."), "",
-                      _set_table(reports), ""]
-        for arm, report in reports.items():
-            if report.per_method:
-                lines += [f"### Per method: {arm} ({ARMS[arm]}) on `{name}`", "",
-                          per_method_markdown(report.per_method), ""]
-    return "\n".join(lines)
-
-
-def _set_table(reports: dict[str, Report]) -> str:
-    def interval(value: float, ci: tuple[float, float]) -> str:
-        return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
-
-    table = pd.DataFrame({
-        "input": [ARMS[arm] for arm in reports],
-        "accuracy @0.5 [95% CI]": [interval(r.accuracy, r.ci["accuracy"]) for r in reports.values()],
-        "AUROC [95% CI]": [interval(r.auroc, r.ci["auroc"]) for r in reports.values()],
-        "AP": [f"{r.average_precision:.3f}" for r in reports.values()],
-        "threshold (val)": [f"{r.chosen['threshold']:.3f}" for r in reports.values()],
-        "accuracy @val threshold": [f"{r.chosen['metrics']['accuracy']:.3f}" for r in reports.values()],
-        "REAL recall @val threshold": [f"{r.chosen['metrics']['REAL']['recall']:.3f}" for r in reports.values()],
-        "FAKE recall @val threshold": [f"{r.chosen['metrics']['FAKE']['recall']:.3f}" for r in reports.values()],
-    }, index=pd.Index(list(reports), name="arm"))
-    return table.to_markdown(disable_numparse=True)
+def load_set_reports(run_dirs: Iterable[Path]) -> dict[str, dict[Path, Report]]:
+    """Reports already written under ``<run>/test_sets/<name>/``: set → run folder → report (for the graphs)."""
+    run_dirs = list(run_dirs)
+    return {name: {run: Report.from_json(test_set_report_dir(run, name) / layout.REPORT_JSON) for run in run_dirs
+                   if (test_set_report_dir(run, name) / layout.REPORT_JSON).is_file()}
+            for name in layout.test_set_names(run_dirs)}

@@ -1,14 +1,21 @@
 """Train one arm (baseline / tk / tk_diff) into a run folder, resumably.
 
-A run folder holds everything needed to judge and continue the run::
+A run folder (its layout is :mod:`tdfake.layout`'s) holds everything needed to judge and continue the run::
 
-    config.yaml   the resolved config the run used
+    config.yaml   the resolved config the run used (evaluation settings follow the latest call)
     split.csv     the split table it trained on
+    run.json      the arm, its image kind, its images folder and the training seed
     history.csv   one row per epoch: loss, accuracy, auc, val_loss, val_accuracy, val_auc, lr
+    logs/         the same per epoch for TensorBoard (``tensorboard --logdir runs/demo``)
     best.keras    the model with the lowest val_loss so far (the study's ModelCheckpoint)
     last.keras    the model after the last completed epoch (optimizer state included)
 
     training.provenance.json   the settings and split that made it (see :mod:`tdfake.provenance`)
+
+The training seed (``seed=``, default ``cfg.seed``) sets the initial weights, the shuffling and the
+augmentation; the split and the images are made before, with ``cfg.seed``, so every seed of an arm
+trains and tests on the same rows.  ``cfg.deterministic`` also turns on TensorFlow's op
+determinism, so the same seed twice on one machine gives the same weights and predictions.
 
 ``resume=True`` reloads ``last.keras`` and continues at the epoch after the last row of
 ``history.csv``; the optimizer's iteration count is saved with it, so the cyclical learning rate
@@ -40,30 +47,25 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
 import pandas as pd
 import tensorflow as tf
 
-from tdfake import provenance
-from tdfake.config import ARMS, Config
+from tdfake import layout, provenance
+from tdfake.config import ARMS, Config, training_fields
 from tdfake.model import CyclicalLR, build_xception, load_model
 from tdfake.pipeline import make_dataset
-
-RUN_FILES = ("config.yaml", "split.csv", "history.csv", "best.keras", "last.keras")
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
               "rmsprop": keras.optimizers.RMSprop}
 """``cfg.optimizer`` -> Keras optimizer class (Keras' defaults but the cyclical learning rate); the study: adam."""
 
-NOT_TRAINING_SETTINGS = ("name", "out_dir", "graphs_dir", "data_dir", "demo_dir", "workers", "epochs", "threshold",
-                         "mixed_precision", "xla")
-"""Config fields that may change between a run and its resumption: places, speed switches, the evaluation
-threshold and ``epochs`` (checked apart: only more).  The data settings are covered by the split's fingerprint."""
-
-TUCKER_SETTINGS = ("rank", "tucker_method")
-"""Settings that change TK / TK_diff images but not the baseline's OR images."""
+ModelBuilder = Callable[[Config], keras.Model]
+"""Builds the untrained model of a run from its config (default: :func:`xception_for`)."""
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -106,22 +108,23 @@ def compile_model(model: keras.Model, cfg: Config, optimizer: keras.optimizers.O
     )
 
 
-def write_run_info(run_dir: Path, arm: str, images_root: os.PathLike | str | None) -> None:
-    """``run.json``: the arm, its image kind and where its images are (relative to the run folder,
-    so a moved project still evaluates), for :func:`tdfake.evaluate.load_run`."""
-    root = None if images_root is None else os.path.relpath(Path(images_root).resolve(), run_dir.resolve())
-    info = {"arm": arm, "kind": ARMS[arm], "images_root": root}
-    (run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+def xception_for(cfg: Config) -> keras.Model:
+    """The study's model for a config: Xception with the configured head and weights."""
+    return build_xception(cfg.image_size, cfg.weights, cfg.head, cfg.dense_units, cfg.dropout,
+                          bn_momentum=cfg.bn_momentum)
 
 
-def training_params(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.PathLike | str | None) -> dict:
-    """What a run's result depends on: the config's training settings, the arm and a fingerprint of its split.
+def training_params(cfg: Config, arm: str, split_df: pd.DataFrame, seed: int | None = None) -> dict:
+    """What a run's result depends on: the training fields of the config, the arm, the training seed
+    and a fingerprint of its split.
 
-    Left out: :data:`NOT_TRAINING_SETTINGS`, and for the baseline the Tucker settings (its OR
-    images do not depend on them).  ``images_root`` is left out too (a moved project still resumes).
+    Exactly the fields :func:`tdfake.config.training_fields` names for the arm's image kind (the
+    baseline's OR images do not depend on the Tucker settings); ``seed`` replaces ``cfg.seed``
+    (with one seed they are the same).  Places, speed switches and evaluation settings are not in
+    it, so changing them never asks for retraining.
     """
-    ignored = set(NOT_TRAINING_SETTINGS) | (set(TUCKER_SETTINGS) if ARMS[arm] == "OR" else set())
-    settings = {key: value for key, value in cfg.to_dict().items() if key not in ignored}
+    settings = {key: getattr(cfg, key) for key in training_fields(ARMS[arm])}
+    settings["seed"] = int(cfg.seed if seed is None else seed)
     columns = [c for c in ("path", "label", "group", "split") if c in split_df.columns]
     return {**settings, "arm": arm, "split": provenance.table_fingerprint(split_df, columns)}
 
@@ -141,7 +144,10 @@ def _check_existing_run(run_dir: Path, params: dict, resume: bool, force: bool) 
         problem = f"holds a run without {provenance.record_path(run_dir, 'training').name} (an older tdfake), " \
                   f"so its settings cannot be checked; {how}"
     else:
-        changed = provenance.differences(record["params"], params)
+        # A recorded field that is no longer a training field (e.g. test_sets, recorded by older
+        # versions) cannot make the run differ; a training field missing from the record does.
+        recorded = {key: value for key, value in record["params"].items() if key in params}
+        changed = provenance.differences(recorded, params)
         if not changed:
             return True
         problem = f"was trained with other settings ({provenance.describe(changed)}); {how}"
@@ -152,43 +158,54 @@ def _check_existing_run(run_dir: Path, params: dict, resume: bool, force: bool) 
 
 
 def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.PathLike | str | None,
-              run_dir: os.PathLike | str, resume: bool = False, force: bool = False) -> Path:
+              run_dir: os.PathLike | str, resume: bool = False, force: bool = False, seed: int | None = None,
+              model_builder: ModelBuilder = xception_for) -> Path:
     """Train ``arm`` on the ``train`` rows of ``split_df``, validate on ``val``; returns ``run_dir``.
 
     Images are ``images_root/<kind>/<path>`` (``kind`` = ``ARMS[arm]``), or ``root/path`` of each
     row when ``images_root`` is None.  ``resume`` continues a run made with the same settings;
-    ``force`` replaces a run that cannot be continued (see the module doc).
+    ``force`` replaces a run that cannot be continued (see the module doc).  ``seed``: the
+    training seed (default ``cfg.seed``).  ``model_builder`` makes the untrained model from the
+    config (tests pass a tiny one).  A finished run is not trained again; its ``config.yaml`` takes
+    the evaluation settings of ``cfg`` (e.g. a new threshold method), which its fingerprint allows.
     """
     if arm not in ARMS:
         raise ValueError(f"arm must be one of {sorted(ARMS)}, got {arm!r}")
     kind = ARMS[arm]
+    seed = int(cfg.seed if seed is None else seed)
     run_dir = Path(run_dir)
-    history_csv, best, last = run_dir / "history.csv", run_dir / "best.keras", run_dir / "last.keras"
-    params = training_params(cfg, arm, split_df, images_root)
+    history_csv, best, last = (run_dir / layout.HISTORY_FILE, run_dir / layout.BEST_CHECKPOINT,
+                               run_dir / layout.LAST_CHECKPOINT)
+    params = training_params(cfg, arm, split_df, seed)
     continuing = _check_existing_run(run_dir, params, resume, force)
     done = completed_epochs(history_csv) if continuing and last.is_file() else 0
     if continuing and done >= cfg.epochs:
+        cfg.override(epochs=done).to_yaml(run_dir / layout.CONFIG_FILE)
+        layout.write_run_info(run_dir, arm, images_root, seed)
         print(f"{run_dir}: already trained for {done} epochs (epochs={cfg.epochs}); nothing to do")
         return run_dir
 
     # Seed first: the model's initial weights (and any other Keras randomness) do not depend on what
     # ran before in this process.  The data order and augmentation are keyed by (seed, epoch) anyway.
-    keras.utils.set_random_seed(int(cfg.seed) + done)
+    keras.utils.set_random_seed(seed + done)
+    if cfg.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    seeded = cfg.override(seed=seed)  # the pipeline's shuffling and augmentation follow the training seed
     # Build the datasets before touching the run folder: missing files, empty splits and one-class
     # splits fail before any training.  One dataset holds every remaining epoch, epoch by epoch.
-    train_ds = make_dataset(split_df, "train", cfg, images_root, kind, first_epoch=done,
+    train_ds = make_dataset(split_df, "train", seeded, images_root, kind, first_epoch=done,
                             num_epochs=int(cfg.epochs) - done)
     steps = math.ceil(int((split_df["split"] == "train").sum()) / int(cfg.batch_size))
-    val_ds = make_dataset(split_df, "val", cfg, images_root, kind, cache=True)  # read every epoch, unaugmented
+    val_ds = make_dataset(split_df, "val", seeded, images_root, kind, cache=True)  # read every epoch, unaugmented
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if not done:
-        for name in ("history.csv", "best.keras", "last.keras", "report.json", "report.md", "predictions.csv",
-                     "report.provenance.json"):
+        for name in (layout.HISTORY_FILE, layout.BEST_CHECKPOINT, layout.LAST_CHECKPOINT, layout.REPORT_JSON,
+                     layout.REPORT_MD, layout.PREDICTIONS_FILE, "report.provenance.json"):
             (run_dir / name).unlink(missing_ok=True)
-    cfg.to_yaml(run_dir / "config.yaml")  # only the fields outside params (epochs, places, switches) can differ
-    split_df.to_csv(run_dir / "split.csv", index=False)
-    write_run_info(run_dir, arm, images_root)
+    cfg.to_yaml(run_dir / layout.CONFIG_FILE)  # only the fields outside params (epochs, places, switches) can differ
+    split_df.to_csv(run_dir / layout.SPLIT_FILE, index=False)
+    layout.write_run_info(run_dir, arm, images_root, seed)
     provenance.write_record(provenance.record_path(run_dir, "training"), "training", params)
 
     previous_policy = keras.mixed_precision.global_policy().name
@@ -199,8 +216,7 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
                 model = load_model(last)
                 compile_model(model, cfg, optimizer=model.optimizer)
             else:
-                model = build_xception(cfg.image_size, cfg.weights, cfg.head, cfg.dense_units, cfg.dropout,
-                                       bn_momentum=cfg.bn_momentum)
+                model = model_builder(cfg)
                 compile_model(model, cfg)
         best_so_far = None
         if done:
@@ -211,10 +227,13 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
                                             initial_value_threshold=best_so_far),
             keras.callbacks.ModelCheckpoint(last, save_best_only=False),
             keras.callbacks.CSVLogger(str(history_csv), append=bool(done)),
+            keras.callbacks.TensorBoard(log_dir=str(run_dir / layout.LOGS_DIR), write_graph=False, profile_batch=0),
         ]
-        # steps_per_epoch: Keras keeps one iterator over the epochs, so epoch e gets the dataset's epoch e
+        # steps_per_epoch: Keras keeps one iterator over the epochs, so epoch e gets the dataset's epoch e.
+        # verbose 2 (one line per epoch) when the output goes to a file or a notebook, not a terminal.
         model.fit(train_ds, validation_data=val_ds, epochs=int(cfg.epochs), initial_epoch=done,
-                  steps_per_epoch=steps, callbacks=callbacks, verbose=1, shuffle=False)
+                  steps_per_epoch=steps, callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2,
+                  shuffle=False)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     return run_dir

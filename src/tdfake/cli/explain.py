@@ -33,18 +33,11 @@ def register(subparsers) -> None:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from tdfake.config import ARMS
-    from tdfake.evaluate import finished_arms
     from tdfake.explain import explain_run, explain_study
+    from tdfake.layout import is_run
 
     run_dir = Path(args.run_dir)
     options = {"paths": args.paths or None, "out": args.out, "n_per_class": args.n_per_class, "target": args.target}
-    if (run_dir / "best.keras").is_file():
-        table = explain_run(run_dir, **options)
-    elif finished_arms(run_dir):
-        table = explain_study(run_dir, **options)
-    else:
-        raise FileNotFoundError(f"{run_dir}: neither an arm folder (best.keras) nor a `tdfake run` folder "
-                                f"({'/, '.join(ARMS)}/ with best.keras); train an arm first")
+    table = explain_run(run_dir, **options) if is_run(run_dir) else explain_study(run_dir, **options)
     print(table.to_string(index=False))
     return 0

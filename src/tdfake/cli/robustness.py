@@ -6,7 +6,8 @@ import argparse
 
 from tdfake.perturb import PERTURBATIONS
 
-SHOWN = ["arm", "perturbation", "setting", "auroc", "auroc_ci_low", "auroc_ci_high", "accuracy", "n_real", "n_fake"]
+SHOWN = ["arm", "perturbation", "setting", "auroc", "auroc_ci_low", "auroc_ci_high", "delta_auroc", "p_auroc",
+         "accuracy_at_threshold", "n_real", "n_fake"]
 
 
 def register(subparsers) -> None:
@@ -36,13 +37,14 @@ def register(subparsers) -> None:
 
 
 def run_robustness(args: argparse.Namespace) -> int:
+    from tdfake.layout import ROBUSTNESS_CSV, ROBUSTNESS_FIGURE
     from tdfake.plots import plot_robustness
-    from tdfake.robustness import FIGURE_FILE, TABLE_FILE, default_out, robustness
+    from tdfake.robustness import default_out, robustness
 
     out = args.out if args.out is not None else default_out(args.runs)
     table = robustness(args.runs, data=args.data, out=out, perturbations=args.perturbations, seed=args.seed,
                        n_bootstrap=args.bootstrap)
-    plot_robustness(table, f"{out}/{FIGURE_FILE}")
+    plot_robustness(table, f"{out}/{ROBUSTNESS_FIGURE}")
     print(table[SHOWN].to_string(index=False, float_format="{:.3f}".format))
-    print(f"\n{out}/{TABLE_FILE} and {out}/{FIGURE_FILE} written")
+    print(f"\n{out}/{ROBUSTNESS_CSV} and {out}/{ROBUSTNESS_FIGURE} written")
     return 0

@@ -13,35 +13,44 @@ from tdfake.cli.options import add_config_arguments, load_config
 
 
 def run(args: argparse.Namespace) -> int:
+    from tdfake.graphs import draw_graphs
     from tdfake.study import run_study
 
     cfg = load_config(args)
     if args.graphs is not None:
         cfg = cfg.override(graphs_dir=args.graphs)
     start = time.perf_counter()
-    results = run_study(cfg, force=args.force)
+    study = run_study(cfg, force=args.force)
+    draw_graphs(cfg.out_dir, cfg.graphs_dir)
     minutes = (time.perf_counter() - start) / 60
     print(f"\n{cfg.out_dir}/results.md written; graphs in {cfg.graphs_dir}/ ({minutes:.1f} min)")
-    print(results[["test_set", "accuracy", "auroc", "thresh_test_eer", "study_accuracy", "study_auroc"]].to_string())
+    print(study.results[["test_set", "seed", "auroc", "accuracy_at_threshold", "accuracy_at_0.5",
+                         "study_auroc", "study_accuracy_at_0.5"]].to_string())
+    if len(study.comparisons):
+        print("\npaired comparisons (delta = b - a):")
+        print(study.comparisons[["test_set", "arm_a", "arm_b", "delta_auroc", "delta_auroc_ci_low",
+                                 "delta_auroc_ci_high", "p_auroc", "verdict_auroc", "non_inferior"]]
+              .to_string(index=False, float_format="{:.3f}".format))
     return 0
 
 
 def sweep(args: argparse.Namespace) -> int:
-    from tdfake.sweep import run_sweep, sweep_dir, sweep_markdown
+    from tdfake.layout import SWEEP_CSV, SWEEP_FIGURE, sweep_dir
+    from tdfake.sweep import run_sweep, sweep_markdown
 
     cfg = load_config(args)
     start = time.perf_counter()
     table = run_sweep(cfg, args.ranks, force=args.force)
     minutes = (time.perf_counter() - start) / 60
-    print(f"\n{sweep_dir(cfg)}/sweep.csv and sweep.png written ({minutes:.1f} min)")
+    print(f"\n{sweep_dir(cfg.out_dir)}/{SWEEP_CSV} and {SWEEP_FIGURE} written ({minutes:.1f} min)")
     print(sweep_markdown(table))
     return 0
 
 
 def graphs(args: argparse.Namespace) -> int:
-    from tdfake.plots import save_all
+    from tdfake.graphs import draw_graphs
 
-    written = save_all(args.out_dir, args.graphs_dir)
+    written = draw_graphs(args.out_dir, args.graphs_dir)
     for name, path in written.items():
         print(f"{name}: {path}")
     return 0

@@ -58,9 +58,14 @@ def run_train(args: argparse.Namespace) -> int:
         prepared = prepare(cfg, kinds=[ARMS[args.arm]])
         split_df, images_root = prepared.split, prepared.images_root
 
+    from tdfake.layout import arm_dir, training_seeds
     from tdfake.train import train_arm
 
-    run_dir = Path(args.run_dir) if args.run_dir else Path(cfg.out_dir) / args.arm
-    train_arm(cfg, args.arm, split_df, images_root, run_dir, resume=args.resume, force=args.force)
-    print(f"run folder: {run_dir}")
+    seeds = training_seeds(cfg)
+    if args.run_dir and len(seeds) > 1:
+        raise ValueError("--run-dir names one run folder; give one seed with it, or leave it out for one per seed")
+    for seed in seeds:
+        run_dir = Path(args.run_dir) if args.run_dir else arm_dir(cfg.out_dir, args.arm, seed, cfg.seed)
+        train_arm(cfg, args.arm, split_df, images_root, run_dir, resume=args.resume, force=args.force, seed=seed)
+        print(f"run folder: {run_dir}")
     return 0

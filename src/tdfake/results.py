@@ -1,0 +1,329 @@
+"""The study's tables: each arm on every test set and training seed, the spread over seeds, and the
+paired comparisons between arms that decide the study's question.
+
+* :func:`results_by_set` → ``results.csv``: one row per test set, arm and training seed (the
+  study's published numbers beside the own test split's rows).
+* :func:`seed_summary` → ``seeds.csv``: mean and standard deviation over training seeds, beside the
+  mean width of the test-sampling interval, so a reader sees which of the two dominates.
+* :func:`compare_arms` → ``comparisons.csv``: each arm against the baseline and ``tk_diff`` against
+  ``tk`` on every test set, paired on the same test rows (:mod:`tdfake.stats`), with a verdict in
+  words at α = 0.05 and, for ``tk``, non-inferiority to the baseline at ``cfg.margin``.
+* :func:`results_markdown` → ``results.md``: all of it for a reader.
+
+The inputs are what the runs wrote (reports and predictions, read through :mod:`tdfake.layout`),
+so the tables can be rebuilt from a finished study folder without scoring anything again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tdfake import layout, stats
+from tdfake.config import ARMS, Config
+from tdfake.constants import OWN_TEST_SET
+from tdfake.metrics import STUDY_RESULTS, Report, per_method_markdown, side_by_side, study_table, table_markdown
+
+SetReports = Mapping[str, Mapping[int, Mapping[str, Report]]]
+"""Reports of a study: test set → training seed → arm → report."""
+
+PAIRS = (("baseline", "tk"), ("baseline", "tk_diff"), ("tk", "tk_diff"))
+"""The comparisons the study asks for: each Tucker arm against the baseline, and the residual against TK."""
+
+NON_INFERIORITY_PAIRS = (("baseline", "tk"),)
+"""The study's claim is that TK is as good as the original crop: non-inferiority of tk to the baseline."""
+
+ALPHA = 0.05
+COMPARISON_COLUMNS = [
+    "test_set", "arm_a", "arm_b", "n_seeds", "n_rows", "n_groups", "auroc_a", "auroc_b",
+    "delta_auroc", "delta_auroc_ci_low", "delta_auroc_ci_high", "p_auroc", "auroc_method",
+    "delta_auroc_bootstrap_ci_low", "delta_auroc_bootstrap_ci_high", "delta_auroc_seed_sd",
+    "delta_accuracy_at_threshold", "delta_accuracy_at_threshold_ci_low", "delta_accuracy_at_threshold_ci_high",
+    "p_accuracy_at_threshold", "verdict_auroc", "verdict_accuracy_at_threshold", "margin", "non_inferior",
+]
+"""comparisons.csv: Δ = b − a; verdicts say how b stands against a; ``non_inferior`` only for tk vs baseline."""
+
+
+# ------------------------------------------------------------------------------- per-run tables
+
+def results_table(reports: Mapping[str, Report]) -> pd.DataFrame:
+    """One row per arm: our test numbers (with 95 % intervals) and the study's beside them."""
+    rows = []
+    for arm, report in reports.items():
+        study = STUDY_RESULTS[arm]
+        rows.append({
+            "arm": arm, "kind": ARMS[arm], **report.summary(),
+            "study_accuracy_at_0.5": study["accuracy"], "study_auroc": study["auroc"],
+            "study_thresh_test_eer": study["thresh"],
+        })
+    return pd.DataFrame(rows).set_index("arm")
+
+
+def results_by_set(sets: SetReports) -> pd.DataFrame:
+    """results.csv: :func:`results_table` per test set and training seed, stacked.
+
+    Columns ``test_set`` and ``seed`` come first; the study's columns are kept only on the run's own
+    test split (on other sets they would compare different data).
+    """
+    tables = []
+    for name, by_seed in sets.items():
+        for seed, reports in by_seed.items():
+            table = results_table(reports)
+            if name != OWN_TEST_SET:
+                table[[c for c in table.columns if c.startswith("study_")]] = float("nan")
+            tables.append(table.assign(test_set=name, seed=int(seed)))
+    results = pd.concat(tables)
+    return results[["test_set", "seed", *[c for c in results.columns if c not in ("test_set", "seed")]]]
+
+
+def seed_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """seeds.csv: per test set and arm, mean and sd (ddof 1) over training seeds of AUROC and both accuracies.
+
+    ``auroc_ci_halfwidth`` is the mean half-width of the per-seed test-sampling intervals, the
+    number to hold the seed sd against.
+    """
+    rows = []
+    for (name, arm), part in results.reset_index().groupby(["test_set", "arm"], sort=False):
+        row = {"test_set": name, "arm": arm, "n_seeds": len(part), "seeds": " ".join(map(str, part["seed"]))}
+        for metric in ("auroc", "accuracy_at_threshold", "accuracy_at_0.5"):
+            row[f"{metric}_mean"] = float(part[metric].mean())
+            row[f"{metric}_sd"] = float(part[metric].std(ddof=1)) if len(part) > 1 else float("nan")
+        row["auroc_ci_halfwidth"] = float(((part["auroc_ci_high"] - part["auroc_ci_low"]) / 2).mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------- paired comparisons
+
+@dataclass(frozen=True)
+class ScoredRows:
+    """The test rows every seed of one arm scored on one test set, aligned: labels, groups, scores, decisions."""
+
+    paths: np.ndarray  # (n_rows,)
+    labels: np.ndarray  # (n_rows,) 0 real, 1 fake
+    groups: np.ndarray  # (n_rows,)
+    scores: np.ndarray  # (n_seeds, n_rows) P(fake)
+    decisions: np.ndarray  # (n_seeds, n_rows) 0/1 at each seed's own validation threshold
+
+
+def scored_rows(run_dirs: Sequence[os.PathLike | str], test_set: str) -> ScoredRows:
+    """One arm's seeds on one test set, from their ``predictions.csv`` files, rows in path order.
+
+    Every seed must have scored the same rows (they share the split and the test sets' images).
+    """
+    tables = [layout.test_predictions(d, None if test_set == OWN_TEST_SET else test_set).sort_values("path")
+              for d in run_dirs]
+    first = tables[0]
+    for run_dir, table in zip(run_dirs, tables):
+        if list(table["path"]) != list(first["path"]):
+            raise ValueError(f"{run_dir}: scored other {test_set} rows than {run_dirs[0]}; evaluate both anew")
+    thresholds = np.array([layout.chosen_threshold(d) for d in run_dirs])[:, None]
+    scores = np.stack([t["score"].to_numpy(dtype=float) for t in tables])
+    return ScoredRows(first["path"].to_numpy(), first["label"].to_numpy(dtype=int),
+                      first["group"].astype(str).to_numpy(), scores, (scores >= thresholds).astype(int))
+
+
+def compare_scored(a: ScoredRows, b: ScoredRows, n_bootstrap: int = 2000, seed: int = 0,
+                   margin: float | None = None) -> dict:
+    """The paired comparison of two arms' scored rows: Δ AUROC and Δ accuracy at each arm's validation threshold.
+
+    Rows are matched by path (the arms score the same crops); groups are the split's, so frames of
+    a video and a real video with its fakes count as one unit.  Seeds are pooled as
+    :func:`tdfake.stats.paired_auroc` does: the mean over seeds of the paired difference.
+    """
+    common = np.intersect1d(a.paths, b.paths)
+    ia, ib = np.searchsorted(a.paths, common), np.searchsorted(b.paths, common)
+    if a.scores.shape[0] != b.scores.shape[0]:
+        raise ValueError(f"the arms have {a.scores.shape[0]} and {b.scores.shape[0]} seeds; compare equal sets")
+    y, groups = a.labels[ia], a.groups[ia]
+    squeeze = (lambda m: m[0]) if a.scores.shape[0] == 1 else (lambda m: m)
+    auroc = stats.paired_auroc(y, squeeze(a.scores[:, ia]), squeeze(b.scores[:, ib]), groups=groups,
+                               n_bootstrap=n_bootstrap, seed=seed)
+    accuracy = stats.paired_accuracy(y, squeeze(a.decisions[:, ia]), squeeze(b.decisions[:, ib]), groups=groups,
+                                     n_bootstrap=n_bootstrap, seed=seed)
+    boot = auroc.bootstrap_ci if auroc.bootstrap_ci is not None else (float("nan"), float("nan"))
+    return {
+        "n_seeds": int(a.scores.shape[0]), "n_rows": int(common.size), "n_groups": auroc.n_groups,
+        "auroc_a": auroc.auroc_a, "auroc_b": auroc.auroc_b,
+        "delta_auroc": auroc.delta, "delta_auroc_ci_low": auroc.ci[0], "delta_auroc_ci_high": auroc.ci[1],
+        "p_auroc": auroc.p_value, "auroc_method": auroc.method,
+        "delta_auroc_bootstrap_ci_low": boot[0], "delta_auroc_bootstrap_ci_high": boot[1],
+        "delta_auroc_seed_sd": auroc.seed_sd,
+        "delta_accuracy_at_threshold": accuracy.delta, "delta_accuracy_at_threshold_ci_low": accuracy.ci[0],
+        "delta_accuracy_at_threshold_ci_high": accuracy.ci[1], "p_accuracy_at_threshold": accuracy.p_value,
+        "verdict_auroc": stats.verdict(auroc, ALPHA), "verdict_accuracy_at_threshold": stats.verdict(accuracy, ALPHA),
+        "margin": margin if margin is not None else float("nan"),
+        "non_inferior": stats.non_inferior(auroc, margin) if margin is not None else None,
+    }
+
+
+def compare_arms(run_dirs: Mapping[str, Sequence[Path]], test_sets: Sequence[str], margin: float,
+                 n_bootstrap: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """comparisons.csv: every pair of :data:`PAIRS` whose arms both ran, on every test set.
+
+    ``run_dirs``: arm → its run folders, one per training seed, in the same seed order for every arm.
+    """
+    rows = []
+    for name in test_sets:
+        scored = {arm: scored_rows(dirs, name) for arm, dirs in run_dirs.items()}
+        for arm_a, arm_b in PAIRS:
+            if arm_a in scored and arm_b in scored:
+                pair_margin = margin if (arm_a, arm_b) in NON_INFERIORITY_PAIRS else None
+                rows.append({"test_set": name, "arm_a": arm_a, "arm_b": arm_b,
+                             **compare_scored(scored[arm_a], scored[arm_b], n_bootstrap, seed, pair_margin)})
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def comparisons_markdown(comparisons: pd.DataFrame) -> str:
+    """The comparison table for a reader: Δ with its interval, p, the verdict, non-inferiority."""
+    def interval(row, name: str, scale: float = 1.0) -> str:
+        return (f"{row[name] * scale:+.3f} [{row[name + '_ci_low'] * scale:+.3f}, "
+                f"{row[name + '_ci_high'] * scale:+.3f}]")
+
+    def non_inferiority(row) -> str:
+        if row["non_inferior"] is None or pd.isna(row["non_inferior"]):
+            return ""
+        return f"{'non-inferior' if bool(row['non_inferior']) else 'not shown'} (margin {row['margin']:.2f})"
+
+    shown = pd.DataFrame({
+        "test set": comparisons["test_set"],
+        "b vs a": [f"{r.arm_b} vs {r.arm_a}" for r in comparisons.itertuples()],
+        "ΔAUROC [95% CI]": [interval(r, "delta_auroc") for _, r in comparisons.iterrows()],
+        "p": comparisons["p_auroc"].map(_p),
+        "verdict (AUROC)": comparisons["verdict_auroc"],
+        "Δaccuracy @val thresholds [95% CI]": [interval(r, "delta_accuracy_at_threshold")
+                                               for _, r in comparisons.iterrows()],
+        "p (accuracy)": comparisons["p_accuracy_at_threshold"].map(_p),
+        "non-inferiority of b": [non_inferiority(r) for _, r in comparisons.iterrows()],
+        "groups": comparisons["n_groups"],
+        "test": comparisons["auroc_method"],
+    })
+    return shown.to_markdown(index=False, disable_numparse=True)
+
+
+def _p(value: float) -> str:
+    return "" if pd.isna(value) else ("< 0.001" if value < 0.001 else f"{value:.3f}")
+
+
+# ------------------------------------------------------------------------------- results.md
+
+def results_markdown(cfg: Config, sets: SetReports, comparisons: pd.DataFrame | None = None,
+                     seeds: pd.DataFrame | None = None) -> str:
+    """``results.md``: the verdicts first, then the arms side by side per seed, the seed spread, each
+    arm's table beside the study's, and the extra test sets."""
+    own = sets[OWN_TEST_SET]
+    first_seed = next(iter(own))
+    reports = own[first_seed]
+    first = next(iter(reports.values()))
+    data = cfg.data_dir or f"built-in demo dataset ({cfg.demo_dir})"
+    seed_list = list(own)
+    lines = [
+        f"# Results: `{cfg.name}` config", "",
+        f"Data: {data}; split by {cfg.split_by}, split seed {cfg.seed}; "
+        f"training seeds {', '.join(map(str, seed_list))}; "
+        f"test set {first.n_real} real + {first.n_fake} fake. Study columns: the 2020 study's published test "
+        "results on FaceForensics++ c40 NeuralTextures (1000 real + 1000 fake), shown for comparison, not "
+        "measured here.", "",
+    ]
+    if comparisons is not None and len(comparisons):
+        lines += [
+            "## Paired comparisons (Δ = b − a on the same test rows)", "",
+            f"Verdicts at α = {ALPHA}: *higher* / *lower* when the two-sided p is below α, else *no detectable "
+            "difference* (which is not a proof of equality; the non-inferiority column tests that, for TK against "
+            f"the baseline at margin {cfg.margin:g} AUROC: non-inferior only when the lower end of the interval of Δ "
+            f"is above −{cfg.margin:g}). Several seeds are pooled as the mean over seeds of the paired difference; "
+            "the intervals are the test-sampling ones given these trained models (the seed spread is in its own "
+            "table). Accuracy is each arm's at its own validation threshold.", "",
+            comparisons_markdown(comparisons), "",
+        ]
+    if seeds is not None and len(seed_list) > 1:
+        lines += ["## Spread over training seeds", "",
+                  "sd over seeds beside the mean half-width of one seed's 95 % test-sampling interval of AUROC.", "",
+                  _seed_table(seeds), ""]
+    for seed, by_arm in own.items():
+        title = "## The arms side by side" + (f" (training seed {seed})" if len(seed_list) > 1 else "")
+        lines += [title, "",
+                  "Accuracy @0.5 and THRESH (EER threshold of the test ROC) are computed as the study did; the "
+                  "threshold chosen on validation and the test accuracy at it are the leak-free figures. "
+                  f"The 95 % intervals resample {first.resampled()}.", "",
+                  _summary_table(by_arm), ""]
+    for arm, report in reports.items():
+        lines += [f"## {arm} ({ARMS[arm]}), training seed {first_seed}, beside the study", "",
+                  table_markdown(side_by_side({"ours": report.table, "study": study_table(arm)})), ""]
+    lines.append(sets_markdown(cfg, {name: by_seed[first_seed] for name, by_seed in sets.items()}))
+    return "\n".join(lines)
+
+
+def _summary_table(reports: Mapping[str, Report]) -> str:
+    results = results_table(reports)
+
+    def interval(row, name):
+        return f"{row[name]:.3f} [{row[name + '_ci_low']:.3f}, {row[name + '_ci_high']:.3f}]"
+
+    summary = pd.DataFrame({
+        "input": results["kind"],
+        "accuracy @0.5 [95% CI]": [interval(r, "accuracy_at_0.5") for _, r in results.iterrows()],
+        "AUROC [95% CI]": [interval(r, "auroc") for _, r in results.iterrows()],
+        "CI rests on": [report.ci_basis() for report in reports.values()],
+        "AP": results["average_precision"].map("{:.3f}".format),
+        "THRESH (test EER)": results["thresh_test_eer"].map("{:.3f}".format),
+        "threshold (val EER)": results["threshold"].map("{:.3f}".format),
+        "accuracy @val threshold [95% CI]": [interval(r, "accuracy_at_threshold") for _, r in results.iterrows()],
+        "video AUROC": results["video_auroc"].map(lambda v: "" if pd.isna(v) else f"{v:.3f}"),
+        "study accuracy": results["study_accuracy_at_0.5"],
+        "study AUROC": results["study_auroc"],
+        "study THRESH": results["study_thresh_test_eer"],
+    })
+    return summary.to_markdown()
+
+
+def _seed_table(seeds: pd.DataFrame) -> str:
+    def mean_sd(metric: str) -> list[str]:
+        return [f"{m:.3f} ± {s:.3f}" for m, s in zip(seeds[f"{metric}_mean"], seeds[f"{metric}_sd"])]
+
+    shown = pd.DataFrame({
+        "test set": seeds["test_set"], "arm": seeds["arm"], "seeds": seeds["seeds"],
+        "AUROC mean ± sd": mean_sd("auroc"),
+        "test-sampling half-width": seeds["auroc_ci_halfwidth"].map("{:.3f}".format),
+        "accuracy @val threshold mean ± sd": mean_sd("accuracy_at_threshold"),
+    })
+    return shown.to_markdown(index=False, disable_numparse=True)
+
+
+def sets_markdown(cfg: Config, sets: Mapping[str, Mapping[str, Report]]) -> str:
+    """results.md's part for the extra sets (a table per set) and per-method tables of every set."""
+    lines = []
+    for name, reports in sets.items():
+        if name != OWN_TEST_SET:
+            first = next(iter(reports.values()))
+            lines += [f"## Test set `{name}`: {cfg.test_sets.get(name, '')}", "",
+                      (f"All {first.n_real} real + {first.n_fake} fake images of the folder; thresholds chosen on "
+                       f"the run's own validation split; 95 % intervals over {first.ci_basis()}."), "",
+                      _set_table(reports), ""]
+        for arm, report in reports.items():
+            if report.per_method:
+                lines += [f"### Per method: {arm} ({ARMS[arm]}) on `{name}`", "",
+                          per_method_markdown(report.per_method), ""]
+    return "\n".join(lines)
+
+
+def _set_table(reports: Mapping[str, Report]) -> str:
+    def interval(value: float, ci: tuple[float, float]) -> str:
+        return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+    table = pd.DataFrame({
+        "input": [ARMS[arm] for arm in reports],
+        "accuracy @0.5 [95% CI]": [interval(r.accuracy, r.ci["accuracy"]) for r in reports.values()],
+        "AUROC [95% CI]": [interval(r.auroc, r.ci["auroc"]) for r in reports.values()],
+        "AP": [f"{r.average_precision:.3f}" for r in reports.values()],
+        "threshold (val)": [f"{r.chosen.threshold:.3f}" for r in reports.values()],
+        "accuracy @val threshold": [f"{r.chosen.metrics.accuracy:.3f}" for r in reports.values()],
+        "REAL recall @val threshold": [f"{r.chosen.metrics.real.recall:.3f}" for r in reports.values()],
+        "FAKE recall @val threshold": [f"{r.chosen.metrics.fake.recall:.3f}" for r in reports.values()],
+    }, index=pd.Index(list(reports), name="arm"))
+    return table.to_markdown(disable_numparse=True)
