@@ -12,12 +12,14 @@ from MLstatkit.delong import Delong_test
 from scipy.stats import kstest, norm
 from sklearn.metrics import roc_auc_score
 
+import tdfake.stats
 from tdfake.stats import (
     AccuracyComparison,
     PairedComparison,
     _clustered_variance,
     _delong_variance,
     _placements,
+    _weighted_auroc,
     non_inferior,
     paired_accuracy,
     paired_auroc,
@@ -226,6 +228,70 @@ def test_group_bootstrap_is_roc_auc_score_on_resampled_groups():
     assert r.bootstrap_ci == pytest.approx(tuple(np.quantile(deltas, [0.025, 0.975])), abs=1e-12)
     # the bootstrap and the clustered normal interval estimate the same spread
     assert (r.bootstrap_ci[1] - r.bootstrap_ci[0]) == pytest.approx(r.ci[1] - r.ci[0], rel=0.35)
+
+
+@pytest.mark.parametrize("n_resamples", [5, 80])  # under and over the width where rows are summed one by one
+def test_weighted_auroc_is_roc_auc_score_on_repeated_rows(n_resamples):
+    rng = np.random.default_rng(11)
+    n = 150
+    y = rng.integers(0, 2, n)
+    scores = np.vstack([np.round(y + rng.normal(size=n), 1),  # many ties, within and across classes
+                        np.round(rng.normal(size=n), 0),  # a handful of distinct values
+                        np.full(n, 0.5),  # all tied: 0.5
+                        y + rng.normal(size=n)])  # no ties
+    weights = rng.integers(0, 4, size=(n, n_resamples))  # 0: row left out, 3: row thrice
+    weights[:2, 0] = [0, 0]
+    got = _weighted_auroc(y, scores, weights)
+    assert got.shape == (4, n_resamples)
+    for r in range(n_resamples):
+        rows = np.repeat(np.arange(n), weights[:, r])
+        for c, s in enumerate(scores):
+            assert got[c, r] == pytest.approx(roc_auc_score(y[rows], s[rows]), abs=1e-12)
+    np.testing.assert_array_equal(got[2], 0.5)
+    # unit weights are the plain AUROC
+    np.testing.assert_allclose(_weighted_auroc(y, scores, np.ones((n, 1)))[:, 0],
+                               [roc_auc_score(y, s) for s in scores], atol=1e-12)
+
+
+def written_out_bootstrap(y, ids, statistic, n_bootstrap, seed):
+    """The stratified group bootstrap as a loop over explicit row lists, as in the test below."""
+    names = sorted(set(ids))
+    rows = {k: np.flatnonzero(ids == name) for k, name in enumerate(names)}
+    kinds = {k: (0 in y[i], 1 in y[i]) for k, i in rows.items()}
+    strata = [np.array([k for k in rows if kinds[k] == want]) for want in ((True, False), (False, True), (True, True))]
+    strata = [st for st in strata if st.size]
+    draw = np.random.default_rng(seed)
+    values = [statistic(np.concatenate([rows[k] for st in strata for k in draw.choice(st, size=st.size, replace=True)]))
+              for _ in range(n_bootstrap)]
+    return tuple(np.quantile(values, [0.025, 0.975]))
+
+
+def test_group_bootstrap_with_seeds_chunks_and_accuracy_is_the_written_out_loop(monkeypatch):
+    rng = np.random.default_rng(12)
+    y, g, a, b = simulate(rng, n_groups=40)
+    ids = np.array([f"v{k}" for k in g])
+    sa = np.vstack([np.round(a, 1), a + rng.normal(size=y.size)])
+    sb = np.vstack([np.round(b, 1), 0.5 * b + rng.normal(size=y.size)])
+
+    def delta(idx):
+        return (np.mean([roc_auc_score(y[idx], s[idx]) for s in sb])
+                - np.mean([roc_auc_score(y[idx], s[idx]) for s in sa]))
+
+    expected = written_out_bootstrap(y, ids, delta, 150, 5)
+    r = paired_auroc(y, sa, sb, groups=ids, n_bootstrap=150, seed=5)
+    assert r.bootstrap_ci == pytest.approx(expected, abs=1e-12)
+    pa, pb = (sa > 0.5).astype(int), (sb > 0.6).astype(int)
+    d = ((pb == y).astype(float) - (pa == y)).mean(axis=0)
+    expected_accuracy = written_out_bootstrap(y, ids, lambda idx: d[idx].mean(), 150, 5)
+    acc = paired_accuracy(y, pa, pb, groups=ids, n_bootstrap=150, seed=5)
+    assert acc.bootstrap_ci == pytest.approx(expected_accuracy, abs=1e-12)
+
+    # in chunks of 7 resamples (uneven: 150 = 21 · 7 + 3), the same resamples in the same order
+    monkeypatch.setattr(tdfake.stats, "_BOOTSTRAP_CHUNK", 7 * y.size)
+    assert paired_auroc(y, sa, sb, groups=ids, n_bootstrap=150, seed=5).bootstrap_ci == pytest.approx(expected,
+                                                                                                     abs=1e-12)
+    assert paired_accuracy(y, pa, pb, groups=ids, n_bootstrap=150, seed=5).bootstrap_ci == pytest.approx(
+        expected_accuracy, abs=1e-12)
 
 
 def test_clustered_interval_covers_the_true_difference():

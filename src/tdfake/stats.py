@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import norm, rankdata
-from sklearn.metrics import roc_auc_score
 
 Z95 = float(norm.ppf(0.975))
 """Intervals are 95 %: delta ± Z95 · se, and the 2.5 / 97.5 % bootstrap percentiles."""
@@ -185,27 +184,77 @@ def _cluster_robust_variance_of_mean(d: np.ndarray, codes: np.ndarray) -> float:
     return float(k / (k - 1) * (totals ** 2).sum() / d.size ** 2)
 
 
-def _group_bootstrap(y: np.ndarray, codes: np.ndarray, statistic: Callable[[np.ndarray], float],
+_BOOTSTRAP_CHUNK = 2_000_000
+"""Resamples are evaluated in chunks of about this many (row, resample) weights, 16 MB of float64 per array."""
+
+
+def _weighted_auroc(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUROC of every score vector (rows of ``scores``) under every row weighting (columns of ``weights``).
+
+    ``weights[i, r]`` is how many times row i is in resample r (``weights`` is ``(n_rows,
+    n_resamples)``), so the result ``(n_scores, n_resamples)`` is ``roc_auc_score`` on each resample
+    written out with repeated rows.  One sort of the negatives per score vector: with ``N(< s)`` /
+    ``N(≤ s)`` the negative weight scoring below / at most s (cumulative sums in score order, read
+    at ``searchsorted``'s left and right ends), ``AUROC = Σ_{i pos} w_i (N(< s_i) + N(≤ s_i)) / 2 /
+    (W⁺ W⁻)``, a tie counting ½.  With integer weights every sum is an integer well below 2⁵³, so
+    exact in float64: the only rounding is the final division.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    w_pos, w_neg = weights[pos], weights[neg]
+    denominator = 2.0 * w_pos.sum(axis=0) * w_neg.sum(axis=0)
+    cum = np.zeros((neg.size + 1, weights.shape[1]))
+    out = np.empty((scores.shape[0], weights.shape[1]))
+    for c, s in enumerate(scores):
+        order = np.argsort(s[neg], kind="stable")
+        ranked = s[neg][order]
+        if weights.shape[1] >= 64:  # numpy's cumsum along axis 0 is ~10× slower than adding row by row
+            for i, j in enumerate(order.tolist()):
+                np.add(cum[i], w_neg[j], out=cum[i + 1])
+        else:
+            np.cumsum(w_neg[order], axis=0, out=cum[1:])
+        below = cum[np.searchsorted(ranked, s[pos], side="left")]
+        below += cum[np.searchsorted(ranked, s[pos], side="right")]
+        out[c] = np.einsum("ir,ir->r", w_pos, below) / denominator
+    return out
+
+
+def _group_bootstrap(y: np.ndarray, codes: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray],
                      n_bootstrap: int, seed: int) -> tuple[float, float]:
-    """95 % percentile interval of ``statistic(rows)`` over resamples of whole groups.
+    """95 % percentile interval of ``statistic`` over resamples of whole groups.
 
     Stratified as :func:`tdfake.metrics.bootstrap_intervals`: groups of real rows only, of fake
     rows only and of both are resampled separately, each stratum keeping its number of groups,
     so every resample holds both classes and a mixed group (a real video with its fakes) stays
     whole.  One resample of rows serves both arms and every seed: that is what makes it paired.
+
+    The resamples reach ``statistic`` as group multiplicities, ``counts`` ``(n_groups,
+    n_resamples)`` (``counts[codes]`` are the rows'), and it returns one value per resample.
+    Resample by resample, each stratum S draws ``rng.integers(0, |S|, |S|)``, the positions that
+    ``rng.choice(S, size=|S|, replace=True)`` draws, so the resamples are those of a loop over
+    explicit row lists with ``rng.choice``; they are evaluated in chunks of about
+    :data:`_BOOTSTRAP_CHUNK` row weights.
     """
     k = int(codes.max()) + 1
     has_fake = np.bincount(codes, weights=y, minlength=k) > 0
     has_real = np.bincount(codes, weights=1 - y, minlength=k) > 0
     strata = [s for s in (np.flatnonzero(has_real & ~has_fake), np.flatnonzero(has_fake & ~has_real),
                           np.flatnonzero(has_real & has_fake)) if s.size]
-    order = np.argsort(codes, kind="stable")
-    rows_of = np.split(order, np.cumsum(np.bincount(codes, minlength=k))[:-1])
+    every = np.concatenate(strata)  # each group is in one stratum: all k groups
+    bounds = np.cumsum([0] + [s.size for s in strata]).tolist()
+    offsets = np.repeat(bounds[:-1], np.diff(bounds))
     rng = np.random.default_rng(seed)
     values = np.empty(n_bootstrap)
-    for r in range(n_bootstrap):
-        chosen = np.concatenate([rng.choice(s, size=s.size, replace=True) for s in strata])
-        values[r] = statistic(np.concatenate([rows_of[g] for g in chosen]))
+    chunk = max(1, _BOOTSTRAP_CHUNK // codes.size)
+    for start in range(0, n_bootstrap, chunk):
+        size = min(chunk, n_bootstrap - start)
+        positions = np.empty((size, k), dtype=np.int64)
+        for r in range(size):
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                positions[r, lo:hi] = rng.integers(0, hi - lo, size=hi - lo, dtype=np.int64)
+        chosen = every[positions + offsets]  # (size, k) group numbers
+        counts = np.bincount((chosen * size + np.arange(size)[:, np.newaxis]).ravel(), minlength=k * size)
+        values[start:start + size] = statistic(counts.reshape(k, size).astype(np.float64))
     lo, hi = np.quantile(values, [0.025, 0.975])
     return float(lo), float(hi)
 
@@ -243,9 +292,11 @@ def paired_auroc(y_true, score_a, score_b, groups=None, n_bootstrap: int = 2000,
     * Groups of several rows: Obuchowski's (1997) clustered variance, the components summed per
       group and the variance taken from their spread between groups; ``ci`` is its normal
       interval.  Beside it, ``bootstrap_ci``: ``n_bootstrap`` resamples of whole groups,
-      stratified by class composition, with both AUROCs of every seed recomputed by
-      :func:`sklearn.metrics.roc_auc_score` on the same resample (``n_bootstrap=0`` skips it;
-      each resample costs one ``roc_auc_score`` call over 2 × n_seeds columns).
+      stratified by class composition, with both AUROCs of every seed recomputed on the same
+      resample (``n_bootstrap=0`` skips it).  The resample's AUROC is that of
+      :func:`sklearn.metrics.roc_auc_score` on its rows, computed for all resamples at once from
+      row multiplicities (:func:`_weighted_auroc`): about 0.2 s for 2000 resamples of 2000 rows
+      and 3 seeds.
 
     Several seeds: a mean of U-statistics is a U-statistic, so the per-row components are
     averaged over seeds before the (clustered) variance is formed, and ``delta`` is the mean of
@@ -269,12 +320,11 @@ def paired_auroc(y_true, score_a, score_b, groups=None, n_bootstrap: int = 2000,
         variance, method, boot = _delong_variance(d10, d01), "DeLong", None
     else:
         variance, method = _clustered_variance(codes, y, d10, d01), "Obuchowski clustered"
-        columns = np.vstack([a, b]).T  # (n_rows, 2 n_seeds): arm a's seeds, then arm b's
+        columns = np.vstack([a, b])  # (2 n_seeds, n_rows): arm a's seeds, then arm b's
 
-        def resampled_delta(rows: np.ndarray) -> float:
-            yb = y[rows]
-            aucs = roc_auc_score(np.repeat(yb[:, np.newaxis], columns.shape[1], axis=1), columns[rows], average=None)
-            return float(aucs[n_seeds:].mean() - aucs[:n_seeds].mean())
+        def resampled_delta(counts: np.ndarray) -> np.ndarray:
+            aucs = _weighted_auroc(y, columns, counts[codes])
+            return aucs[n_seeds:].mean(axis=0) - aucs[:n_seeds].mean(axis=0)
 
         boot = _group_bootstrap(y, codes, resampled_delta, n_bootstrap, seed) if n_bootstrap > 0 else None
     se, ci, p = _normal_test(delta, variance)
@@ -321,8 +371,12 @@ def paired_accuracy(y_true, pred_a, pred_b, groups=None, n_bootstrap: int = 2000
         variance, method, boot = float(d.var(ddof=1) / d.size), "paired Wald", None
     else:
         variance, method = _cluster_robust_variance_of_mean(d, codes), "cluster-robust paired Wald"
-        boot = (_group_bootstrap(y, codes, lambda rows: float(d[rows].mean()), n_bootstrap, seed)
-                if n_bootstrap > 0 else None)
+        d_sum, n_in = np.bincount(codes, weights=d), np.bincount(codes).astype(np.float64)  # per group
+
+        def resampled_mean(counts: np.ndarray) -> np.ndarray:  # mean of d over the resample's rows
+            return np.einsum("k,kr->r", d_sum, counts) / np.einsum("k,kr->r", n_in, counts)
+
+        boot = _group_bootstrap(y, codes, resampled_mean, n_bootstrap, seed) if n_bootstrap > 0 else None
     se, ci, p = _normal_test(delta, variance)
     return AccuracyComparison(
         delta=delta, se=se, ci=ci, p_value=p, method=method + _seeds_note(n_seeds), n_rows=int(y.size),
