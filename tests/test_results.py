@@ -1,0 +1,126 @@
+"""The study's tables: results by test set and seed, the seed spread, and the paired comparisons between arms.
+
+A study folder is written by hand (each run's predictions.csv and report.json, as evaluation writes
+them) so every number can be checked against scikit-learn and :mod:`tdfake.stats` on the same arrays.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from tdfake import layout, stats
+from tdfake.config import ARMS, Config
+from tdfake.constants import OWN_TEST_SET
+from tdfake.metrics import evaluate_scores
+from tdfake.plots import plot_forest
+from tdfake.results import (
+    COMPARISON_COLUMNS,
+    compare_arms,
+    results_by_set,
+    results_markdown,
+    seed_summary,
+)
+
+SEEDS = (42, 43)
+N_TEST, N_VAL = 120, 40
+QUALITY = {"baseline": 1.6, "tk": 1.5, "tk_diff": 0.4}  # separation of fake from real scores per arm
+
+
+def write_run(run_dir, arm: str, seed: int, rng) -> None:
+    """predictions.csv (val + test, rows shuffled) and report.json of one arm and seed."""
+    def rows(split, n):
+        label = np.arange(n) % 2
+        group = [f"{split}{i // 4}" for i in range(n)]  # four rows per group: a real video with its fakes
+        shared = np.repeat(rng.normal(0, 0.7, n // 4), 4)  # a group's rows share a component, as frames do
+        score = 1 / (1 + np.exp(-(QUALITY[arm] * (label - 0.5) * 2 + shared + rng.normal(0, 1, n))))
+        return pd.DataFrame({"path": [f"{split}/{i:03d}.png" for i in range(n)], "label": label, "group": group,
+                             "split": split, "score": score})
+
+    val, test = rows("val", N_VAL), rows("test", N_TEST)
+    run_dir.mkdir(parents=True)
+    pd.concat([val, test]).sample(frac=1, random_state=seed).to_csv(run_dir / layout.PREDICTIONS_FILE, index=False)
+    report = evaluate_scores(test["label"], test["score"], val["label"], val["score"], groups=test["group"],
+                             n_bootstrap=200, seed=seed)
+    report.to_json(run_dir / layout.REPORT_JSON)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    rng = np.random.default_rng(0)
+    run_dirs = {arm: [] for arm in ARMS}
+    for seed in SEEDS:
+        for arm in ARMS:
+            run_dir = layout.arm_dir(out, arm, seed, SEEDS[0])
+            write_run(run_dir, arm, seed, rng)
+            run_dirs[arm].append(run_dir)
+    return out, run_dirs
+
+
+def arrays(run_dirs, arm):
+    tables = [layout.test_predictions(d).sort_values("path") for d in run_dirs[arm]]
+    thresholds = [layout.chosen_threshold(d) for d in run_dirs[arm]]
+    scores = np.stack([t["score"].to_numpy() for t in tables])
+    decisions = np.stack([(t["score"].to_numpy() >= th).astype(int) for t, th in zip(tables, thresholds)])
+    return tables[0]["label"].to_numpy(), tables[0]["group"].to_numpy(), scores, decisions
+
+
+def test_comparisons_are_the_paired_tests_on_the_same_rows_pooled_over_seeds(study):
+    out, run_dirs = study
+    table = compare_arms(run_dirs, [OWN_TEST_SET], margin=0.02, n_bootstrap=300, seed=42)
+    assert list(table.columns) == COMPARISON_COLUMNS
+    assert [(r.arm_a, r.arm_b) for r in table.itertuples()] == [("baseline", "tk"), ("baseline", "tk_diff"),
+                                                                 ("tk", "tk_diff")]
+    y, groups, base, base_dec = arrays(run_dirs, "baseline")
+    _, _, diff, diff_dec = arrays(run_dirs, "tk_diff")
+    expected = stats.paired_auroc(y, base, diff, groups=groups, n_bootstrap=300, seed=42)
+    row = table[(table["arm_a"] == "baseline") & (table["arm_b"] == "tk_diff")].iloc[0]
+    sklearn_delta = np.mean([roc_auc_score(y, diff[s]) - roc_auc_score(y, base[s]) for s in range(len(SEEDS))])
+    assert row["delta_auroc"] == pytest.approx(sklearn_delta, abs=1e-12) == pytest.approx(expected.delta)
+    assert (row["delta_auroc_ci_low"], row["delta_auroc_ci_high"]) == pytest.approx(expected.ci)
+    assert row["p_auroc"] == pytest.approx(expected.p_value)
+    assert row["n_seeds"] == 2 and row["n_rows"] == N_TEST and row["n_groups"] == N_TEST // 4
+    assert row["verdict_auroc"] == "lower"  # tk_diff is built far weaker than the baseline
+    accuracy = stats.paired_accuracy(y, base_dec, diff_dec, groups=groups, n_bootstrap=300, seed=42)
+    assert row["delta_accuracy_at_threshold"] == pytest.approx(accuracy.delta)
+    assert row["delta_accuracy_at_threshold"] == pytest.approx(
+        np.mean([(diff_dec[s] == y).mean() - (base_dec[s] == y).mean() for s in range(len(SEEDS))]))
+    # non-inferiority is asked of TK against the baseline only
+    tk = table[table["arm_b"] == "tk"].iloc[0]
+    assert tk["margin"] == 0.02 and tk["non_inferior"] == (tk["delta_auroc_ci_low"] > -0.02)
+    assert row["non_inferior"] is None or pd.isna(row["non_inferior"])
+
+
+def test_rows_of_other_test_rows_refuse(study, tmp_path):
+    out, run_dirs = study
+    other = tmp_path / "tk"
+    rng = np.random.default_rng(1)
+    write_run(other, "tk", 42, rng)
+    predictions = pd.read_csv(other / layout.PREDICTIONS_FILE)
+    predictions.loc[predictions["split"] == "test", "path"] += ".other"
+    predictions.to_csv(other / layout.PREDICTIONS_FILE, index=False)
+    with pytest.raises(ValueError, match="other test rows"):
+        compare_arms({"tk": [run_dirs["tk"][0], other], "baseline": run_dirs["baseline"]}, [OWN_TEST_SET], 0.02)
+
+
+def test_seed_summary_and_results_md(study):
+    out, run_dirs = study
+    from tdfake.metrics import Report
+
+    sets = {OWN_TEST_SET: {seed: {arm: Report.from_json(run_dirs[arm][i] / layout.REPORT_JSON) for arm in ARMS}
+                           for i, seed in enumerate(SEEDS)}}
+    results = results_by_set(sets)
+    assert list(results.columns[:2]) == ["test_set", "seed"] and len(results) == 6
+    assert "accuracy" not in results.columns and {"accuracy_at_0.5", "accuracy_at_threshold"} <= set(results.columns)
+    seeds = seed_summary(results)
+    tk = seeds[seeds["arm"] == "tk"].iloc[0]
+    aurocs = results.loc["tk", "auroc"].to_numpy()
+    assert tk["auroc_mean"] == pytest.approx(aurocs.mean()) and tk["auroc_sd"] == pytest.approx(aurocs.std(ddof=1))
+    assert tk["n_seeds"] == 2 and tk["seeds"] == "42 43"
+    comparisons = compare_arms(run_dirs, [OWN_TEST_SET], margin=0.02, n_bootstrap=0)
+    text = results_markdown(Config(name="demo", seeds=list(SEEDS)), sets, comparisons, seeds)
+    assert "## Paired comparisons" in text and "## Spread over training seeds" in text
+    assert "tk_diff vs baseline" in text and "lower" in text
+    figure = plot_forest(comparisons, out / "forest.png")
+    assert (out / "forest.png").is_file() and len(figure.axes[0].get_yticks()) == len(comparisons)
