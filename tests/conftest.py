@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,6 @@ def write_images(tmp_path):
     return write
 
 
-
 @pytest.fixture(scope="session")
 def tiny_study(tmp_path_factory) -> dict:
     """One `tdfake run` of the demo config on tiny settings, made once per test session; its overrides.
@@ -74,7 +74,8 @@ def tiny_study(tmp_path_factory) -> dict:
     The returned dict holds every override (``out_dir``, ``graphs_dir``, ``demo_dir`` included), as
     the notebooks take them.  The end-to-end, notebook and sweep tests all read this one run, as a
     user's notebooks reuse the arms `tdfake run` finished; the training code itself is tested here
-    and in tests/test_train.py.  Tests must not change its files.
+    and in tests/test_train.py.  Read-only: a test that writes into the study (runs `tdfake run`
+    or a notebook again, trains a rank, redraws figures) takes :func:`tiny_study_copy` instead.
     """
     from tiny_models import TINY_STUDY, tiny_study_argv
 
@@ -85,3 +86,50 @@ def tiny_study(tmp_path_factory) -> dict:
                  "demo_dir": str(root / "demo")}
     assert main(tiny_study_argv(overrides)) == 0
     return overrides
+
+
+def copy_study(overrides: dict, root: Path) -> dict:
+    """A copy of a study's ``out_dir`` and ``graphs_dir`` under ``root``; the overrides pointing at the copy.
+
+    ``shutil.copytree`` copies with ``copy2``, so every file keeps its modification time and the
+    copy's provenance records (which fingerprint sizes and times) still match: nothing is redone.
+    The demo data (``demo_dir``) is only ever read, and the study's split names its files there,
+    so it is shared, not copied.
+    """
+    copied = dict(overrides)
+    for key in ("out_dir", "graphs_dir"):
+        source = Path(overrides[key])
+        target = root / key
+        if source.exists():
+            shutil.copytree(source, target)
+        copied[key] = str(target)
+    return copied
+
+
+@pytest.fixture
+def tiny_study_copy(tiny_study, tmp_path) -> dict:
+    """A private copy of :func:`tiny_study` for a test that writes into it; its overrides (as ``tiny_study``'s)."""
+    return copy_study(tiny_study, tmp_path / "study")
+
+
+TINY_SWEEP_RANKS = (30, 5)
+"""The ranks of :func:`tiny_sweep`: the tiny study's own rank (reused as it is) and one new rank."""
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tiny_study, tmp_path_factory) -> dict:
+    """A copy of :func:`tiny_study` after `tdfake sweep --ranks 30 5` (trains ``sweep/rank_5``); its overrides.
+
+    Made once per session; read-only like ``tiny_study`` (copy it with :func:`copy_study` to write).
+    ``before`` holds the ``best.keras`` mtimes of the study's own arms as they were before the sweep.
+    """
+    from tiny_models import tiny_study_argv
+
+    from tdfake.cli import main
+
+    overrides = copy_study(tiny_study, tmp_path_factory.mktemp("tiny_sweep"))
+    out = Path(overrides["out_dir"])
+    before = {arm: (out / arm / "best.keras").stat().st_mtime_ns for arm in ("baseline", "tk", "tk_diff")}
+    argv = tiny_study_argv(overrides, "sweep") + ["--ranks", *map(str, TINY_SWEEP_RANKS)]
+    assert main(argv) == 0
+    return {"overrides": overrides, "argv": argv, "before": before}

@@ -2,24 +2,27 @@
 
 The model is GlobalAveragePooling → Dense(1, sigmoid) with fixed weights, so the score of an
 image is known in closed form: sigmoid(10 · mean red / 255 − 5).  Real images here are darker in
-red than fakes (with overlap), so the scores are informative but imperfect.  No training happens.
+red than fakes (with overlap), so the scores are informative but imperfect.  No training happens;
+the run folder is :func:`tiny_models.write_run`'s.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score
-from tiny_models import SIZE, expected_score, face, red_model
+from sklearn.metrics import recall_score, roc_auc_score
+from tiny_models import expected_score, face_split, tiny_config, write_run
 
+from tdfake import layout
 from tdfake.cli import main
 from tdfake.config import Config
-from tdfake.evaluate import evaluate_run, load_run, predict_paths
-from tdfake.images import read_rgb, write_rgb
-from tdfake.metrics import equal_error_rate, evaluate_scores
+from tdfake.evaluate import evaluate_run, load_or_make_report, predict_paths, report_on_rows, report_params
+from tdfake.layout import load_run
+from tdfake.metrics import AtThreshold, ChosenThreshold, class_metrics, equal_error_rate, evaluate_scores
 
 # red level per image: reals from 0.20 to 0.60, fakes from 0.45 to 0.85
 REAL_RED = np.linspace(0.20, 0.60, 12)
@@ -28,36 +31,29 @@ FAKE_RED = np.linspace(0.45, 0.85, 12)
 SPLITS = ["train", "val", "test", "train", "val", "test", "train", "val", "test", "train", "train", "train"]
 
 
-@pytest.fixture
-def data_dir(tmp_path):
-    """A real/ and fake/ folder of 12 + 12 PNG faces."""
-    root = tmp_path / "data"
-    for i, red in enumerate(REAL_RED):
-        write_rgb(root / "real" / f"r{i:02d}.png", face(red, i))
-    for i, red in enumerate(FAKE_RED):
-        write_rgb(root / "fake" / f"f{i:02d}.png", face(red, 100 + i))
-    return root
+def _video(cls: str, i: int, path: str) -> str:
+    return f"{cls[0]}{i // 2}"  # two images per video
+
+
+def _group(cls: str, i: int, path: str) -> str:
+    return f"g{i // 2}"  # real r1 and fake f1 linked in group g1
 
 
 @pytest.fixture
-def run_dir(tmp_path, data_dir):
+def split(tmp_path):
+    """12 + 12 PNG faces under data/real and data/fake, and their split (6 train, 3 val, 3 test per class)."""
+    return face_split(tmp_path / "data", (REAL_RED, FAKE_RED), SPLITS, group_of=_group, video_of=_video)
+
+
+@pytest.fixture
+def data_dir(split):
+    return Path(split["root"].iloc[0])
+
+
+@pytest.fixture
+def run_dir(tmp_path, split):
     """A baseline run folder laid out as `tdfake run` writes it: OUT/images/OR/..., OUT/baseline/."""
-    out = tmp_path / "out"
-    rows = []
-    for label, prefix in ((0, "real/r"), (1, "fake/f")):
-        for i, split in enumerate(SPLITS):
-            path = f"{prefix}{i:02d}.png"
-            video = f"{prefix[0]}{i // 2}"  # two images per video; real r1 and fake f1 linked in group g1
-            rows.append((str(data_dir), path, label, "real" if label == 0 else "fake", video, f"g{i // 2}", split))
-    split = pd.DataFrame(rows, columns=["root", "path", "label", "method", "video", "group", "split"])
-    for path in split["path"]:
-        write_rgb(out / "images" / "OR" / path, read_rgb(data_dir / path))
-    run = out / "baseline"
-    run.mkdir(parents=True)
-    Config().override(image_size=SIZE, batch_size=5, weights=None, out_dir=str(out)).to_yaml(run / "config.yaml")
-    split.to_csv(run / "split.csv", index=False)
-    red_model().save(run / "best.keras")
-    return run
+    return write_run(tmp_path / "out", "baseline", split, tiny_config(batch_size=5))
 
 
 def test_evaluate_run_scores_val_and_test_and_writes_the_report(run_dir):
@@ -73,8 +69,13 @@ def test_evaluate_run_scores_val_and_test_and_writes_the_report(run_dir):
     test = predictions[predictions["split"] == "test"]
     val = predictions[predictions["split"] == "val"]
     assert report.auroc == pytest.approx(roc_auc_score(test["label"], test["score"]))
-    assert report.chosen["source"] == "validation"
-    assert report.chosen["threshold"] == pytest.approx(equal_error_rate(val["label"], val["score"])[1])
+    assert isinstance(report.chosen, ChosenThreshold) and isinstance(report.at_study_threshold, AtThreshold)
+    assert (report.chosen.source, report.chosen.method) == ("validation", "eer")
+    assert report.chosen.threshold == pytest.approx(equal_error_rate(val["label"], val["score"])[1])
+    assert report.chosen.metrics == class_metrics(test["label"], test["score"], report.chosen.threshold)
+    assert report.at_study_threshold == class_metrics(test["label"], test["score"], 0.5)
+    assert report.chosen.metrics.fake.recall == pytest.approx(
+        recall_score(test["label"], test["score"] >= report.chosen.threshold))
     assert report.table.loc["TOTAL ACCURACY", "support"] == 6
     # intervals resample the split's groups (g1, g2, g4 each hold a real and a fake video)
     assert (report.bootstrap_unit, report.n_bootstrap_units, report.n_videos) == ("group", 3, 6)
@@ -84,23 +85,39 @@ def test_evaluate_run_scores_val_and_test_and_writes_the_report(run_dir):
 
     saved = json.loads((run_dir / "report.json").read_text())
     assert saved["auroc"] == pytest.approx(report.auroc)
+    # report.json keeps its JSON shape: the typed records read back as they were
+    assert saved["chosen"]["threshold"] == report.chosen.threshold and saved["chosen"]["source"] == "validation"
+    assert saved["chosen"]["metrics"]["confusion"] == report.chosen.metrics.confusion
+    assert saved["at_study_threshold"]["FAKE"]["f1-score"] == pytest.approx(report.at_study_threshold.fake.f1)
+    back = layout.load_run(run_dir).report()
+    assert back.chosen == report.chosen and back.at_study_threshold == report.at_study_threshold
+    assert layout.chosen_threshold(run_dir) == report.chosen.threshold
+    pd.testing.assert_frame_equal(layout.validation_scores(run_dir).reset_index(drop=True),
+                                  val.reset_index(drop=True))
+    pd.testing.assert_frame_equal(layout.test_predictions(run_dir), test.reset_index(drop=True))
     text = (run_dir / "report.md").read_text()
     assert "TOTAL ACCURACY" in text and "study" in text and "chosen on **validation**" in text
     assert "3 test groups (6 videos)" in text
 
 
 def test_run_json_can_point_at_the_original_images(run_dir, data_dir, tmp_path):
+    run = load_run(run_dir)  # run.json written by layout.write_run_info: images relative to the run folder
+    assert (run.arm, run.kind, run.seed) == ("baseline", "OR", Config().seed)
+    assert json.loads((run_dir / "run.json").read_text())["images_root"] == "../images"
+    assert run.images_root.resolve() == (run_dir.parent / "images").resolve()
     moved = tmp_path / "elsewhere" / "my-run"
     moved.parent.mkdir()
     run_dir.rename(moved)
-    with pytest.raises(ValueError, match="run.json"):
+    (moved / "run.json").unlink()
+    with pytest.raises(ValueError, match="run.json"):  # neither run.json nor an arm's folder name
         load_run(moved)
-    (moved / "run.json").write_text(json.dumps({"arm": "baseline", "kind": "OR", "images_root": None}))
+    layout.write_run_info(moved, "baseline", None, seed=7)  # None: each row's root/path
+    assert (load_run(moved).images_root, load_run(moved).seed) == (None, 7)
     report = evaluate_run(moved, n_bootstrap=0)
     predictions = pd.read_csv(moved / "predictions.csv")
     for row in predictions.itertuples():
         assert row.score == pytest.approx(expected_score(data_dir / row.path), abs=1e-5)
-    assert report.chosen["source"] == "validation"
+    assert report.chosen.source == "validation"
 
 
 def test_evaluate_on_other_data_keeps_the_validation_threshold(run_dir, data_dir):
@@ -115,7 +132,7 @@ def test_evaluate_on_other_data_keeps_the_validation_threshold(run_dir, data_dir
         assert row.score == pytest.approx(expected_score(data_dir / row.path), abs=1e-5)
     assert report.auroc == pytest.approx(roc_auc_score(scored["label"], scored["score"]))
     own = predictions[predictions["split"] == "val"]
-    assert report.chosen["threshold"] == pytest.approx(equal_error_rate(own["label"], own["score"])[1])
+    assert report.chosen.threshold == pytest.approx(equal_error_rate(own["label"], own["score"])[1])
     assert not (run_dir / "report.json").exists()  # the run's own report is left alone
 
 
@@ -148,3 +165,29 @@ def test_cli_evaluate_then_predict_uses_the_validation_threshold(run_dir, data_d
 def test_missing_run_files_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="best.keras"):
         evaluate_run(tmp_path)
+
+
+def test_report_on_rows_reproduces_the_runs_own_report(run_dir):
+    full = evaluate_run(run_dir, n_bootstrap=30)
+    run = load_run(run_dir)
+    scored = layout.test_predictions(run_dir)[["path", "score"]]
+    test = run.split[run.split["split"] == "test"].merge(scored, on="path")
+    val = layout.validation_scores(run_dir)
+    report = report_on_rows(run, test, val, n_bootstrap=30)
+    assert report.summary() == full.summary()  # same threshold, same groups resampled with the split's seed
+    direct = evaluate_scores(test["label"], test["score"], val["label"], val["score"], groups=test["group"],
+                             videos=test["video"], threshold_method=run.cfg.threshold, n_bootstrap=30,
+                             seed=run.cfg.seed, methods=test["method"])
+    assert report.ci == direct.ci and report.chosen == direct.chosen
+
+
+def test_load_or_make_report_records_what_the_report_depends_on(run_dir):
+    first = load_or_make_report(run_dir)
+    params = report_params(run_dir)
+    assert set(params) == {"files", "threshold", "images_root"} and params["files"]["files"] == 2
+    assert params["threshold"] == "eer" and params["images_root"] == str(load_run(run_dir).images_root)
+    record = json.loads((run_dir / "report.provenance.json").read_text())
+    assert record["step"] == "report" and record["params"] == json.loads(json.dumps(params))
+    written = (run_dir / "report.json").stat().st_mtime_ns
+    assert load_or_make_report(run_dir).summary() == first.summary()
+    assert (run_dir / "report.json").stat().st_mtime_ns == written  # reused while the record matches

@@ -46,7 +46,14 @@ def test_table_agrees_with_scikit_learn(scores):
     assert table.loc["AUROC", "value"] == pytest.approx(roc_auc_score(y, s))
     assert table.loc["THRESH", "value"] == pytest.approx(equal_error_rate(y, s)[1])
     assert report.average_precision == pytest.approx(average_precision_score(y, s))
-    assert report.at_study_threshold["confusion"] == confusion_matrix(y, pred).tolist()
+    at = report.at_study_threshold
+    assert at.threshold == 0.5 and at.confusion == confusion_matrix(y, pred).tolist()
+    assert at.accuracy == pytest.approx(accuracy_score(y, pred)) == report.accuracy
+    for name, block in (("REAL", at.real), ("FAKE", at.fake)):
+        assert block == at.of(name) == at.of(name.lower())
+        assert (block.precision, block.recall, block.f1, block.support) == pytest.approx(
+            (ref[name]["precision"], ref[name]["recall"], ref[name]["f1-score"], ref[name]["support"]))
+    assert metrics.class_metrics(y, s) == at
     assert (report.n_real, report.n_fake) == (120, 80)
 
 
@@ -54,11 +61,16 @@ def test_threshold_is_chosen_on_validation_and_applied_to_test(scores):
     y, s, vy, vs = scores
     report = evaluate_scores(y, s, vy, vs, n_bootstrap=0)
     val_thr = equal_error_rate(vy, vs)[1]
-    assert report.chosen["source"] == "validation"
-    assert report.chosen["threshold"] == pytest.approx(val_thr)
+    assert (report.chosen.source, report.chosen.method) == ("validation", "eer")
+    assert report.chosen.threshold == pytest.approx(val_thr)
     pred = (s >= val_thr).astype(int)
-    assert report.chosen["metrics"]["accuracy"] == pytest.approx(accuracy_score(y, pred))
-    assert report.chosen["metrics"]["confusion"] == confusion_matrix(y, pred).tolist()
+    assert report.chosen.metrics.threshold == report.chosen.threshold
+    assert report.chosen.metrics.accuracy == pytest.approx(accuracy_score(y, pred))
+    assert report.chosen.metrics.confusion == confusion_matrix(y, pred).tolist()
+    ref = classification_report(y, pred, output_dict=True, target_names=["REAL", "FAKE"])
+    assert report.chosen.metrics.real.recall == pytest.approx(ref["REAL"]["recall"])
+    assert report.chosen.metrics.fake.precision == pytest.approx(ref["FAKE"]["precision"])
+    assert report.chosen.metrics == metrics.class_metrics(y, s, report.chosen.threshold)
     # the THRESH row stays the test-EER threshold, for comparison with the study
     assert report.table.loc["THRESH", "value"] == pytest.approx(equal_error_rate(y, s)[1])
     assert report.table.loc["THRESH", "value"] != pytest.approx(val_thr)
@@ -67,18 +79,19 @@ def test_threshold_is_chosen_on_validation_and_applied_to_test(scores):
 def test_without_validation_the_report_says_the_threshold_came_from_test(scores):
     y, s, _, _ = scores
     report = evaluate_scores(y, s, n_bootstrap=0)
-    assert report.chosen["source"] == "test"
+    assert report.chosen.source == "test"
     assert "chosen on **test**" in report.to_markdown()
 
 
 def test_other_threshold_methods(scores):
     y, s, vy, vs = scores
     fixed = evaluate_scores(y, s, vy, vs, threshold_method="fixed:0.5", n_bootstrap=0)
-    assert fixed.chosen["threshold"] == 0.5
-    assert fixed.chosen["metrics"]["accuracy"] == pytest.approx(fixed.accuracy)
+    assert fixed.chosen.threshold == 0.5 and fixed.chosen.method == "fixed:0.5"
+    assert fixed.chosen.metrics.accuracy == pytest.approx(fixed.accuracy)
+    assert fixed.chosen.metrics == fixed.at_study_threshold
     fpr, tpr, thr = roc_curve(vy, vs)
     youden = evaluate_scores(y, s, vy, vs, threshold_method="youden", n_bootstrap=0)
-    assert youden.chosen["threshold"] == pytest.approx(thr[np.argmax(tpr - fpr)])
+    assert youden.chosen.threshold == pytest.approx(thr[np.argmax(tpr - fpr)]) and youden.chosen.method == "youden"
     with pytest.raises(ValueError, match="unknown threshold method"):
         evaluate_scores(y, s, vy, vs, threshold_method="median")
 
@@ -256,8 +269,12 @@ def test_report_round_trips_through_json(tmp_path, scores):
     assert data["table"]["AUROC"] == {"value": pytest.approx(roc_auc_score(y, s))}
     assert data["table"]["REAL"]["support"] == 120
     assert data["chosen"]["source"] == "validation"
+    assert set(data["chosen"]) == {"method", "source", "threshold", "metrics"}
+    assert set(data["chosen"]["metrics"]) == {"threshold", "REAL", "FAKE", "accuracy", "confusion"}
+    assert set(data["at_study_threshold"]["REAL"]) == {"precision", "recall", "f1-score", "support"}
     back = Report.from_json(path)
     assert back.table.equals(report.table)
+    assert back.chosen == report.chosen and back.at_study_threshold == report.at_study_threshold
     assert back.summary() == pytest.approx(report.summary())
 
 
@@ -321,7 +338,7 @@ def test_per_method_auroc_and_recall_agree_with_scikit_learn(scores):
     report = evaluate_scores(y, s, vy, vs, n_bootstrap=0, methods=methods)
     assert [r["method"] for r in report.per_method] == table["method"].tolist()
     assert report.per_method[0]["recall_at_threshold"] == pytest.approx(
-        recall_score(y[methods == "Deepfakes"], s[methods == "Deepfakes"] >= report.chosen["threshold"]))
+        recall_score(y[methods == "Deepfakes"], s[methods == "Deepfakes"] >= report.chosen.threshold))
     assert "Per manipulation method" in report.to_markdown() and "NeuralTextures" in report.to_markdown()
     assert Report.from_dict(json.loads(json.dumps(report.to_dict()))).per_method == report.per_method
     # one method (or none given): nothing per method, the report stays as it was
@@ -340,3 +357,19 @@ def test_resampled_auroc_equals_scikit_learn_on_resamples_with_ties():
     for _ in range(50):
         idx = rng.integers(0, 300, 300)
         assert auroc(idx) == pytest.approx(roc_auc_score(y[idx], s[idx]), abs=1e-12)
+
+
+def test_summary_names_each_accuracy_by_its_threshold(scores):
+    y, s, vy, vs = scores
+    report = evaluate_scores(y, s, vy, vs, n_bootstrap=30)
+    row = report.summary()
+    assert not [k for k in row if k == "accuracy" or k.startswith("accuracy_ci")]  # never a bare accuracy
+    assert row["accuracy_at_0.5"] == pytest.approx(accuracy_score(y, s >= 0.5))
+    assert row["threshold"] == pytest.approx(equal_error_rate(vy, vs)[1])
+    assert row["accuracy_at_threshold"] == pytest.approx(accuracy_score(y, s >= row["threshold"]))
+    assert (row["accuracy_at_0.5_ci_low"], row["accuracy_at_0.5_ci_high"]) == report.ci["accuracy"]
+    at_threshold = (row["accuracy_at_threshold_ci_low"], row["accuracy_at_threshold_ci_high"])
+    assert at_threshold == report.ci["accuracy_at_chosen"]
+    assert row["accuracy_at_threshold_ci_low"] <= row["accuracy_at_threshold"] <= row["accuracy_at_threshold_ci_high"]
+    assert (row["threshold_method"], row["threshold_source"]) == ("eer", "validation")
+    assert row["thresh_test_eer"] == pytest.approx(equal_error_rate(y, s)[1])

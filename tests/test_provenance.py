@@ -9,13 +9,15 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_models import tiny_config, write_run
 
 from tdfake import provenance
 from tdfake.cli import main
 from tdfake.config import Config
+from tdfake.evaluate import load_or_make_report
 from tdfake.image_creation import create_images
-from tdfake.images import read_rgb, write_rgb
-from tdfake.study import load_or_make_report, load_or_make_split
+from tdfake.images import read_rgb
+from tdfake.study import load_or_make_split
 
 NAMES = [f"real/r{i:02d}.png" for i in range(10)] + [f"fake/f{i:02d}.png" for i in range(10)]
 
@@ -103,23 +105,15 @@ def test_images_cli_refuses_in_one_line_and_force_remakes(write_images, tmp_path
 
 
 def _report_run(tmp_path, write_images):
-    """A baseline run folder with a hand-weighted 2-layer model (no training), as `tdfake run` lays it out."""
+    """A baseline run folder with an untrained 2-layer model (no training), as `tdfake run` lays it out."""
     size = 16
-    out = tmp_path / "out"
     data = write_images(NAMES, size=size, root=tmp_path / "data")
     splits = ["train", "train", "val", "val", "test", "test", "train", "val", "test", "train"] * 2
     split = pd.DataFrame({"root": str(data), "path": NAMES, "label": [0] * 10 + [1] * 10,
                           "method": ["real"] * 10 + ["fake"] * 10, "video": NAMES, "group": NAMES, "split": splits})
-    for path in NAMES:
-        write_rgb(out / "images" / "OR" / path, read_rgb(data / path))
-    run = out / "baseline"
-    run.mkdir(parents=True)
-    Config().override(image_size=size, batch_size=4, weights=None, out_dir=str(out)).to_yaml(run / "config.yaml")
-    split.to_csv(run / "split.csv", index=False)
     model = keras.Sequential([keras.Input((size, size, 3)), keras.layers.GlobalAveragePooling2D(),
                               keras.layers.Dense(1, activation="sigmoid")])
-    model.save(run / "best.keras")
-    return run
+    return write_run(tmp_path / "out", "baseline", split, tiny_config(image_size=size, batch_size=4), model=model)
 
 
 def test_report_is_reused_until_checkpoint_or_threshold_change(tmp_path, write_images):
@@ -131,7 +125,7 @@ def test_report_is_reused_until_checkpoint_or_threshold_change(tmp_path, write_i
 
     cfg = Config.from_yaml(run / "config.yaml")
     cfg.override(threshold="youden").to_yaml(run / "config.yaml")
-    assert load_or_make_report(run).chosen["method"] == "youden"  # a new threshold method: evaluated anew
+    assert load_or_make_report(run).chosen.method == "youden"  # a new threshold method: evaluated anew
     written = (run / "report.json").stat().st_mtime_ns
 
     keras.models.load_model(run / "best.keras").save(run / "best.keras")  # a new checkpoint

@@ -1,19 +1,29 @@
-"""Small stand-ins the tests share: a hand-weighted arm, and the settings of one tiny demo study.
+"""Small stand-ins the tests share: hand-weighted arms, run folders built around them, one tiny demo study.
 
 The hand-weighted arm is GlobalAveragePooling → Dense(1, sigmoid) with fixed weights, so an image's score is
-sigmoid(10 · mean red / 255 − 5).  Tests write "faces" whose red level they choose (reals darker
-than fakes, with overlap), so scores are informative but imperfect, and check every score the
-code under test reports against :func:`expected_score` of the very file scored.  No training.
+sigmoid(10 · mean red / 255 − 5) (:func:`red_model`; :func:`red_conv_model` adds a 1×1 convolution
+picking the red channel, so Grad-CAM has a layer to read, and scores the same).  Tests write
+"faces" whose red level they choose (reals darker than fakes, with overlap), so scores are
+informative but imperfect, and check every score the code under test reports against
+:func:`expected_score` of the very file scored.  No training.
+
+:func:`face_split` writes such faces and their split table; :func:`write_run` lays out a run folder
+around a hand-weighted model exactly as `tdfake run` does (``OUT/images/<kind>/``, ``OUT/<arm>/``
+with config.yaml, split.csv, run.json and best.keras), optionally evaluated.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 
-from tdfake.images import read_rgb
+from tdfake import layout
+from tdfake.config import ARMS, Config
+from tdfake.images import read_rgb, write_rgb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,6 +54,97 @@ def red_model(size: int = SIZE) -> keras.Model:
     ])
     model.layers[-1].set_weights([np.array([[10.0], [0.0], [0.0]]), np.array([-5.0])])
     return model
+
+
+def red_conv_model(size: int = SIZE) -> keras.Model:
+    """Conv2D(1×1, ReLU) = red channel → GAP → Dense(1, sigmoid): score sigmoid(10 · mean red − 5).
+
+    The gradient of P(fake) with respect to the conv output is the same at every position, so the
+    normalised Grad-CAM map of "fake" is red / max(red), and that of "real" is zero.
+    """
+    model = keras.Sequential([
+        keras.Input((size, size, 3)),
+        keras.layers.Conv2D(1, 1, activation="relu", name="red"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    model.get_layer("red").set_weights([np.array([1.0, 0.0, 0.0]).reshape(1, 1, 3, 1), np.zeros(1)])
+    model.layers[-1].set_weights([np.array([[10.0]]), np.array([-5.0])])
+    return model
+
+
+SPLIT_COLUMNS = ["root", "path", "label", "method", "video", "group", "split"]
+CLASSES = ("real", "fake")
+
+
+def face_split(data: Path, reds: Sequence[Sequence[float]], split_of: Callable[[int], str] | Sequence[str],
+               group_of: Callable[[str, int, str], str] | None = None,
+               video_of: Callable[[str, int, str], str] | None = None) -> pd.DataFrame:
+    """Write ``data/real/rNN.png`` and ``data/fake/fNN.png`` faces of the given red levels; their split table.
+
+    ``reds``: (real levels, fake levels).  Image ``i`` of class ``label`` is :func:`face` with seed
+    ``100 · label + i``; its split is ``split_of(i)`` (or ``split_of[i]``), its group and video
+    ``group_of(cls, i, path)`` / ``video_of(cls, i, path)`` (default: the path, one image per video).
+    """
+    rows = []
+    for label, (cls, levels) in enumerate(zip(CLASSES, reds)):
+        for i, red in enumerate(levels):
+            path = f"{cls}/{cls[0]}{i:02d}.png"
+            write_rgb(data / path, face(red, 100 * label + i))
+            split = split_of(i) if callable(split_of) else split_of[i]
+            video = video_of(cls, i, path) if video_of else path
+            group = group_of(cls, i, path) if group_of else path
+            rows.append((str(data), path, label, cls, video, group, split))
+    return pd.DataFrame(rows, columns=SPLIT_COLUMNS)
+
+
+ImageOf = Callable[[str, pd.Series], np.ndarray]
+"""``image_of(kind, row)``: the arm image of one split row (for stand-in OR/TK/TK_diff images)."""
+
+
+def write_run(out: Path, arm: str, split: pd.DataFrame, cfg: Config, model: keras.Model | None = None,
+              image_of: ImageOf | None = None, evaluate: bool = False, n_bootstrap: int = 0,
+              run_dir: Path | None = None) -> Path:
+    """A finished run folder of ``arm`` in the study folder ``out``, as `tdfake run` lays it out; returns it.
+
+    Writes the arm's images of the split's rows under ``out/images/<kind>/`` (kept when already
+    there, so the arms of one study share them): ``image_of(kind, row)`` when given, else the crop
+    itself for OR and the real Tucker image (:func:`tdfake.image_creation.create_images` at
+    ``cfg.rank``) for TK / TK_diff.  Then ``run_dir`` (default ``out/<arm>``) gets ``cfg`` (with
+    ``out_dir=out``) as config.yaml, the split, run.json (:func:`tdfake.layout.write_run_info`,
+    training seed ``cfg.seed``) and ``model`` (default :func:`red_model` at ``cfg.image_size``) as
+    best.keras.  ``evaluate``: score it with :func:`tdfake.evaluate.evaluate_run` as well.
+    """
+    kind = ARMS[arm]
+    images_root = out / layout.IMAGES_DIR
+    if image_of is None and kind != "OR":
+        from tdfake.image_creation import create_images
+
+        for root, part in split.groupby("root"):
+            create_images(Path(root), images_root, kinds=(kind,), rank=tuple(cfg.rank), method=cfg.tucker_method,
+                          image_format=cfg.image_format, paths=list(part["path"]), workers=1, progress=False)
+    else:
+        for _, row in split.iterrows():
+            target = images_root / kind / row["path"]
+            if not target.is_file():
+                image = image_of(kind, row) if image_of else read_rgb(Path(row["root"]) / row["path"])
+                write_rgb(target, image)
+    run = Path(run_dir) if run_dir is not None else out / arm
+    run.mkdir(parents=True, exist_ok=True)
+    cfg.override(out_dir=str(out)).to_yaml(run / layout.CONFIG_FILE)
+    split.to_csv(run / layout.SPLIT_FILE, index=False)
+    layout.write_run_info(run, arm, images_root, cfg.seed)
+    (model if model is not None else red_model(int(cfg.image_size))).save(run / layout.BEST_CHECKPOINT)
+    if evaluate:
+        from tdfake.evaluate import evaluate_run
+
+        evaluate_run(run, n_bootstrap=n_bootstrap)
+    return run
+
+
+def tiny_config(**overrides) -> Config:
+    """The settings a hand-weighted run needs: SIZE px input, no pretrained weights, one worker."""
+    return Config().override(**{"image_size": SIZE, "batch_size": 8, "weights": None, "workers": 1, **overrides})
 
 
 TINY_STUDY = {
