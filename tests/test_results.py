@@ -10,6 +10,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tdfake import layout, stats
+from tdfake.cli import main
+from tdfake.compare import compare_runs
 from tdfake.config import ARMS, Config
 from tdfake.constants import OWN_TEST_SET
 from tdfake.metrics import evaluate_scores
@@ -39,6 +41,12 @@ def write_run(run_dir, arm: str, seed: int, rng) -> None:
 
     val, test = rows("val", N_VAL), rows("test", N_TEST)
     run_dir.mkdir(parents=True)
+    # what makes a finished run folder for tdfake.layout (compare reads scores, never the checkpoint)
+    Config(seed=SEEDS[0]).to_yaml(run_dir / layout.CONFIG_FILE)
+    pd.concat([val, test]).assign(root="r", method="m", video=lambda t: t["path"]).to_csv(run_dir / layout.SPLIT_FILE,
+                                                                                    index=False)
+    (run_dir / layout.BEST_CHECKPOINT).write_bytes(b"")
+    layout.write_run_info(run_dir, arm, None, seed)
     pd.concat([val, test]).sample(frac=1, random_state=seed).to_csv(run_dir / layout.PREDICTIONS_FILE, index=False)
     report = evaluate_scores(test["label"], test["score"], val["label"], val["score"], groups=test["group"],
                              n_bootstrap=200, seed=seed)
@@ -124,3 +132,22 @@ def test_seed_summary_and_results_md(study):
     assert "tk_diff vs baseline" in text and "lower" in text
     figure = plot_forest(comparisons, out / "forest.png")
     assert (out / "forest.png").is_file() and len(figure.axes[0].get_yticks()) == len(comparisons)
+
+
+def test_compare_two_runs_and_two_studies(study, tmp_path, capsys):
+    out, run_dirs = study
+    a, b = run_dirs["baseline"][0], run_dirs["tk_diff"][0]
+    table = compare_runs(a, b, n_bootstrap=100)
+    y, groups, base, _ = arrays(run_dirs, "baseline")
+    _, _, diff, _ = arrays(run_dirs, "tk_diff")
+    expected = stats.paired_auroc(y, base[0], diff[0], groups=groups, n_bootstrap=100)
+    assert len(table) == 1 and table.iloc[0]["test_set"] == OWN_TEST_SET
+    assert table.iloc[0]["delta_auroc"] == pytest.approx(expected.delta)
+    assert table.iloc[0]["p_auroc"] == pytest.approx(expected.p_value)
+    # two study folders (seed 43's against the config seed's): arm by arm
+    studies = compare_runs(out, out / "seed_43", n_bootstrap=0)
+    assert list(studies["arm_a"]) == list(ARMS) == list(studies["arm_b"])
+    assert main(["compare", str(a), str(b), "--bootstrap", "0", "-o", str(tmp_path / "c.csv")]) == 0
+    assert "lower" in capsys.readouterr().out and (tmp_path / "c.csv").is_file()
+    with pytest.raises(ValueError, match="not one of each"):
+        compare_runs(a, out)

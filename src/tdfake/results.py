@@ -111,13 +111,17 @@ class ScoredRows:
     decisions: np.ndarray  # (n_seeds, n_rows) 0/1 at each seed's own validation threshold
 
 
-def scored_rows(run_dirs: Sequence[os.PathLike | str], test_set: str) -> ScoredRows:
+def scored_rows(run_dirs: Sequence[os.PathLike | str], test_set: str,
+                tables: Sequence[pd.DataFrame] | None = None) -> ScoredRows:
     """One arm's seeds on one test set, from their ``predictions.csv`` files, rows in path order.
 
     Every seed must have scored the same rows (they share the split and the test sets' images).
+    ``tables``: the runs' scored test rows when they are not the own split's or a test set's
+    (``tdfake compare --data``); the thresholds are still each run's own.
     """
-    tables = [layout.test_predictions(d, None if test_set == OWN_TEST_SET else test_set).sort_values("path")
-              for d in run_dirs]
+    if tables is None:
+        tables = [layout.test_predictions(d, None if test_set == OWN_TEST_SET else test_set) for d in run_dirs]
+    tables = [t.sort_values("path") for t in tables]
     first = tables[0]
     for run_dir, table in zip(run_dirs, tables):
         if list(table["path"]) != list(first["path"]):

@@ -23,7 +23,7 @@ from pathlib import Path
 # TensorFlow's C++ start-up chatter buries the messages users need; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-COMMAND_MODULES = ("images", "data", "training", "evaluation", "study", "robustness", "explain")
+COMMAND_MODULES = ("images", "data", "training", "evaluation", "study", "compare", "robustness", "explain")
 
 
 def build_parser() -> argparse.ArgumentParser:
