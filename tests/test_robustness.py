@@ -2,23 +2,24 @@
 
 The red model scores an image sigmoid(10 · mean red / 255 − 5) (tests/tiny_models.py), so the
 score of each row under each condition is known from the perturbed crop itself; the TK arm's
-score from the Tucker image of the perturbed crop.  No training.
+score from the Tucker image of the perturbed crop.  No training; the run folders are
+:func:`tiny_models.write_run`'s.  Each perturbed condition's paired Δ AUROC against the arm
+unperturbed is checked against :func:`tdfake.stats.paired_auroc` and scikit-learn on the saved scores.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
-from tiny_models import SIZE, expected_score, face, red_model
+from tiny_models import expected_score, face, face_split, tiny_config, write_run
 
-from tdfake import plots
+from tdfake import layout, plots, stats
 from tdfake.cli import main
-from tdfake.config import Config
+from tdfake.config import ARMS, Config
 from tdfake.evaluate import evaluate_run
 from tdfake.images import read_rgb, write_rgb
 from tdfake.metrics import Report
@@ -29,33 +30,21 @@ from tdfake.tucker import tk_image
 RANK = [8, 8, 3]
 
 
-def _study(tmp_path: Path, arm: str = "baseline", kind: str = "OR") -> tuple[Path, Path]:
-    """A `tdfake run` folder with one evaluated arm; 4 of 16 crops per class are test rows. Returns (out, data)."""
-    data, out = tmp_path / "data", tmp_path / "out"
-    rows = []
-    for label, (cls, reds) in enumerate((("real", np.linspace(0.2, 0.6, 16)), ("fake", np.linspace(0.3, 0.7, 16)))):
-        for i, red in enumerate(reds):
-            path = f"{cls}/{cls[0]}{i:02d}.png"
-            write_rgb(data / path, face(red, 100 * label + i))
-            part = "train" if i >= 8 else ("test" if i % 4 < 2 else "val")  # test groups hold two crops
-            rows.append((str(data), path, label, cls, path, f"{cls}{i // 2}", part))
-    split = pd.DataFrame(rows, columns=["root", "path", "label", "method", "video", "group", "split"])
-    cfg = Config().override(image_size=SIZE, batch_size=8, weights=None, out_dir=str(out), workers=1, rank=RANK)
-    if kind == "OR":
-        for path in split["path"]:
-            write_rgb(out / "images" / "OR" / path, read_rgb(data / path))
-    else:
-        from tdfake.image_creation import create_images
+def _split_of(i: int) -> str:
+    return "train" if i >= 8 else ("test" if i % 4 < 2 else "val")  # test groups hold two crops
 
-        create_images(data, out / "images", kinds=(kind,), rank=RANK, method=cfg.tucker_method, progress=False)
-    run = out / arm
-    run.mkdir(parents=True)
-    cfg.to_yaml(run / "config.yaml")
-    split.to_csv(run / "split.csv", index=False)
-    (run / "run.json").write_text(json.dumps({"arm": arm, "kind": kind, "images_root": str(out / "images")}))
-    red_model().save(run / "best.keras")
-    evaluate_run(run, n_bootstrap=0)
-    return out, data
+
+def _group(cls: str, i: int, path: str) -> str:
+    return f"{cls}{i // 2}"
+
+
+def _study(tmp_path: Path, arm: str = "baseline") -> tuple[Path, Path]:
+    """A `tdfake run` folder with one evaluated arm; 4 of 16 crops per class are test rows. Returns (out, data)."""
+    split = face_split(tmp_path / "data", (np.linspace(0.2, 0.6, 16), np.linspace(0.3, 0.7, 16)), _split_of,
+                       group_of=_group)
+    out = tmp_path / "out"
+    write_run(out, arm, split, tiny_config(rank=RANK), evaluate=True)
+    return out, tmp_path / "data"
 
 
 @pytest.fixture
@@ -74,9 +63,11 @@ def test_every_score_is_the_models_score_of_the_perturbed_crop_and_none_reproduc
     table = robustness([run], out=rob, seed=3, n_bootstrap=20)
 
     assert set(COLUMNS) >= {"arm", "perturbation", "level", "parameter", "auroc", "auroc_ci_low", "auroc_ci_high",
-                            "accuracy", "accuracy_ci_low", "accuracy_ci_high", "threshold", "n_real", "n_fake",
-                            "ci_basis"}
-    written = pd.read_csv(rob / "robustness.csv")
+                            "accuracy_at_threshold", "accuracy_at_threshold_ci_low", "accuracy_at_threshold_ci_high",
+                            "threshold", "n_real", "n_fake", "ci_basis", "delta_auroc", "delta_auroc_ci_low",
+                            "delta_auroc_ci_high", "p_auroc", "verdict_auroc"}
+    assert "accuracy" not in COLUMNS  # accuracy is named by its threshold
+    written = pd.read_csv(rob / layout.ROBUSTNESS_CSV)
     assert list(written.columns) == COLUMNS and len(written) == 1 + sum(len(p.levels) for p in PERTURBATIONS.values())
     assert written["setting"].tolist()[:6] == ["none", "q90", "q70", "q50", "q30", "k7"]
 
@@ -87,19 +78,35 @@ def test_every_score_is_the_models_score_of_the_perturbed_crop_and_none_reproduc
             crop = perturb(read_rgb(data / path), row.perturbation, row.level, seed=3, key=path)
             assert score == pytest.approx(expected_score(crop), abs=1e-5), (row.perturbation, row.level, path)
         assert row.auroc == pytest.approx(roc_auc_score(scores["label"], scores["score"]))
-        assert row.accuracy == pytest.approx(np.mean((scores["score"] >= row.threshold) == scores["label"]))
+        assert row.accuracy_at_threshold == pytest.approx(
+            np.mean((scores["score"] >= row.threshold) == scores["label"]))
         assert row.ci_basis == "4 test groups (8 videos)"  # intervals resample the split's groups
         assert row.auroc_ci_low <= row.auroc <= row.auroc_ci_high
 
     report = evaluate_run(run, n_bootstrap=20)  # what `tdfake evaluate` reports on the test split
     none = table[table["perturbation"] == "none"].iloc[0]
     assert none["auroc"] == report.auroc == Report.from_json(run / "report.json").auroc
-    assert none["threshold"] == report.chosen["threshold"] and report.chosen["source"] == "validation"
-    assert none["accuracy"] == report.chosen["metrics"]["accuracy"]
+    assert none["threshold"] == report.chosen.threshold and report.chosen.source == "validation"
+    assert none["threshold_method"] == report.chosen.method == "eer"
+    assert none["accuracy_at_threshold"] == report.chosen.metrics.accuracy
     assert (none["auroc_ci_low"], none["auroc_ci_high"]) == report.ci["auroc"]
-    assert (none["accuracy_ci_low"], none["accuracy_ci_high"]) == report.ci["accuracy_at_chosen"]
+    assert (none["accuracy_at_threshold_ci_low"], none["accuracy_at_threshold_ci_high"]) == \
+        report.ci["accuracy_at_chosen"]
     clean, noisy = _scores(rob, "baseline", "none", 0), _scores(rob, "baseline", "noise", 5)
     assert np.abs(noisy["score"] - clean["score"]).min() > 1e-3  # the perturbation reached the model
+
+    # each perturbed condition against the arm unperturbed, paired on the same crops and groups
+    assert table.loc[table["perturbation"] == "none", ["delta_auroc", "p_auroc"]].isna().all().all()
+    for row in table[table["perturbation"] != "none"].itertuples():
+        scores = _scores(rob, "baseline", row.perturbation, row.level)
+        paired = stats.paired_auroc(clean["label"].to_numpy(), clean["score"].to_numpy(), scores["score"].to_numpy(),
+                                    groups=clean["group"].astype(str).to_numpy(), n_bootstrap=20,
+                                    seed=Config().seed)
+        assert row.delta_auroc == pytest.approx(paired.delta)
+        assert row.delta_auroc == pytest.approx(roc_auc_score(scores["label"], scores["score"])
+                                                - roc_auc_score(clean["label"], clean["score"]))
+        assert (row.delta_auroc_ci_low, row.delta_auroc_ci_high) == pytest.approx(paired.ci)
+        assert row.p_auroc == pytest.approx(paired.p_value) and row.verdict_auroc == stats.verdict(paired)
 
     fig = plots.plot_robustness(table, rob / "robustness.png")
     assert len(fig.axes) == 4 and (rob / "robustness.png").stat().st_size > 0
@@ -114,7 +121,7 @@ def test_deterministic_for_a_seed_and_resumed_from_saved_scores(baseline, tmp_pa
     first, second = tmp_path / "a", tmp_path / "b"
     robustness([run], out=first, perturbations=["noise"], seed=5, n_bootstrap=20)
     robustness([run], out=second, perturbations=["noise"], seed=5, n_bootstrap=20)
-    assert (first / "robustness.csv").read_bytes() == (second / "robustness.csv").read_bytes()
+    assert (first / layout.ROBUSTNESS_CSV).read_bytes() == (second / layout.ROBUSTNESS_CSV).read_bytes()
 
     saved = {p: p.stat().st_mtime_ns for p in (first / "scores" / "baseline").glob("*.csv")}
     assert len(saved) == 6
@@ -130,12 +137,15 @@ def test_deterministic_for_a_seed_and_resumed_from_saved_scores(baseline, tmp_pa
 
 
 def test_tk_arm_scores_the_tucker_image_of_the_perturbed_crop(tmp_path):
-    out_dir, data = _study(tmp_path, arm="tk", kind="TK")
+    out_dir, data = _study(tmp_path, arm="tk")
     rob = tmp_path / "rob"
     table = robustness([out_dir], out=rob, perturbations=["noise"], seed=0, n_bootstrap=0)
     assert table["arm"].eq("tk").all() and len(table) == 6
     cfg = Config.from_yaml(out_dir / "tk" / "config.yaml")
     assert table["auroc"].iloc[0] == Report.from_json(out_dir / "tk" / "report.json").auroc
+    first = layout.load_run(out_dir / "tk").split.iloc[0]  # the TK images the run was evaluated on are real ones
+    made = read_rgb(out_dir / "images" / ARMS["tk"] / first["path"])
+    np.testing.assert_array_equal(made, tk_image(read_rgb(data / first["path"]), RANK, cfg.tucker_method))
     for row in table.itertuples():
         scores = _scores(rob, "tk", row.perturbation, row.level)
         for path, score in zip(scores["path"], scores["score"]):
@@ -164,7 +174,10 @@ def test_cli_writes_table_and_figure_and_explains_bad_input(baseline, tmp_path, 
     monkeypatch.delenv("TDFAKE_DEBUG", raising=False)
     out_dir = baseline[0]
     assert main(["robustness", str(out_dir), "--perturbations", "jpeg", "--bootstrap", "20"]) == 0
-    assert {p.name for p in (out_dir / "robustness").glob("robustness.*")} == {"robustness.csv", "robustness.png"}
+    assert {p.name for p in layout.robustness_dir(out_dir).glob("robustness.*")} == {layout.ROBUSTNESS_CSV,
+                                                                                    layout.ROBUSTNESS_FIGURE}
+    table = layout.read_robustness(out_dir)
+    assert table["setting"].tolist() == ["none", "q90", "q70", "q50", "q30"] and table["arm"].eq("baseline").all()
     assert "q30" in capsys.readouterr().out
 
     unevaluated = out_dir / "baseline"
