@@ -35,6 +35,12 @@ Layouts (class folders are matched case-insensitively: ``REAL``/``real``, ``FAKE
 Fakes directly under the fake folder get method ``"fake"``; in subfolders, the subfolder's
 name.  Files whose names the layout cannot parse fall back to one group per file, with a
 warning that counts them.
+
+Videos in place of frames (``list_videos``, used by ``tdfake evaluate --data VIDEO_FOLDER``): each
+row is a video file and its name without suffix is its video id (``REAL/000.mp4``,
+``FAKE/NeuralTextures/000_003.mp4``, DFDC's ``abcdefgh.mp4``), linked as the layout links frames'
+videos.  ``auto`` then picks ``kaggle_dfdc`` with a Kaggle ``metadata.csv``, ``dfdc`` with a
+``metadata.json``, else ``ffpp``.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -81,13 +88,18 @@ def class_folders(data_dir: Path) -> dict[int, Path]:
     return found
 
 
-def _files(data_dir: Path) -> list[tuple[Path, int, str]]:
-    """(relative path, label, method) of every image under the class folders."""
+Lister = Callable[[Path], list[Path]]
+"""What lists a folder's data files, sorted: :func:`tdfake.images.list_images`, or a video lister."""
+
+
+def _files(data_dir: Path, lister: Lister = list_images) -> list[tuple[Path, int, str]]:
+    """(relative path, label, method) of every image (or ``lister``'s file) under the class folders."""
     rows = []
     for label, folder in class_folders(data_dir).items():
-        images = list_images(folder)
+        images = lister(folder)
         if not images:
-            raise ValueError(f"{folder}: no images in this class folder; add face crops (.jpg, .png, ...)")
+            what = "images" if lister is list_images else "videos"
+            raise ValueError(f"{folder}: no {what} in this class folder; add face crops (.jpg, .png, ...) or videos")
         for image in images:
             rel = image.relative_to(folder)
             method = LABEL_NAMES[label] if label == 0 or len(rel.parts) == 1 else rel.parts[0]
@@ -111,18 +123,20 @@ def _ffpp_video(stem: str, label: int) -> tuple[str | None, list[str]]:
     match = _FFPP_FRAME.match(stem)
     if not match:
         return None, []
-    video = match["video"]
+    return match["video"], _ffpp_links(match["video"], label)
+
+
+def _ffpp_links(video: str, label: int) -> list[str]:
+    """The videos (and actors) a FaceForensics++ video id links to (see :func:`_ffpp_video`)."""
     if label == 1:
         pair = _FFPP_PAIR.match(video)
         if pair:
-            return video, [pair["target"], pair["source"]]
+            return [pair["target"], pair["source"]]
         dfd = _DFD_FAKE.match(video)
         if dfd:
-            return video, [f"{dfd['target']}__{dfd['scene']}", _actor(dfd["target"]), _actor(dfd["source"])]
+            return [f"{dfd['target']}__{dfd['scene']}", _actor(dfd["target"]), _actor(dfd["source"])]
     actor = _DFD_REAL.match(video)
-    if actor:
-        return video, [_actor(actor["actor"])]
-    return video, []
+    return [_actor(actor["actor"])] if actor else []
 
 
 def frame_number(path: str) -> int | None:
@@ -192,12 +206,13 @@ def read_kaggle_metadata(path: Path) -> pd.DataFrame:
     return pd.DataFrame({"video": video, "label": labels.map(KAGGLE_LABELS), "original": original})
 
 
-def _kaggle_dfdc_rows(data_dir: Path, metadata_csv: Path) -> tuple[list[tuple], list[tuple[str, str]]]:
+def _kaggle_dfdc_rows(data_dir: Path, metadata_csv: Path, lister: Lister = list_images,
+                      ) -> tuple[list[tuple], list[tuple[str, str]]]:
     """Manifest records and fake → original links of the Kaggle layout, with a warning that counts
     (and names a few of) the image files without a metadata row and the rows without a file."""
     meta = read_kaggle_metadata(metadata_csv).set_index("video")
     files: dict[str, Path] = {}
-    for image in list_images(data_dir):
+    for image in lister(data_dir):
         rel = image.relative_to(data_dir)
         if rel.stem in files:
             raise ValueError(f"{data_dir}: two image files for video {rel.stem} ({files[rel.stem]}, {rel}); "
@@ -230,12 +245,16 @@ def _examples(names: list[str], n: int = 3) -> str:
     return f" (e.g. {', '.join(names[:n])})" if names else ""
 
 
-def detect_layout(data_dir: str | Path, metadata: str | Path | None = None) -> str:
+def detect_layout(data_dir: str | Path, metadata: str | Path | None = None, videos: bool = False) -> str:
     """``kaggle_dfdc`` when a Kaggle ``metadata.csv`` is there, else ``ffpp``, ``dfdc`` or
-    ``folders``: whichever name pattern most files follow."""
+    ``folders``: whichever name pattern most files follow.  For ``videos`` (file name = video id,
+    no frame pattern to go by): ``dfdc`` when DFDC's ``metadata.json`` is there, else ``ffpp``."""
     data_dir = Path(data_dir)
     if kaggle_metadata(data_dir, metadata) is not None:
         return "kaggle_dfdc"
+    if videos:
+        json_file = Path(metadata) if metadata is not None else data_dir / "metadata.json"
+        return "dfdc" if json_file.suffix.lower() == ".json" and json_file.is_file() else "ffpp"
     stems = [rel.stem for rel, _, _ in _files(data_dir)]
     ffpp = sum(bool(_FFPP_FRAME.match(s)) for s in stems)
     dfdc = sum(bool(_DFDC_NAME.match(s)) for s in stems)
@@ -261,26 +280,30 @@ def _components(videos: list[str], links: list[tuple[str, str]]) -> dict[str, st
     return {v: name[component[index[v]]] for v in nodes}
 
 
-def build_manifest(data_dir, layout: str = "auto", group_regex: str | None = None, metadata=None) -> pd.DataFrame:
+def build_manifest(data_dir, layout: str = "auto", group_regex: str | None = None, metadata=None,
+                   list_videos: Lister | None = None) -> pd.DataFrame:
     """The manifest of a data folder (see the module docstring for layouts and columns).
 
     ``group_regex`` (folders layout) names each file's group by its first capture group;
     ``metadata`` is DFDC's ``metadata.json`` (or the Kaggle layout's ``metadata.csv``) when it is
-    not in ``data_dir``.
+    not in ``data_dir``.  ``list_videos``: rows are the video files it lists (sorted) instead of
+    images, each named by its video id (see the module docstring).
     """
     data_dir = Path(data_dir).resolve()
     if not data_dir.is_dir():
         raise FileNotFoundError(f"{data_dir}: no such data folder")
     if layout not in LAYOUTS:
         raise ValueError(f"layout={layout!r}: choose one of {', '.join(LAYOUTS)}")
+    videos = list_videos is not None
+    lister = list_videos if videos else list_images
     if layout == "auto":
-        layout = detect_layout(data_dir, metadata)
+        layout = detect_layout(data_dir, metadata, videos)
     if layout == "kaggle_dfdc":
         metadata_csv = kaggle_metadata(data_dir, metadata)
         if metadata_csv is None:
             raise FileNotFoundError(f"{Path(metadata) if metadata else data_dir / KAGGLE_METADATA}: no Kaggle "
                                     f"metadata.csv with columns {', '.join(KAGGLE_COLUMNS)}")
-        records, links = _kaggle_dfdc_rows(data_dir, metadata_csv)
+        records, links = _kaggle_dfdc_rows(data_dir, metadata_csv, lister)
         return _with_groups(records, links)
     pattern = re.compile(group_regex) if group_regex else None
     if pattern is not None and pattern.groups < 1:
@@ -288,13 +311,13 @@ def build_manifest(data_dir, layout: str = "auto", group_regex: str | None = Non
     dfdc_links = _dfdc_links(data_dir, metadata) if layout == "dfdc" else {}
 
     records, links, unparsed = [], [], 0
-    for rel, label, method in _files(data_dir):
+    for rel, label, method in _files(data_dir, lister):
         stem = rel.stem
         video, linked = None, []
         if layout == "ffpp":
-            video, linked = _ffpp_video(stem, label)
+            video, linked = (stem, _ffpp_links(stem, label)) if videos else _ffpp_video(stem, label)
         elif layout == "dfdc":
-            video = _dfdc_video(stem)
+            video = stem if videos else _dfdc_video(stem)
             if video is not None and label == 1 and video in dfdc_links:
                 linked = [dfdc_links[video]]
         elif pattern is not None:

@@ -66,6 +66,11 @@ ROBUSTNESS_CSV = "robustness.csv"
 ROBUSTNESS_FIGURE = "robustness.png"
 EXPLAIN_DIR = "explain"
 EXPLAIN_GRID = "explain_grid.png"
+PREDICT_DIR = "predict"  # where `tdfake predict RUN VIDEO...` writes without -o: RUN/predict/
+FRAMES_CSV = "frames.csv"  # per sampled video frame: face box, score per arm
+VIDEOS_CSV = "videos.csv"  # per video: frames, faces, mean / max / share / prediction per arm
+IMAGES_CSV = "images.csv"  # the images of a `tdfake predict` call that also scored videos
+FRAME_REPORT_JSON = "frame_report.json"  # frame-level report beside a video folder's (video-level) report.json
 
 STUDY_THRESHOLD = 0.5
 """The threshold a run that has not been evaluated yet decides at (the study's)."""

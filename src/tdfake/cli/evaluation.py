@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+DEFAULT_FRAMES = 32  # tdfake.video.DEFAULT_FRAMES (not imported: `tdfake --help` stays free of TensorFlow)
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--frames K`` / ``--every N``: which frames of each video are scored."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--frames", type=int, default=DEFAULT_FRAMES, metavar="K",
+                       help=f"frames per video, evenly spaced from first to last (default {DEFAULT_FRAMES}, "
+                            "as DeepfakeBench)")
+    group.add_argument("--every", type=int, metavar="N", help="every Nth frame of each video instead of --frames")
 
 
 def register(subparsers) -> None:
@@ -14,44 +26,77 @@ def register(subparsers) -> None:
             "Score RUN_DIR/best.keras on the run's test split, choosing the decision threshold on its "
             "validation split, and write predictions.csv, report.md and report.json into RUN_DIR. "
             "With --data, score a manifest CSV (its test rows when it has a split column) or a folder "
-            "of real/ and fake/ images instead, written into RUN_DIR/eval-<name> (or --out)."
+            "of real/ and fake/ images instead, written into RUN_DIR/eval-<name> (or --out). A --data "
+            "folder of videos (real/ and fake/, or any layout `tdfake manifest` reads) is scored video by "
+            "video (mean of the sampled frames' scores): video-level and frame-level reports; RUN_DIR may "
+            "then be a `tdfake run` folder (every finished arm, each into OUT/<arm>)."
         ),
     )
     evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `tdfake train` / `tdfake run`")
-    evaluate.add_argument("--data", metavar="MANIFEST_OR_FOLDER", help="other labelled data to score")
+    evaluate.add_argument("--data", metavar="MANIFEST_OR_FOLDER", help="other labelled data (images or videos)")
     evaluate.add_argument("--out", metavar="DIR", help="where to write the report for --data")
     evaluate.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                           help="bootstrap resamples for the 95%% intervals (default 1000; 0 skips them)")
+    add_sampling_arguments(evaluate)
     evaluate.set_defaults(func=run_evaluate)
 
     predict = subparsers.add_parser(
         "predict",
-        help="P(fake) for images or folders of images, as CSV",
+        help="P(fake) for images, videos or folders of them",
         description=(
-            "Score image files and folders (searched recursively) with RUN_DIR/best.keras. Prints CSV "
-            "(path, score, prediction, error) or writes it with -o. The prediction uses the threshold "
-            "chosen on validation by `tdfake evaluate` (0.5 before the run was evaluated)."
+            "Score image and video files and folders (searched recursively) with RUN's best.keras; RUN is "
+            "an arm folder or a `tdfake run` folder (every finished arm). Images only: prints CSV (path, "
+            "score, prediction, error; per-arm columns for several arms) or writes it with -o CSV. With "
+            "videos: the largest face of each sampled frame, cropped as `tdfake faces` does, becomes each "
+            "arm's input image; writes frames.csv and videos.csv (and images.csv for the images of the "
+            "call) into -o DIR (default RUN/predict) and prints a short table. Predictions use the "
+            "threshold each run chose on validation (0.5 before it was evaluated)."
         ),
     )
-    predict.add_argument("run_dir", metavar="RUN_DIR")
-    predict.add_argument("paths", metavar="PATH", nargs="+", help="image files or folders")
-    predict.add_argument("-o", "--output", metavar="CSV", help="write the CSV here instead of stdout")
-    predict.add_argument("--threshold", type=float, help="decision threshold for the prediction column")
+    predict.add_argument("run_dir", metavar="RUN")
+    predict.add_argument("paths", metavar="PATH", nargs="+", help="image or video files, or folders of them")
+    predict.add_argument("-o", "--output", metavar="CSV_OR_DIR",
+                         help="images only: the CSV to write instead of stdout; with videos: the output folder")
+    predict.add_argument("--threshold", type=float, help="decision threshold for every arm's prediction")
+    add_sampling_arguments(predict)
+    predict.add_argument("--annotate", metavar="DIR", help="one score-over-time PNG per video into DIR")
     predict.set_defaults(func=run_predict)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from tdfake.evaluate import evaluate_run
+    from tdfake.layout import find_runs
+    from tdfake.video import evaluate_videos, holds_videos
 
+    if args.data is not None and holds_videos(args.data):
+        for done in evaluate_videos(find_runs([args.run_dir]), args.data, out_dir=args.out,
+                                    n_bootstrap=args.bootstrap, frames=args.frames, every=args.every):
+            print((done.out / "report.md").read_text())
+            print(f"tdfake: {done.run.arm}: report, videos.csv and frames.csv in {done.out}", file=sys.stderr)
+        return 0
     report = evaluate_run(args.run_dir, data=args.data, out_dir=args.out, n_bootstrap=args.bootstrap, verbose=1)
     print(report.to_markdown())
     return 0
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from tdfake.evaluate import predict_paths
+    from tdfake import layout
+    from tdfake.video import predict, predict_images, short_table, split_paths
 
-    table = predict_paths(args.run_dir, args.paths, threshold=args.threshold)
+    images, videos = split_paths(args.paths)
+    runs = layout.find_runs([args.run_dir])
+    if videos:
+        out = Path(args.output) if args.output else Path(args.run_dir) / layout.PREDICT_DIR
+        if out.suffix.lower() == ".csv":
+            raise ValueError(f"-o {out}: with videos, -o names a folder (frames.csv, videos.csv go into it)")
+        done = predict(runs, images, videos, out, frames=args.frames, every=args.every, threshold=args.threshold,
+                       annotate_dir=args.annotate)
+        print(short_table(done.videos, list(done.thresholds)))
+        written = [layout.FRAMES_CSV, layout.VIDEOS_CSV] + ([layout.IMAGES_CSV] if images else [])
+        print(f"tdfake: {', '.join(written)} written to {out}" +
+              (f"; {len(done.figures)} figures in {args.annotate}" if args.annotate else ""), file=sys.stderr)
+        return 0
+    table = predict_images(runs, images, threshold=args.threshold)
     if args.output:
         table.to_csv(args.output, index=False)
         print(f"tdfake: {len(table)} predictions written to {args.output}", file=sys.stderr)
