@@ -9,6 +9,8 @@ the run folder is :func:`tiny_models.write_run`'s.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -185,9 +187,21 @@ def test_load_or_make_report_records_what_the_report_depends_on(run_dir):
     first = load_or_make_report(run_dir)
     params = report_params(run_dir)
     assert set(params) == {"files", "threshold", "images_root"} and params["files"]["files"] == 2
-    assert params["threshold"] == "eer" and params["images_root"] == str(load_run(run_dir).images_root)
+    assert params["threshold"] == "eer" and params["images_root"] == "../images"  # as run.json keeps it
     record = json.loads((run_dir / "report.provenance.json").read_text())
     assert record["step"] == "report" and record["params"] == json.loads(json.dumps(params))
     written = (run_dir / "report.json").stat().st_mtime_ns
     assert load_or_make_report(run_dir).summary() == first.summary()
     assert (run_dir / "report.json").stat().st_mtime_ns == written  # reused while the record matches
+
+
+def test_a_copied_study_keeps_its_reports(run_dir, tmp_path):
+    load_or_make_report(run_dir)
+    copy = Path(shutil.copytree(run_dir.parent, tmp_path / "copy")) / "baseline"  # copy2: times kept
+    written = (copy / "report.json").stat().st_mtime_ns
+    assert report_params(copy) == report_params(run_dir)
+    load_or_make_report(copy)
+    assert (copy / "report.json").stat().st_mtime_ns == written  # reused, not evaluated anew
+    os.utime(copy / "best.keras")  # a checkpoint rewritten in the copy: evaluated anew there only
+    load_or_make_report(copy)
+    assert (copy / "report.json").stat().st_mtime_ns > written

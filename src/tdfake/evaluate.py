@@ -224,11 +224,13 @@ def report_on_rows(run: Run, test: pd.DataFrame, val: pd.DataFrame, n_bootstrap:
 
 
 def report_params(run_dir: Path) -> dict:
-    """What a run's test report depends on: its checkpoint and split files and its threshold method."""
+    """What a run's test report depends on: its checkpoint and split files, its threshold method and its
+    images folder (relative to the run folder, as run.json keeps it, so a copied or moved study keeps its reports)."""
     run = load_run(run_dir)
     checkpoint = provenance.file_fingerprint([run_dir / layout.BEST_CHECKPOINT, run_dir / layout.SPLIT_FILE],
                                              root=run_dir)
-    return {"files": checkpoint, "threshold": run.cfg.threshold, "images_root": str(run.images_root)}
+    images = None if run.images_root is None else os.path.relpath(run.images_root, run.run_dir)
+    return {"files": checkpoint, "threshold": run.cfg.threshold, "images_root": images}
 
 
 def load_or_make_report(run_dir: os.PathLike | str) -> Report:
