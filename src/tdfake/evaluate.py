@@ -61,7 +61,7 @@ def stage_images(root: Path, relpaths: list[str], run: Run, out: Path) -> tuple[
     (path relative to ``root``, reason).
     """
     cfg = run.cfg
-    images_root = out / "images"
+    images_root = out / layout.IMAGES_DIR
     summary = create_images(
         root, images_root, kinds=(run.kind,), rank=tuple(cfg.rank), method=cfg.tucker_method,
         workers=cfg.workers, image_format=cfg.image_format, progress=False, paths=relpaths, replace_changed=True,

@@ -327,9 +327,9 @@ def write_arm(explanation: ArmExplanation, out: Path) -> pd.DataFrame:
     table["path"] = [str(Path(root) / rel) for root, rel in zip(table["root"], table["path"])]
     table = table[TABLE_COLUMNS]
     table.to_csv(arm_dir / "explain.csv", index=False)
-    (arm_dir / "skipped.csv").unlink(missing_ok=True)
+    (arm_dir / layout.SKIPPED_FILE).unlink(missing_ok=True)
     if len(explanation.skipped):
-        explanation.skipped.to_csv(arm_dir / "skipped.csv", index=False)
+        explanation.skipped.to_csv(arm_dir / layout.SKIPPED_FILE, index=False)
         print(f"tdfake explain: {len(explanation.skipped)} images could not be used; see {arm_dir / 'skipped.csv'}")
     return table
 

@@ -134,7 +134,8 @@ def _check_existing_run(run_dir: Path, params: dict, resume: bool, force: bool) 
 
     Returns False for an empty folder, or when ``force`` allows retraining from scratch.
     """
-    if not any((run_dir / name).exists() for name in ("history.csv", "best.keras", "last.keras")):
+    if not any((run_dir / name).exists() for name in (layout.HISTORY_FILE, layout.BEST_CHECKPOINT,
+                                                      layout.LAST_CHECKPOINT)):
         return False
     how = "pass --force to retrain it from scratch, or train into a new out_dir (or --run-dir)"
     record = provenance.read_record(provenance.record_path(run_dir, "training"))
