@@ -106,10 +106,39 @@ def copy_study(overrides: dict, root: Path) -> dict:
     return copied
 
 
+def remove_study(overrides: dict) -> None:
+    """Delete a copy made by :func:`copy_study` (its checkpoints weigh about 1.5 GB)."""
+    for key in ("out_dir", "graphs_dir"):
+        shutil.rmtree(overrides[key], ignore_errors=True)
+
+
+def study_files(overrides: dict) -> dict[str, tuple[int, int]]:
+    """Every file of a study's ``out_dir`` and ``graphs_dir``: relative path -> (size, mtime_ns)."""
+    files = {}
+    for key in ("out_dir", "graphs_dir"):
+        for path in sorted(Path(overrides[key]).rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                files[f"{key}/{path.relative_to(overrides[key])}"] = (stat.st_size, stat.st_mtime_ns)
+    return files
+
+
 @pytest.fixture
-def tiny_study_copy(tiny_study, tmp_path) -> dict:
+def tiny_study_copy(tiny_study, tmp_path):
     """A private copy of :func:`tiny_study` for a test that writes into it; its overrides (as ``tiny_study``'s)."""
-    return copy_study(tiny_study, tmp_path / "study")
+    copied = copy_study(tiny_study, tmp_path / "study")
+    yield copied
+    remove_study(copied)
+
+
+@pytest.fixture
+def tiny_study_unchanged(tiny_study):
+    """:func:`tiny_study` for a test that only reads it; fails the test if any of its files was written."""
+    before = study_files(tiny_study)
+    yield tiny_study
+    after = study_files(tiny_study)
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    assert not changed, f"a read-only test wrote into the shared tiny study: {changed[:10]}"
 
 
 TINY_SWEEP_RANKS = (30, 5)
@@ -117,7 +146,7 @@ TINY_SWEEP_RANKS = (30, 5)
 
 
 @pytest.fixture(scope="session")
-def tiny_sweep(tiny_study, tmp_path_factory) -> dict:
+def tiny_sweep(tiny_study, tmp_path_factory):
     """A copy of :func:`tiny_study` after `tdfake sweep --ranks 30 5` (trains ``sweep/rank_5``); its overrides.
 
     Made once per session; read-only like ``tiny_study`` (copy it with :func:`copy_study` to write).
@@ -132,4 +161,5 @@ def tiny_sweep(tiny_study, tmp_path_factory) -> dict:
     before = {arm: (out / arm / "best.keras").stat().st_mtime_ns for arm in ("baseline", "tk", "tk_diff")}
     argv = tiny_study_argv(overrides, "sweep") + ["--ranks", *map(str, TINY_SWEEP_RANKS)]
     assert main(argv) == 0
-    return {"overrides": overrides, "argv": argv, "before": before}
+    yield {"overrides": overrides, "argv": argv, "before": before}
+    remove_study(overrides)

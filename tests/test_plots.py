@@ -1,4 +1,5 @@
-"""tdfake.plots: every figure is drawn from real inputs, says what it shows and is written as PNG."""
+"""tdfake.plots: every figure is drawn from real inputs, says what it shows and is written as PNG;
+tdfake.graphs.draw_graphs: every figure of a study folder (one built by :func:`tiny_models.write_run`)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from tiny_models import face_split, red_conv_model, tiny_config, write_run
 
-from tdfake import plots
+from tdfake import layout, plots
 from tdfake.config import Config
-from tdfake.images import write_rgb
+from tdfake.evaluate import evaluate_run
+from tdfake.graphs import draw_graphs
 from tdfake.metrics import STUDY_RESULTS, evaluate_scores
+from tdfake.results import compare_arms
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -92,7 +96,7 @@ def test_confusion_panels_show_the_counts(tmp_path, reports):
     fig = plots.plot_confusion(reports, "chosen", tmp_path / "cm.png")
     assert len([ax for ax in fig.axes if ax.images]) == 3
     first = fig.axes[0]
-    matrix = reports["baseline"].chosen["metrics"]["confusion"]
+    matrix = reports["baseline"].chosen.metrics.confusion
     counts = [int(t.get_text().split("\n")[0]) for t in first.texts]
     assert counts == [matrix[0][0], matrix[0][1], matrix[1][0], matrix[1][1]]
     assert "validation" in first.get_title()
@@ -124,44 +128,53 @@ def test_tucker_example_shows_original_tk_and_tk_diff(tmp_path):
     assert is_png(tmp_path / "tk.png")
 
 
-def test_save_all_regenerates_graphs_from_a_run_folder(tmp_path, reports, history):
+def test_draw_graphs_regenerates_every_figure_of_a_study_folder(tmp_path, reports, history):
     out = tmp_path / "out"
-    rows = []
-    for label, name in ((0, "real"), (1, "fake")):
-        for i, split in enumerate(["train", "train", "val", "test"]):
-            path = f"{name}/{i}.png"
-            write_rgb(tmp_path / "data" / path, np.full((24, 24, 3), 60 + 100 * label + i, np.uint8))
-            rows.append((str(tmp_path / "data"), path, label, name, f"{name}{i}", f"{name}{i}", split))
-    split = pd.DataFrame(rows, columns=["root", "path", "label", "method", "video", "group", "split"])
-    cfg = Config().override(batch_size=3, step_size=2, rank=[4, 4, 3])
-    for arm in ("baseline", "tk"):
-        (out / arm).mkdir(parents=True)
-        cfg.to_yaml(out / arm / "config.yaml")
-        split.to_csv(out / arm / "split.csv", index=False)
-        history.to_csv(out / arm / "history.csv", index=False)
-        reports[arm].to_json(out / arm / "report.json")
+    reds = (np.linspace(0.2, 0.6, 8), np.linspace(0.4, 0.8, 8))
+    split = face_split(tmp_path / "data", reds, lambda i: ["train", "train", "val", "test"][i % 4])
+    cfg = tiny_config(batch_size=3, step_size=2, rank=[4, 4, 3], tucker_method="fast")
+    for arm in ("baseline", "tk"):  # hand-weighted arms: only their report is made up (the module's reports)
+        run = write_run(out, arm, split, cfg, model=red_conv_model())
+        history.to_csv(run / "history.csv", index=False)
+        reports[arm].to_json(run / "report.json")
 
-    written = plots.save_all(out, tmp_path / "graphs")
-    assert sorted(written) == ["comparison", "confusion", "history_baseline", "history_tk",
+    written = draw_graphs(out, tmp_path / "graphs")
+    assert sorted(written) == ["comparison", "confusion", "explain", "history_baseline", "history_tk",
                                "learning_rate", "roc", "tucker"]
     assert all(is_png(p) and p.parent == tmp_path / "graphs" for p in written.values())
-    assert written["history_tk"].name == "history_tk.png"
+    assert {name: p.name for name, p in written.items()} == {
+        "comparison": "comparison.png", "confusion": "confusion_matrices.png", "explain": "explain_grid.png",
+        "history_baseline": "history_baseline.png", "history_tk": "history_tk.png",
+        "learning_rate": "learning_rate.png", "roc": "roc.png", "tucker": "tucker_example.png"}
+    assert [p.name for p in layout.finished_arms(out)] == ["baseline", "tk"]
+    assert layout.evaluated_arms(out) == ["baseline", "tk"]
 
-    # what `tdfake sweep` and `tdfake robustness` wrote is drawn too
-    (out / "sweep").mkdir()
+    # what `tdfake run` (comparisons.csv), `tdfake sweep` and `tdfake robustness` wrote is drawn too
+    for run in (out / "baseline", out / "tk"):  # real reports and predictions, for the paired comparison
+        evaluate_run(run, n_bootstrap=0)
+    comparisons = compare_arms({"baseline": [out / "baseline"], "tk": [out / "tk"]}, ["test"], margin=0.05,
+                               n_bootstrap=50)
+    assert comparisons[["arm_a", "arm_b"]].values.tolist() == [["baseline", "tk"]]
+    comparisons.to_csv(out / layout.COMPARISONS_CSV, index=False)
+    layout.sweep_dir(out).mkdir()
     pd.DataFrame([{"rank": None, "arm": "baseline", "auroc": 0.8, "auroc_ci_low": 0.7, "auroc_ci_high": 0.9},
                   {"rank": 5, "arm": "tk", "auroc": 0.6, "auroc_ci_low": 0.5, "auroc_ci_high": 0.7},
                   {"rank": 30, "arm": "tk", "auroc": 0.7, "auroc_ci_low": 0.6, "auroc_ci_high": 0.8}]
-                 ).to_csv(out / "sweep" / "sweep.csv", index=False)
-    (out / "robustness").mkdir()
+                 ).to_csv(layout.sweep_dir(out) / layout.SWEEP_CSV, index=False)
+    layout.robustness_dir(out).mkdir()
     pd.DataFrame([{"arm": "tk", "perturbation": p, "level": level, "auroc": a, "auroc_ci_low": a - 0.1,
                    "auroc_ci_high": a + 0.1} for p, level, a in (("none", 0, 0.8), ("jpeg", 1, 0.7), ("jpeg", 2, 0.6))]
-                 ).to_csv(out / "robustness" / "robustness.csv", index=False)
-    written = plots.save_all(out, tmp_path / "graphs")
-    assert {"sweep", "robustness"} <= set(written)
+                 ).to_csv(layout.robustness_dir(out) / layout.ROBUSTNESS_CSV, index=False)
+    assert layout.read_sweep(out)["rank"].tolist()[1:] == [5, 30] and len(layout.read_robustness(out)) == 3
+    written = draw_graphs(out, tmp_path / "graphs")
+    assert {"sweep", "robustness", "forest"} <= set(written)
     assert written["sweep"].name == "rank_sweep.png" and is_png(written["sweep"]) and is_png(written["robustness"])
+    assert written["forest"].name == "paired_comparisons.png" and is_png(written["forest"])
+    forest = plots.plot_forest(comparisons)
+    (bar,) = forest.axes[0].containers  # one errorbar per comparison: Δ AUROC with its interval
+    assert bar.lines[0].get_xdata()[0] == pytest.approx(comparisons["delta_auroc"].iloc[0])
     with pytest.raises(FileNotFoundError, match="tdfake run"):
-        plots.save_all(tmp_path / "empty")
+        draw_graphs(tmp_path / "empty")
 
 
 def test_rank_examples_show_tk_and_tk_diff_with_the_reconstruction_error(tmp_path):
