@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -60,6 +62,20 @@ def test_byte_identical_across_runs_and_worker_counts(write_images, tmp_path):
     create_images(src, tmp_path / "one", rank=RANK, workers=1, progress=False)
     create_images(src, tmp_path / "two", rank=RANK, workers=2, progress=False)
     assert all_files(tmp_path / "one") == all_files(tmp_path / "two")
+
+
+def test_workers_run_from_a_script_without_a_main_guard(write_images, tmp_path):
+    """``python -`` with a three-line script: no ``if __name__ == "__main__":``, yet two workers run."""
+    src = write_images(FILES)
+    out = str(tmp_path / "out")
+    script = (f"from tdfake.image_creation import create_images\n"
+              f"summary = create_images({str(src)!r}, {out!r}, rank={RANK}, workers=2, progress=False)\n"
+              f"print(summary.line())\n")
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "3 written, 0 existing, 0 skipped" in done.stdout
+    create_images(src, tmp_path / "one", rank=RANK, workers=1, progress=False)
+    assert all_files(tmp_path / "out" / "TK") == all_files(tmp_path / "one" / "TK")
 
 
 def test_shards_partition_the_images(write_images, tmp_path):

@@ -7,11 +7,15 @@ Every image under ``src`` (any nesting, e.g. ``REAL/`` and ``FAKE/NeuralTextures
   a kind added later (``CP``) is computed only where it is missing;
 * **safe to interrupt** — every file is written atomically (:func:`tdfake.images.write_rgb`);
 * **reproducible** — the transforms are seeded and the encoders fixed, so the same input gives
-  byte-identical files; each worker runs BLAS single-threaded so results never depend on how
-  many threads or processes were used;
-* **parallel** — ``workers`` processes share the images; ``shard=(i, n)`` keeps the images whose
-  index in the sorted listing is ``i`` modulo ``n``, so an array job of ``n`` tasks covers the
-  set exactly once;
+  byte-identical files; BLAS runs single-threaded during the run so results never depend on how
+  many workers were used;
+* **parallel** — ``workers`` threads share the images.  Threads, not processes: decoding and
+  encoding (OpenCV), the products and factorisations (NumPy's BLAS/LAPACK) release the GIL, so
+  threads use the cores as well as processes do (``bench/bench_workers.py`` measures both), and
+  they need nothing from the caller, whereas a spawned process pool re-imports the caller's main
+  module and dies in a script without an ``if __name__ == "__main__":`` guard or in ``python -``.
+  ``shard=(i, n)`` keeps the images whose index in the sorted listing is ``i`` modulo ``n``, so
+  an array job of ``n`` tasks covers the set exactly once;
 * **forgiving** — grayscale, RGBA and 16-bit inputs are converted by :func:`tdfake.images.read_rgb`;
   corrupt or non-image files, and images smaller than the Tucker rank (whose "reconstruction"
   would be the image itself), are skipped and listed (path relative to ``src``, reason) in ``out/skipped.csv``
@@ -34,12 +38,11 @@ from __future__ import annotations
 
 import csv
 import io
-import multiprocessing
 import os
 import shutil
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,15 +130,11 @@ def create_images(
     options = dict(rank=rank, method=method, size=size, cp_rank=cp_rank, keep_format=image_format is None)
     skipped: list[tuple[str, str]] = []
     bar = tqdm(total=len(jobs), unit="img", desc="tdfake images", disable=not progress)
-    with bar:
+    with bar, threadpool_limits(1):
         if workers <= 1 or len(jobs) <= 1:
-            with threadpool_limits(1):
-                results = ((job, _process(job, **options)) for job in jobs)
-                skipped = _collect(results, bar)
+            skipped = _collect(((job, _process(job, **options)) for job in jobs), bar)
         else:
-            context = multiprocessing.get_context("spawn")  # safe even when the caller has TensorFlow loaded
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                     initializer=_single_threaded_blas) as pool:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tdfake-images") as pool:
                 futures = {pool.submit(_process, job, **options): job for job in jobs}
                 skipped = _collect(((futures[f], f.result()) for f in as_completed(futures)), bar)
 
@@ -204,10 +203,6 @@ def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
     if unknown or not kinds:
         raise ValueError(f"unknown image kinds {unknown or list(kinds)}; choose from {', '.join(tucker.KINDS)}")
     return tuple(dict.fromkeys(kinds))
-
-
-def _single_threaded_blas() -> None:
-    threadpool_limits(1)
 
 
 def _collect(results, bar) -> list[tuple[str, str]]:

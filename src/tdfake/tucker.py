@@ -49,7 +49,10 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -63,9 +66,11 @@ TUCKER_TOL = 1e-4
 CP_TOL = 1e-5
 CP_MAX_ITER = 100
 SEED = constants.SEED
-SKETCH_MIN_OVERSAMPLING = 10  # extra sketch columns per mode beyond the rank: at least this many, or the rank itself
+SKETCH_OVERSAMPLING = 10  # sketch columns per mode beyond the rank (bench_tucker and test_tucker check the error)
 POWER_ITERATIONS = 1  # power iterations of the randomized range finder
-HOOI_SWEEPS = 1  # subspace-iteration HOOI sweeps on the full image after the core's HOSVD (bench_tucker checks)
+HOOI_SWEEPS = 2  # subspace-iteration HOOI sweeps on the full image after the core's HOSVD (noisy images need 2)
+CPU_CHUNK = 8  # images per chunk on the CPU: a chunk's arrays stay in cache; chunks share out over threads
+GPU_CHUNK = 256  # images per chunk on a GPU: large batched products, a few hundred MB of memory
 
 
 # --------------------------------------------------------------------------- the study's formulas
@@ -229,28 +234,74 @@ def _cp_tensorly(x: np.ndarray, rank: int) -> np.ndarray:
 # --------------------------------------------------------------------------- fast Tucker (sketch + HOOI on a core)
 
 class _NumpyOps:
-    """The handful of array operations the fast Tucker needs, in NumPy."""
+    """The handful of array operations the fast Tucker needs, in NumPy: float32 data, float64 k x k Grams."""
 
+    name = "numpy"
+    chunk = CPU_CHUNK
     float32 = staticmethod(lambda a: np.asarray(a, dtype=np.float32))
     matmul = staticmethod(np.matmul)
     transpose = staticmethod(np.transpose)
     reshape = staticmethod(np.reshape)
+    contiguous = staticmethod(np.ascontiguousarray)
     eigh = staticmethod(np.linalg.eigh)
-    qr_q = staticmethod(lambda a: np.linalg.qr(a)[0])
     to_numpy = staticmethod(np.asarray)
+
+    @staticmethod
+    def cholesky_qr(a, passes: int = 2):
+        """Orthonormal basis of each a (N, m, k): shifted CholeskyQR2 (Fukaya et al. 2020).
+
+        The first pass factors the k x k Gram in float64 (a sketch after a power step has a
+        condition number near 1e5, whose square float32 cannot hold); the second, on a nearly
+        orthonormal matrix, repairs the rounding of the first in float32.  The products with the
+        tall matrix run in float32; only k x k work is done in float64.
+        """
+        q = a
+        for precision in (np.float64, np.float32)[:passes]:
+            wide = q.astype(precision, copy=False)
+            gram = np.matmul(wide.transpose(0, 2, 1), wide).astype(np.float64, copy=False)
+            largest = np.diagonal(gram, axis1=1, axis2=2).max(axis=1)
+            lower = np.linalg.cholesky(gram + _shift(largest)[:, None, None] * np.eye(gram.shape[1]))
+            q = np.matmul(q, np.linalg.inv(lower).transpose(0, 2, 1).astype(np.float32))
+        return q
 
 
 class _TensorFlowOps:
-    """The same operations through ``tf.linalg``, for a GPU."""
+    """The same operations through ``tf.linalg``, for a GPU: products, batched Cholesky and triangular solves."""
+
+    name = "tensorflow"
+    chunk = GPU_CHUNK
 
     def __init__(self, tf):
+        self.tf = tf
         self.float32 = lambda a: tf.convert_to_tensor(np.asarray(a, dtype=np.float32))
         self.matmul = tf.linalg.matmul
         self.transpose = tf.transpose
         self.reshape = tf.reshape
+        self.contiguous = tf.identity
         self.eigh = tf.linalg.eigh
-        self.qr_q = lambda a: tf.linalg.qr(a)[0]
         self.to_numpy = lambda a: a.numpy()
+
+    def cholesky_qr(self, a, passes: int = 2):
+        """As :meth:`_NumpyOps.cholesky_qr`; ``Q = A L⁻ᵀ`` by a batched triangular solve instead of an inverse."""
+        tf = self.tf
+        q = a
+        for precision in (tf.float64, tf.float32)[:passes]:
+            wide = tf.cast(q, precision)
+            gram = tf.cast(tf.linalg.matmul(wide, wide, transpose_a=True), tf.float64)
+            largest = tf.reduce_max(tf.linalg.diag_part(gram), axis=1)
+            eye = tf.eye(tf.shape(gram)[1], dtype=tf.float64)
+            lower = tf.cast(tf.linalg.cholesky(gram + _shift(largest)[:, None, None] * eye), tf.float32)
+            q = tf.transpose(tf.linalg.triangular_solve(lower, tf.transpose(q, (0, 2, 1)), lower=True), (0, 2, 1))
+        return q
+
+
+def _shift(largest):
+    """The diagonal shift of each Gram so that Cholesky never fails on a rank-deficient sketch.
+
+    1e-12 of the largest diagonal entry: far below what float32 data resolves, so it changes no
+    result, yet above float64 rounding in the Gram, so the factorisation always exists.
+    """
+    return 1e-12 * largest + 1e-300
 
 
 @functools.lru_cache(maxsize=1)
@@ -276,7 +327,51 @@ def _ops():
 
 def fast_backend() -> str:
     """Where ``method="fast"`` Tucker runs on this machine: ``"tensorflow"`` (a GPU) or ``"numpy"``."""
-    return "tensorflow" if isinstance(_ops(), _TensorFlowOps) else "numpy"
+    return _ops().name
+
+
+@functools.lru_cache(maxsize=1)
+def _blas():
+    """threadpoolctl's view of the loaded BLAS, made once (a fresh one costs half a millisecond)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
+
+
+def _cpu_threads() -> int:
+    """Threads for the CPU path: as many as the caller lets BLAS use (so ``threadpool_limits(1)`` means one)."""
+    return max([lib.num_threads for lib in _blas().lib_controllers] or [1])
+
+
+def _tucker_fast(batch: np.ndarray, rank: tuple[int, int, int]) -> np.ndarray:
+    """Tucker reconstruction of a batch (N, H, W, C), in chunks of the backend's size, into one float32 array.
+
+    On the CPU the chunks (:data:`CPU_CHUNK` images, small enough to stay in cache) go to as many
+    Python threads as BLAS may use, each running single-threaded BLAS: NumPy releases the GIL in
+    every product and factorisation, and a chunk per core keeps both cores busy where BLAS alone
+    would spend much of its time waiting in the small products.  On a GPU the chunks run in turn.
+    """
+    ops = _ops()
+    out = np.empty(batch.shape, dtype=np.float32)
+    starts = range(0, len(batch), ops.chunk)
+
+    def run(share: Sequence[int]) -> None:
+        for start in share:
+            _tucker_chunk(ops, batch[start:start + ops.chunk], rank, out[start:start + ops.chunk])
+
+    threads = min(len(starts), _cpu_threads()) if ops.name == "numpy" else 1
+    if threads <= 1:
+        run(starts)
+    else:
+        with _blas().limit(limits=1):
+            list(_pool().map(run, [starts[i::threads] for i in range(threads)]))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    """Threads kept for the CPU path (each keeps its scratch buffer, see :func:`_channels_first`)."""
+    return ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0)), thread_name_prefix="tdfake-tucker")
 
 
 def _swap(ops, a):
@@ -284,96 +379,150 @@ def _swap(ops, a):
 
 
 def _sketch_size(rank: int, size: int) -> int:
-    """Columns of a mode's sketch: the rank plus as many again (at least 10), at most the mode's size."""
-    return min(size, rank + max(rank, SKETCH_MIN_OVERSAMPLING))
+    """Columns of a mode's sketch: the rank plus :data:`SKETCH_OVERSAMPLING`, at most the mode's size."""
+    return min(size, rank + SKETCH_OVERSAMPLING)
 
 
+@functools.lru_cache(maxsize=8)
 def _gaussian(rows: int, cols: int, seed: int) -> np.ndarray:
     """A seeded standard normal test matrix, the same for every image (so results do not depend on the batch)."""
-    return np.random.default_rng(seed).standard_normal((rows, cols)).astype(np.float32)
+    test = np.random.default_rng(seed).standard_normal((rows, cols)).astype(np.float32)
+    test.flags.writeable = False
+    return test
 
 
-def _range_basis(ops, a, test):
-    """Orthonormal basis (N, m, k) of the dominant k-dimensional column space of each a (N, m, q).
+_scratch = threading.local()
 
-    Randomized range finding with one power iteration (Halko, Martinsson & Tropp 2011,
-    algorithm 4.3): a Gaussian sketch ``a @ test``, a QR, then ``a aᵀ`` applied once more and a
-    second QR.  The power step matters: the singular values of images decay slowly after the
-    first few, and without it the basis misses part of the leading subspace.
+
+def _channels_first(batch: np.ndarray) -> np.ndarray:
+    """The chunk as float32 (N, H, C, W), converted and transposed in one pass into this thread's reused buffer.
+
+    Reusing the buffer matters: a fresh array of a few MB costs more in page faults than the
+    conversion itself.  The buffer is overwritten by the thread's next chunk.
     """
-    y = ops.qr_q(ops.matmul(a, test))
+    n, h, w, c = batch.shape
+    buffer = getattr(_scratch, "buffer", None)
+    if buffer is None or buffer.size < batch.size:
+        buffer = _scratch.buffer = np.empty(batch.size, dtype=np.float32)
+    out = buffer[:batch.size].reshape(n, h, c, w)
+    np.copyto(out, np.asarray(batch).transpose(0, 1, 3, 2), casting="unsafe")
+    return out
+
+
+def _tucker_chunk(ops, batch: np.ndarray, rank: tuple[int, int, int], out: np.ndarray,
+                  steps: dict | None = None) -> None:
+    """Tucker reconstruction of a chunk (N, H, W, C) at ``rank`` into ``out``: sketch, compress, start, refine, expand.
+
+    The image is held once, as (N, H, C, W) float32, so that every unfolding is a free view: rows
+    H and columns (C, W) for the height mode, rows (H, C) and columns W to contract the width.
+
+    1. ``sketch`` + ``power``: the height basis u (H x ku, ku = r1 + :data:`SKETCH_OVERSAMPLING`)
+       by randomized range finding on the mode-1 unfolding (Halko, Martinsson & Tropp 2011,
+       algorithm 4.3): a Gaussian sketch shared by all images (one product over the stacked
+       chunk), :data:`POWER_ITERATIONS` power steps, CholeskyQR for each thin QR.  The power
+       step matters: the singular values of images decay slowly after the first few.
+    2. ``width``: x contracted with u, and its width basis v (W x kv) by the same range finder on
+       that small unfolding.
+    3. ``core``: the core ``x x1 uᵀ x2 vᵀ`` (ku x kv x C) holds nearly all of the image's energy;
+       its HOSVD gives the start U = u a, V = v b and, when the channel rank truncates, the channel
+       factor f.  At the study's rank [30, 30, 3] the channel mode keeps all three channels, f is
+       None and the problem is the two-sided projection ``U Uᵀ X_c V Vᵀ`` shared by the channels
+       (2DSVD / GLRAM, Ding & Ye 2005): no channel factor is computed or applied.
+    4. ``hooi``: :data:`HOOI_SWEEPS` sweeps of HOOI on the full image, each factor updated by one
+       step of subspace iteration (V ← orth(M₂ M₂ᵀ V), then U likewise), which finds the last
+       fraction of a percent that the sketch misses where the spectrum is flat.
+    5. ``reconstruct``: ``g x1 U x2 V (x3 f)``, the last product straight into ``out``'s layout.
+
+    Everything is a matrix product, a CholeskyQR of a thin matrix or a symmetric
+    eigendecomposition of a ku x ku Gram; the sketches are seeded, so the result is deterministic.
+    ``steps``, when given, receives the seconds spent in each step (the backend synchronised).
+    """
+    clock = _StepClock(ops, steps)
+    n, h, w, c = batch.shape
+    r1, r2, r3 = _clip(rank, (h, w, c))
+    ku, kv = _sketch_size(r1, h), _sketch_size(r2, w)
+    x = _channels_first(batch) if ops.name == "numpy" else ops.transpose(ops.float32(batch), (0, 1, 3, 2))
+    x_by_height = ops.reshape(x, (n, h, c * w))  # mode-1 unfolding, columns (c, w)
+    x_by_width = ops.reshape(x, (n, h * c, w))  # rows (h, c): contracts the width
+    x = clock("convert", x)
+
+    test = ops.float32(_gaussian(c * w, ku, SEED))
+    y = ops.reshape(ops.matmul(ops.reshape(x, (n * h, c * w)), test), (n, h, ku))  # one product for the chunk
+    u = clock("sketch", ops.cholesky_qr(y, passes=1))  # a plain sketch is well conditioned
     for _ in range(POWER_ITERATIONS):
-        y = ops.qr_q(ops.matmul(a, ops.matmul(_swap(ops, a), y)))
-    return y
+        u = ops.cholesky_qr(ops.matmul(x_by_height, ops.matmul(_swap(ops, x_by_height), u)))
+    u = clock("power", u)
+
+    width = _width_unfolding(ops, x_by_height, u, None, c)  # (n, w, ku*c)
+    v = ops.cholesky_qr(ops.matmul(width, ops.float32(_gaussian(ku * c, kv, SEED + 1))), passes=1)
+    for _ in range(POWER_ITERATIONS):
+        v = ops.cholesky_qr(ops.matmul(width, ops.matmul(_swap(ops, width), v)))
+    v = clock("width", v)
+
+    core = ops.reshape(ops.matmul(_swap(ops, v), width), (n, kv, ku, c))
+    a, b, f = _core_hosvd(ops, core, (r1, r2, r3))
+    u, v = ops.matmul(u, a), ops.matmul(v, b)
+    v = clock("core", v)
+
+    for _ in range(HOOI_SWEEPS):
+        width = _width_unfolding(ops, x_by_height, u, f, c)
+        v = ops.cholesky_qr(ops.matmul(width, ops.matmul(_swap(ops, width), v)))
+        height = _height_unfolding(ops, x_by_width, v, f, c)
+        u = ops.cholesky_qr(ops.matmul(height, ops.matmul(_swap(ops, height), u)))
+    if HOOI_SWEEPS == 0:
+        height = _height_unfolding(ops, x_by_width, v, f, c)
+    u = clock("hooi", u)
+
+    g = ops.reshape(ops.matmul(_swap(ops, u), height), (n, r1 * r3, r2))  # rows (r1, r3)
+    expanded = ops.reshape(ops.matmul(g, _swap(ops, v)), (n, r1, r3, w))
+    if f is not None:
+        expanded = ops.matmul(f[:, None], expanded)  # back to all c channels: (n, r1, c, w)
+    expanded = ops.reshape(ops.transpose(expanded, (0, 1, 3, 2)), (n, r1, w * c))  # the image's (w, c) order
+    if ops.name == "numpy":
+        np.matmul(u, expanded, out=out.reshape(n, h, w * c))
+    else:
+        out[...] = ops.to_numpy(ops.reshape(ops.matmul(u, expanded), (n, h, w, c)))
+    clock("reconstruct", out)
+
+
+class _StepClock:
+    """Adds the seconds since the previous call to ``steps[name]`` (after waiting for the backend); free when None."""
+
+    def __init__(self, ops, steps: dict | None):
+        self.ops, self.steps = ops, steps
+        self.last = time.perf_counter()
+
+    def __call__(self, name: str, result):
+        if self.steps is not None:
+            self.ops.to_numpy(result)  # a GPU runs asynchronously: wait for the step's result
+            now = time.perf_counter()
+            self.steps[name] = self.steps.get(name, 0.0) + now - self.last
+            self.last = now
+        return result
+
+
+def _width_unfolding(ops, x_by_height, u, f, c: int):
+    """Width unfolding (N, W, k*r3) of ``x x1 uᵀ x3 fᵀ``, from x as (N, H, C*W) and u (N, H, k): a transposed view."""
+    n, k = u.shape[0], u.shape[2]
+    t = ops.reshape(ops.matmul(_swap(ops, u), x_by_height), (n, k, c, -1))  # (n, k, c, w)
+    if f is not None:
+        t = ops.matmul(_swap(ops, f)[:, None], t)  # (n, k, r3, w)
+    return _swap(ops, ops.reshape(t, (n, -1, t.shape[3])))
+
+
+def _height_unfolding(ops, x_by_width, v, f, c: int):
+    """Height unfolding (N, H, r3*k) of ``x x2 vᵀ x3 fᵀ``, from x as (N, H*C, W) and v (N, W, k); columns (r3, k)."""
+    n, k = v.shape[0], v.shape[2]
+    t = ops.reshape(ops.matmul(x_by_width, v), (n, -1, c, k))  # (n, h, c, k)
+    if f is not None:
+        t = ops.matmul(_swap(ops, f)[:, None], t)  # (n, h, r3, k)
+    return ops.reshape(t, (n, t.shape[1], -1))
 
 
 def _leading(ops, unfolding, r: int):
     """The r leading left singular vectors (N, m, r) of each small unfolding (N, m, q): top eigenvectors of its Gram."""
     _, vectors = ops.eigh(ops.matmul(unfolding, _swap(ops, unfolding)))
     return vectors[:, :, ::-1][:, :, :r]
-
-
-def _tucker_fast(batch: np.ndarray, rank: tuple[int, int, int]) -> np.ndarray:
-    """Tucker reconstruction of a batch (N, H, W, C) at ``rank``: compress, start on the core, refine, expand.
-
-    1. Height basis u (H x ku) and width basis v (W x kv), ku and kv about twice the ranks, by
-       randomized range finding on the mode-1 and mode-2 unfoldings (:func:`_range_basis`); the
-       width sketch works on x contracted with u, which is small.
-    2. The core ``x x1 uᵀ x2 vᵀ`` (ku x kv x C) holds nearly all of the image's energy; its HOSVD
-       gives the start U = u a (H x r1), V = v b (W x r2) and the channel factor f (C x r3).
-    3. :data:`HOOI_SWEEPS` sweeps of HOOI on the full image, each factor updated by one step of
-       subspace iteration (V ← orth(M₂ M₂ᵀ V), then U likewise).  This finds the last fraction
-       of a percent that the sketch misses where the spectrum is flat (noise, fine texture).
-    4. The reconstruction ``g x1 U x2 V x3 f`` is one batched product into the image's layout.
-
-    Every step is a batched matrix product, a thin QR or a symmetric eigendecomposition of a
-    matrix at most ku x ku; the sketch is seeded, so the result is deterministic.
-    """
-    ops = _ops()
-    n, h, w, c = batch.shape
-    r1, r2, r3 = _clip(rank, (h, w, c))
-    ku, kv = _sketch_size(r1, h), _sketch_size(r2, w)
-    pixels = ops.float32(batch)
-    x = ops.reshape(pixels, (n, h, w * c))  # mode-1 unfolding, (w, c) order: free
-    x_by_width = ops.reshape(ops.transpose(pixels, (0, 1, 3, 2)), (n, h * c, w))  # rows (h, c): contracts the width
-
-    u = _range_basis(ops, x, ops.float32(_gaussian(w * c, ku, SEED)))
-    width = _width_unfolding(ops, x, u, None, w)  # (n, w, ku*c)
-    v = _range_basis(ops, width, ops.float32(_gaussian(ku * c, kv, SEED + 1)))
-    core = ops.reshape(ops.matmul(_swap(ops, v), width), (n, kv, ku, c))
-    a, b, f = _core_hosvd(ops, core, (r1, r2, r3))
-    u, v = ops.matmul(u, a), ops.matmul(v, b)
-    for _ in range(HOOI_SWEEPS):
-        width = _width_unfolding(ops, x, u, f, w)
-        v = ops.qr_q(ops.matmul(width, ops.matmul(_swap(ops, width), v)))
-        height = _height_unfolding(ops, x_by_width, v, f, h)
-        u = ops.qr_q(ops.matmul(height, ops.matmul(_swap(ops, height), u)))
-    if HOOI_SWEEPS == 0:
-        height = _height_unfolding(ops, x_by_width, v, f, h)
-    g = ops.matmul(_swap(ops, u), height)  # (n, r1, r2*r3), columns (r2, r3)
-    g = ops.reshape(ops.transpose(ops.reshape(g, (n, r1, r2, r3)), (0, 1, 3, 2)), (n, r1 * r3, r2))
-    expanded = ops.matmul(g, _swap(ops, v))  # (n, r1*r3, w)
-    expanded = ops.reshape(ops.transpose(ops.reshape(expanded, (n, r1, r3, w)), (0, 1, 3, 2)), (n, r1 * w, r3))
-    if f is not None:
-        expanded = ops.matmul(expanded, _swap(ops, f))  # back to all c channels
-    rec = ops.matmul(u, ops.reshape(expanded, (n, r1, w * c)))
-    return ops.to_numpy(ops.reshape(rec, (n, h, w, c)))
-
-
-def _width_unfolding(ops, x, u, f, w: int):
-    """Width unfolding (N, W, k*r3) of ``x x1 uᵀ x3 fᵀ``, from x as (N, H, W*C) and u (N, H, k)."""
-    n, k = x.shape[0], u.shape[2]
-    t = ops.reshape(ops.matmul(_swap(ops, u), x), (n, k, w, -1))
-    t = _channels(ops, ops.transpose(t, (0, 2, 1, 3)), f)
-    return ops.reshape(t, (n, w, -1))
-
-
-def _height_unfolding(ops, x_by_width, v, f, h: int):
-    """Height unfolding (N, H, k*r3) of ``x x2 vᵀ x3 fᵀ``, from x as (N, H*C, W) and v (N, W, k)."""
-    n, k = x_by_width.shape[0], v.shape[2]
-    t = ops.reshape(ops.matmul(x_by_width, v), (n, h, -1, k))
-    t = _channels(ops, ops.transpose(t, (0, 1, 3, 2)), f)
-    return ops.reshape(t, (n, h, -1))
 
 
 def _core_hosvd(ops, core, rank):
@@ -416,7 +565,7 @@ def _cp_fast(batch: np.ndarray, rank: int) -> np.ndarray:
 
     def svd_start(unfolding):
         """Leading left singular vectors of each (N, m, k) unfolding, padded with seeded random columns if m < rank."""
-        _, vectors = np.linalg.eigh(unfolding @ _swap(_NumpyOps, unfolding))
+        _, vectors = np.linalg.eigh(unfolding @ _swap(np, unfolding))
         vectors = vectors[:, :, ::-1][:, :, :rank]
         missing = rank - vectors.shape[2]
         padding = np.repeat(rng.random((1, vectors.shape[1], missing)), n, axis=0)
@@ -432,7 +581,7 @@ def _cp_fast(batch: np.ndarray, rank: int) -> np.ndarray:
     previous = np.full(n, np.inf)
 
     def gram(m):
-        return _swap(_NumpyOps, m) @ m
+        return _swap(np, m) @ m
 
     for _ in range(CP_MAX_ITER):
         a_new = ((rows_hc @ b).reshape(n, h, c, rank) * f[:, None]).sum(2) @ np.linalg.pinv(gram(b) * gram(f))
