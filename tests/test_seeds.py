@@ -66,6 +66,23 @@ def test_the_same_seed_twice_gives_identical_predictions_and_another_seed_does_n
     assert read_record(record_path(runs["c"], "training"))["params"]["seed"] == 44
 
 
+def test_training_writes_tensorboard_logs_per_epoch(data, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    split, images = data
+    run_dir = train_arm(Config().override(**TINY), "baseline", split, images, tmp_path / "baseline",
+                        model_builder=small_cnn)
+    tags = {}
+    for part in ("train", "validation"):
+        events = EventAccumulator(str(run_dir / layout.LOGS_DIR / part))
+        events.Reload()
+        tags[part] = set(events.Tags()["tensors"])
+    assert {"epoch_loss", "epoch_accuracy", "epoch_auc", "epoch_lr"} <= tags["train"]
+    assert {"epoch_loss", "epoch_accuracy", "epoch_auc"} <= tags["validation"]
+    history = pd.read_csv(run_dir / layout.HISTORY_FILE)
+    assert len(history) == TINY["epochs"] and {"auc", "val_auc", "lr"} <= set(history.columns)
+
+
 def test_seed_folders_keep_the_one_seed_layout_for_the_config_seed(tmp_path):
     assert layout.arm_dir(tmp_path, "tk", 42, 42) == tmp_path / "tk"
     assert layout.arm_dir(tmp_path, "tk", 43, 42) == tmp_path / "seed_43" / "tk"
