@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +74,8 @@ def tiny_study(tmp_path_factory) -> dict:
     the notebooks take them.  The end-to-end, notebook and sweep tests all read this one run, as a
     user's notebooks reuse the arms `tdfake run` finished; the training code itself is tested here
     and in tests/test_train.py.  Read-only: a test that writes into the study (runs `tdfake run`
-    or a notebook again, trains a rank, redraws figures) takes :func:`tiny_study_copy` instead.
+    or a notebook again, trains a rank, redraws figures) takes :func:`tiny_study_copy` (or
+    ``tiny_models.copy_study``) instead; :func:`tiny_study_unchanged` checks a reader.
     """
     from tiny_models import TINY_STUDY, tiny_study_argv
 
@@ -86,30 +86,6 @@ def tiny_study(tmp_path_factory) -> dict:
                  "demo_dir": str(root / "demo")}
     assert main(tiny_study_argv(overrides)) == 0
     return overrides
-
-
-def copy_study(overrides: dict, root: Path) -> dict:
-    """A copy of a study's ``out_dir`` and ``graphs_dir`` under ``root``; the overrides pointing at the copy.
-
-    ``shutil.copytree`` copies with ``copy2``, so every file keeps its modification time and the
-    copy's provenance records (which fingerprint sizes and times) still match: nothing is redone.
-    The demo data (``demo_dir``) is only ever read, and the study's split names its files there,
-    so it is shared, not copied.
-    """
-    copied = dict(overrides)
-    for key in ("out_dir", "graphs_dir"):
-        source = Path(overrides[key])
-        target = root / key
-        if source.exists():
-            shutil.copytree(source, target)
-        copied[key] = str(target)
-    return copied
-
-
-def remove_study(overrides: dict) -> None:
-    """Delete a copy made by :func:`copy_study` (its checkpoints weigh about 1.5 GB)."""
-    for key in ("out_dir", "graphs_dir"):
-        shutil.rmtree(overrides[key], ignore_errors=True)
 
 
 def study_files(overrides: dict) -> dict[str, tuple[int, int]]:
@@ -126,6 +102,8 @@ def study_files(overrides: dict) -> dict[str, tuple[int, int]]:
 @pytest.fixture
 def tiny_study_copy(tiny_study, tmp_path):
     """A private copy of :func:`tiny_study` for a test that writes into it; its overrides (as ``tiny_study``'s)."""
+    from tiny_models import copy_study, remove_study
+
     copied = copy_study(tiny_study, tmp_path / "study")
     yield copied
     remove_study(copied)
@@ -141,18 +119,15 @@ def tiny_study_unchanged(tiny_study):
     assert not changed, f"a read-only test wrote into the shared tiny study: {changed[:10]}"
 
 
-TINY_SWEEP_RANKS = (30, 5)
-"""The ranks of :func:`tiny_sweep`: the tiny study's own rank (reused as it is) and one new rank."""
-
-
 @pytest.fixture(scope="session")
 def tiny_sweep(tiny_study, tmp_path_factory):
-    """A copy of :func:`tiny_study` after `tdfake sweep --ranks 30 5` (trains ``sweep/rank_5``); its overrides.
+    """A copy of :func:`tiny_study` after `tdfake sweep --ranks 30 5` (trains ``sweep/rank_5``).
 
-    Made once per session; read-only like ``tiny_study`` (copy it with :func:`copy_study` to write).
-    ``before`` holds the ``best.keras`` mtimes of the study's own arms as they were before the sweep.
+    A dict: ``overrides`` (as ``tiny_study``'s, pointing at the copy), ``argv`` (the sweep's command
+    line) and ``before`` (the ``best.keras`` mtimes of the study's own arms before the sweep).
+    Made once per session; read-only like ``tiny_study`` (copy it with ``tiny_models.copy_study`` to write).
     """
-    from tiny_models import tiny_study_argv
+    from tiny_models import TINY_SWEEP_RANKS, copy_study, remove_study, tiny_study_argv
 
     from tdfake.cli import main
 

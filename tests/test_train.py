@@ -1,4 +1,9 @@
-"""Training an arm into a run folder, and resuming it, on real image files (tiny: 71 px, 16 + 8 images)."""
+"""Training an arm into a run folder, and resuming it, on real image files (tiny: 71 px, 16 + 8 images).
+
+Xception itself trains only in the ``slow`` tests (one epoch, then a resume checked against an
+uninterrupted run); the refusal and resume logic runs on a one-layer model (``model_builder``),
+in the default lane.
+"""
 
 import json
 import shutil
@@ -8,14 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tdfake import layout
 from tdfake.cli import main
 from tdfake.config import Config
 from tdfake.images import write_rgb
 from tdfake.model import CyclicalLR, load_model
 from tdfake.provenance import ProvenanceMismatch
 from tdfake.train import OPTIMIZERS, compile_model, train_arm
-
-pytestmark = pytest.mark.slow
 
 TINY = dict(image_size=71, batch_size=8, epochs=1, weights=None, head="avg", dense_units=16, dropout=0.0,
             step_size=2, base_lr=1e-4, max_lr=1e-3, clr_mode="exp_range", gamma=0.99, seed=1)
@@ -39,31 +43,39 @@ def tiny_data(tmp_path_factory):
     return split, root
 
 
+def one_layer(cfg: Config) -> keras.Model:
+    """GlobalAveragePooling → Dense(1, sigmoid): trains in well under a second (``model_builder``)."""
+    return keras.Sequential([keras.Input((cfg.image_size, cfg.image_size, 3)), keras.layers.GlobalAveragePooling2D(),
+                             keras.layers.Dense(1, activation="sigmoid")])
+
+
 @pytest.fixture(scope="module")
 def trained_run(tiny_data, tmp_path_factory):
-    """One epoch of the tk arm; the resume test continues it, so see ``fresh_run`` for its first state."""
+    """One epoch of the tk arm on Xception; the resume test continues it."""
     split, root = tiny_data
     run_dir = tmp_path_factory.mktemp("runs") / "tk"
     cfg = Config().override(**TINY)
     train_arm(cfg, "tk", split, root / "images", run_dir)
-    shutil.copytree(run_dir, run_dir.parent / "tk-after-one-epoch")
     return run_dir, cfg
 
 
-@pytest.fixture
-def fresh_run(trained_run):
-    """A copy of ``trained_run`` as its first epoch left it (tests copy it again before changing it)."""
-    return trained_run[0].parent / "tk-after-one-epoch"
+@pytest.fixture(scope="module")
+def small_run(tiny_data, tmp_path_factory):
+    """One epoch of the tk arm on the one-layer model; tests copy it before changing it."""
+    split, root = tiny_data
+    run_dir = tmp_path_factory.mktemp("small") / "tk"
+    train_arm(Config().override(**TINY), "tk", split, root / "images", run_dir, model_builder=one_layer)
+    return run_dir
 
 
+@pytest.mark.slow
 def test_one_epoch_writes_the_run_folder(trained_run, tiny_data):
     run_dir, cfg = trained_run
     for name in ("config.yaml", "split.csv", "history.csv", "best.keras", "last.keras", "run.json"):
         assert (run_dir / name).is_file(), name
-    from tdfake.evaluate import load_run
-
-    run = load_run(run_dir)  # run.json tells evaluation the arm and where its images are
-    assert (run.arm, run.kind) == ("tk", "TK")
+    run = layout.load_run(run_dir)  # run.json tells evaluation the arm, where its images are and the seed
+    assert (run.arm, run.kind, run.seed) == ("tk", "TK", cfg.seed)
+    assert model_parameters(run_dir / "best.keras") > 1_000_000  # Xception, the default model_builder
     assert run.images_root.resolve() == (tiny_data[1] / "images").resolve()
     history = pd.read_csv(run_dir / "history.csv")
     assert len(history) == 1
@@ -77,6 +89,11 @@ def test_one_epoch_writes_the_run_folder(trained_run, tiny_data):
     assert history["lr"][0] == pytest.approx(float(schedule(2)), rel=1e-5)
 
 
+def model_parameters(path) -> int:
+    return int(load_model(path, compile=False).count_params())
+
+
+@pytest.mark.slow
 def test_resume_continues_epochs_and_schedule_via_cli_as_an_uninterrupted_run_would(trained_run, tiny_data,
                                                                                     tmp_path):
     run_dir, cfg = trained_run
@@ -108,33 +125,27 @@ def test_resume_continues_epochs_and_schedule_via_cli_as_an_uninterrupted_run_wo
     keras.backend.clear_session()
 
 
-def test_missing_image_fails_before_training(tiny_data, tmp_path):
-    split, root = tiny_data
-    with pytest.raises(FileNotFoundError, match="OR/REAL/000.png"):
-        train_arm(Config().override(**TINY), "baseline", split, root / "images", tmp_path / "run")
-    assert not (tmp_path / "run").exists()
-    with pytest.raises(ValueError, match="arm must be one of"):
-        train_arm(Config().override(**TINY), "cp", split, root / "images", tmp_path / "run")
-    keras.backend.clear_session()
-
-
-def test_an_existing_run_is_refused_unless_resumed_with_the_same_settings_or_forced(fresh_run, tiny_data, tmp_path,
+def test_an_existing_run_is_refused_unless_resumed_with_the_same_settings_or_forced(small_run, tiny_data, tmp_path,
                                                                                     capsys):
     split, root = tiny_data
     cfg = Config().override(**TINY)
-    run_dir = shutil.copytree(fresh_run, tmp_path / "tk")
+    run_dir = shutil.copytree(small_run, tmp_path / "tk")
     record = json.loads((run_dir / "training.provenance.json").read_text())
     assert record["params"]["arm"] == "tk" and record["params"]["base_lr"] == cfg.base_lr
+    assert record["params"]["seed"] == cfg.seed and "test_sets" not in record["params"]
     made = (run_dir / "last.keras").stat().st_mtime_ns
 
     with pytest.raises(ProvenanceMismatch, match="already holds a trained run.*--resume.*--force"):
-        train_arm(cfg, "tk", split, root / "images", run_dir)
+        train_arm(cfg, "tk", split, root / "images", run_dir, model_builder=one_layer)
     with pytest.raises(ProvenanceMismatch, match=r"base_lr 0.0001 -> 0.0002.*--force"):
-        train_arm(cfg.override(base_lr=2e-4), "tk", split, root / "images", run_dir, resume=True)
+        train_arm(cfg.override(base_lr=2e-4), "tk", split, root / "images", run_dir, resume=True,
+                  model_builder=one_layer)
+    with pytest.raises(ProvenanceMismatch, match=r"seed 1 -> 2.*--force"):  # another training seed
+        train_arm(cfg, "tk", split, root / "images", run_dir, resume=True, seed=2, model_builder=one_layer)
     other_split = split.copy()
     other_split.loc[[0, 16], "split"] = ["val", "train"]  # two real images change sides
     with pytest.raises(ProvenanceMismatch, match="split"):
-        train_arm(cfg, "tk", other_split, root / "images", run_dir, resume=True)
+        train_arm(cfg, "tk", other_split, root / "images", run_dir, resume=True, model_builder=one_layer)
     assert (run_dir / "last.keras").stat().st_mtime_ns == made  # nothing was touched
 
     config = tmp_path / "changed.yaml"
@@ -147,10 +158,46 @@ def test_an_existing_run_is_refused_unless_resumed_with_the_same_settings_or_for
     assert len(err) == 1 and "base_lr" in err[0] and "--force" in err[0]
     assert Config.from_yaml(run_dir / "config.yaml") == cfg  # a refused resume leaves config.yaml alone
 
-    assert main(argv + ["--force"]) == 0  # retrained from scratch with the new settings
+    # a finished run resumed with the same settings is left alone
+    train_arm(cfg, "tk", split, root / "images", run_dir, resume=True, model_builder=one_layer)
+    assert (run_dir / "last.keras").stat().st_mtime_ns == made
+    assert "nothing to do" in capsys.readouterr().out
+
+    # retrained from scratch with the new settings
+    train_arm(cfg.override(base_lr=2e-4), "tk", split, root / "images", run_dir, resume=True, force=True,
+              model_builder=one_layer)
+    assert "--force: retraining from scratch" in capsys.readouterr().out
     assert Config.from_yaml(run_dir / "config.yaml").base_lr == 2e-4
-    assert len(pd.read_csv(run_dir / "history.csv")) == 1
+    assert len(pd.read_csv(run_dir / "history.csv")) == 1 and (run_dir / "last.keras").stat().st_mtime_ns != made
     assert json.loads((run_dir / "training.provenance.json").read_text())["params"]["base_lr"] == 2e-4
+    keras.backend.clear_session()
+
+
+def test_resume_continues_where_history_stopped_and_a_larger_epochs_is_allowed(small_run, tiny_data, tmp_path):
+    split, root = tiny_data
+    cfg = Config().override(**TINY)
+    run_dir = shutil.copytree(small_run, tmp_path / "tk")
+    first = pd.read_csv(run_dir / "history.csv")
+    train_arm(cfg.override(epochs=3), "tk", split, root / "images", run_dir, resume=True, model_builder=one_layer)
+    history = pd.read_csv(run_dir / "history.csv")
+    assert list(history["epoch"]) == [0, 1, 2]
+    pd.testing.assert_frame_equal(history.iloc[:1], first)  # the first epoch's row is kept, not redone
+    model = load_model(run_dir / "last.keras")
+    assert int(model.optimizer.iterations.numpy()) == 6  # 3 epochs x 2 steps: the schedule carried on
+    schedule = CyclicalLR(cfg.base_lr, cfg.max_lr, cfg.step_size, cfg.clr_mode, cfg.gamma)
+    np.testing.assert_allclose(history["lr"], [float(schedule(s)) for s in (2, 4, 6)], rtol=1e-5)
+    assert load_model(run_dir / "best.keras").count_params() == one_layer(cfg).count_params() == 4
+    assert Config.from_yaml(run_dir / "config.yaml").epochs == 3
+    keras.backend.clear_session()
+
+
+def test_missing_image_fails_before_training(tiny_data, tmp_path):
+    split, root = tiny_data
+    with pytest.raises(FileNotFoundError, match="OR/REAL/000.png"):
+        train_arm(Config().override(**TINY), "baseline", split, root / "images", tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ValueError, match="arm must be one of"):
+        train_arm(Config().override(**TINY), "cp", split, root / "images", tmp_path / "run")
     keras.backend.clear_session()
 
 

@@ -9,11 +9,13 @@ informative but imperfect, and check every score the code under test reports aga
 
 :func:`face_split` writes such faces and their split table; :func:`write_run` lays out a run folder
 around a hand-weighted model exactly as `tdfake run` does (``OUT/images/<kind>/``, ``OUT/<arm>/``
-with config.yaml, split.csv, run.json and best.keras), optionally evaluated.
+with config.yaml, split.csv, run.json and best.keras), optionally evaluated.  :func:`copy_study`
+copies a study folder (the tiny study's, for the tests that write into it).
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -155,9 +157,38 @@ TINY_STUDY = {
 40 + 40 demo crops at 128 px, one epoch at Xception's smallest input."""
 
 
+TINY_SWEEP_RANKS = (30, 5)
+"""The ranks of the session's tiny sweep (fixture ``tiny_sweep``): the tiny study's own rank (reused as it
+is) and one new rank."""
+
+
 def tiny_study_argv(overrides: dict, command: str = "run") -> list[str]:
     """``tdfake run`` (or ``sweep``) arguments for the demo config with ``overrides`` as ``--set`` options."""
     argv = [command, "--config", str(ROOT / "configs/demo.yaml")]
     for key, value in overrides.items():
         argv += ["--set", f"{key}={value}"]
     return argv
+
+
+def copy_study(overrides: dict, root: Path) -> dict:
+    """A copy of a study's ``out_dir`` and ``graphs_dir`` under ``root``; the overrides pointing at the copy.
+
+    ``shutil.copytree`` copies with ``copy2``, so every file keeps its modification time and the
+    copy's provenance records (which fingerprint sizes and times) still match: nothing is redone.
+    The demo data (``demo_dir``) is only ever read, and the study's split names its files there,
+    so it is shared, not copied.
+    """
+    copied = dict(overrides)
+    for key in ("out_dir", "graphs_dir"):
+        source = Path(overrides[key])
+        target = root / key
+        if source.exists():
+            shutil.copytree(source, target)
+        copied[key] = str(target)
+    return copied
+
+
+def remove_study(overrides: dict) -> None:
+    """Delete a copy made by :func:`copy_study` (its checkpoints weigh about 1.5 GB)."""
+    for key in ("out_dir", "graphs_dir"):
+        shutil.rmtree(overrides[key], ignore_errors=True)
