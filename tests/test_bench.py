@@ -60,3 +60,30 @@ def test_image_folder_uses_given_data_and_rejects_a_missing_one(tmp_path):
         assert folder == tmp_path
     with pytest.raises(SystemExit, match="not a folder"), _common.image_folder(tmp_path / "missing", 2, 128):
         pass
+
+
+def test_step_flops_count_the_study_rank():
+    """The FLOP table's passes: each product with the full 256 x 256 x 3 image costs 2 x 196,608 x columns."""
+    import bench_tucker
+
+    flops = bench_tucker.step_flops(256, 256, 3, (30, 30, 3))
+    pixels = 256 * 256 * 3
+    assert flops["convert"] == 0
+    assert 2 * pixels * 30 < flops["reconstruct"] < 1.3 * 2 * pixels * 30
+    assert all(value >= 0 for value in flops.values())
+
+
+@pytest.mark.slow
+def test_device_check_without_a_gpu_says_so_and_exits_0():
+    """bench/device_check.sh on a machine without a GPU: one line says so, the CPU rows print, exit status 0."""
+    pytest.importorskip("tensorflow")
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "DEVICE_CHECK_N": "4"}
+    done = subprocess.run(["bash", str(root / "bench" / "device_check.sh")], capture_output=True, text=True,
+                          env=env, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "device check: no GPU visible" in done.stdout
+    for row in ("Tucker tensorly (CPU)", "Tucker fast (CPU, NumPy)", "Xception train float32 (CPU)"):
+        assert row in done.stdout
