@@ -1,19 +1,29 @@
-"""The six notebooks run top to bottom (papermill) on the demo data with tiny settings.
+"""The six notebooks run top to bottom (papermill) on the demo data with tiny settings, in two ways.
 
-They run on the output folder of the session's tiny `tdfake run` (fixture ``tiny_study``), as a
-user runs them after `tdfake run`: 02 reuses the split and images, 03–05 reuse their finished
-arm (training itself is tested in tests/test_train.py and tests/test_study.py), 05 compares and
-draws the figures, 06 reuses the sweep of fixture ``tiny_sweep`` (one new rank and the study's own;
-the sweep itself is tested in tests/test_sweep.py).  Only the notebooks of :data:`READ_ONLY` run on
-the shared study itself, and fail if they write into it; every other one runs on its own copy,
-so no result depends on the order the notebooks run in.
-The helpers they call (:mod:`tdfake.notebook`) are checked here on their own as well.
+*Fresh* (:func:`test_notebook_runs_on_its_own_in_a_fresh_project`): each notebook alone, in a
+project folder of its own holding only ``pyproject.toml``, ``configs/`` and ``notebooks/`` (as a
+fresh clone has them, without ``runs/`` and ``data/``), so a notebook that needs another's
+outputs fails.  It makes its data, split and images and trains what it shows (tiny settings).
+
+*After `tdfake run`* (:func:`test_notebook_runs_top_to_bottom`): on the output folder of the
+session's tiny `tdfake run` (fixture ``tiny_study``), as a user runs them after `tdfake run`: 02
+reuses the split and images, 03–05 reuse their finished arm, 05 compares and draws the figures, 06
+reuses the sweep of fixture ``tiny_sweep`` (one new rank and the study's own; the sweep itself is
+tested in tests/test_sweep.py).  Only the notebooks of :data:`READ_ONLY` run on the shared study
+itself, and fail if they write into it; every other one runs on its own copy, so no result depends
+on the order the notebooks run in.
+
+The helpers they call (:mod:`tdfake.notebook`) and the render tool's clean-up
+(``tools/render_notebooks.py``) are checked here on their own as well.
 """
 
+import importlib.util
+import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from tdfake.config import Config
 from tdfake.notebook import project_root, setup
@@ -25,7 +35,10 @@ NOTEBOOKS = ["01_data_description", "02_tucker_image_creation", "03_baseline", "
              "06_rank_sweep"]
 SWEEP_NOTEBOOK = "06_rank_sweep"
 SWEEP_RANKS = [5, 30]
-"""06's ranks in the test: those of fixture ``tiny_sweep`` (one new rank, and the tiny study's own)."""
+"""06's ranks in the test: those of fixture ``tiny_sweep`` (one new rank, and the tiny study's own), and 06's
+defaults (in a fresh project both train)."""
+FRESH_PROJECT = ("pyproject.toml", "configs", "notebooks")
+"""What a fresh project folder holds: a clone's files the notebooks read, no ``runs/`` and no ``data/``."""
 READ_ONLY = {"01_data_description"}
 """Notebooks that only read the study; the others (02's ``prepare`` rewrites images/skipped.csv, 03–05
 rewrite their arm's config.yaml, 05 the figures, 06 the sweep table) each run on a copy."""
@@ -127,3 +140,84 @@ def test_notebook_runs_top_to_bottom(name, study_for, tmp_path):
     assert figures, f"{name}: no figure was drawn as an image"
     if name == SWEEP_NOTEBOOK:  # the sweep's arms were reused, not trained again
         assert {p: p.stat().st_mtime_ns for p in trained} == trained
+
+
+def executed_outputs(executed: Path) -> tuple[list, str]:
+    """Every code cell's outputs of an executed notebook, and their text (streams, plain text, Markdown) joined."""
+    outputs = [o for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code" for o in c.outputs]
+    text = "\n".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                     + o.get("data", {}).get("text/markdown", "") for o in outputs)
+    return outputs, text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_on_its_own_in_a_fresh_project(name, tmp_path):
+    """Each notebook alone, on its defaults but the tiny settings, in a project folder with nothing made yet."""
+    from tiny_models import TINY_STUDY
+
+    project = tmp_path / "project"
+    project.mkdir()
+    for item in FRESH_PROJECT:
+        source = ROOT / item
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, project / item)
+    executed = tmp_path / f"{name}.ipynb"
+    parameters = {"overrides": dict(TINY_STUDY)}  # no out_dir / demo_dir: the config's, inside the fresh project
+    try:
+        papermill.execute_notebook(
+            str(project / "notebooks" / f"{name}.ipynb"), str(executed), parameters=parameters,
+            cwd=str(project / "notebooks"), kernel_name="python3", progress_bar=False,
+        )
+        assert (project / "data" / "demo").is_dir(), f"{name} did not make the demo data in the fresh project"
+    finally:
+        for made in ("runs", "data"):  # checkpoints: tens of MB per arm
+            shutil.rmtree(project / made, ignore_errors=True)
+    outputs, text = executed_outputs(executed)
+    assert any("image/png" in o.get("data", {}) for o in outputs), f"{name}: no figure was drawn as an image"
+    assert "**Conclusion.**" in text, f"{name}: no conclusion written from its results"
+    assert "Config(" not in text, f"{name}: shows the Config repr"
+    for noise in ("Could not find cuda drivers", "failed call to cuInit", "absl::InitializeLog"):
+        assert noise not in text, f"{name}: TensorFlow's start-up line {noise!r} reached the notebook"
+
+
+# ------------------------------------------------------------------------------------------- render tool
+
+def render_tool():
+    spec = importlib.util.spec_from_file_location("render_notebooks", ROOT / "tools" / "render_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_render_drops_the_injected_parameters_and_keeps_what_differs():
+    book = new_notebook(cells=[
+        new_code_cell('config = "configs/demo.yaml"  # the config\noverrides = {}  # fields',
+                      metadata={"tags": ["parameters"]}),
+        new_code_cell('# Parameters\nconfig = "configs/demo.yaml"\noverrides = {"epochs": 1}\n',
+                      metadata={"tags": ["injected-parameters"]}),
+        new_code_cell("x = 1"),
+    ])
+    tidied = render_tool().tidy(book)
+    assert [c.source for c in tidied.cells[1:]] == ["x = 1"]
+    assert tidied.cells[0].source.splitlines()[-1] == '# rendered with: overrides = {"epochs": 1}'
+    assert "rendered with: config" not in tidied.cells[0].source
+
+
+def test_render_cleans_streams_of_bars_colour_codes_and_tensorflow_start_up(monkeypatch):
+    from tdfake import tf_startup
+
+    monkeypatch.setattr(tf_startup, "has_nvidia_driver", lambda: False)  # the CUDA lines are noise here
+    noisy = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+             "I0000 00:00:1.2 17 cudart_stub.cc:31] "
+             "Could not find cuda drivers on your machine, GPU will not be used.\n"
+             "tdfake images: 0img [00:00, ?img/s]\n"
+             "tdfake images:  50%|#  | 1/2 [00:00<00:00]\rtdfake images: 100%|##| 2/2 [00:01<00:00]\n"
+             "\x1b[1mEpoch 1/5\x1b[0m\n")
+    empty_bar = new_output("stream", name="stderr", text="tdfake images: 0img [00:00, ?img/s]\n")
+    widget = new_output("display_data", data={"text/plain": "tdfake images:   0%|  | 0/80 [00:00<?, ?img/s]",
+                                              "application/vnd.jupyter.widget-view+json": {"model_id": "1"}})
+    cell = new_code_cell("run()", outputs=[new_output("stream", name="stderr", text=noisy), empty_bar, widget])
+    tidied = render_tool().tidy(new_notebook(cells=[cell]))
+    outputs = tidied.cells[0].outputs
+    assert len(outputs) == 1  # the stream that held only an empty bar is gone, and the widget
+    assert outputs[0]["text"] == "tdfake images: 100%|##| 2/2 [00:01<00:00]\nEpoch 1/5\n"

@@ -192,7 +192,8 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
     sets = {"own test split": reports, **(test_sets or {})}
     arms = list(dict.fromkeys(a for group in sets.values() for a in group))
     width = 0.8 / len(arms) if len(sets) > 1 else 0.6
-    fig = Figure(figsize=(4 + 1.3 * len(arms) * (0.8 * len(sets) if len(sets) > 1 else 1), 4))
+    # at least three arms' width: the legend above the bars and the two-line title need it with one or two arms
+    fig = Figure(figsize=(4 + 1.3 * max(len(arms), 3) * (0.8 * len(sets) if len(sets) > 1 else 1), 4.4))
     axes = fig.subplots(1, 2)
     for ax, metric, title in zip(axes, ("accuracy", "auroc"), ("Accuracy (threshold 0.5)", "AUROC")):
         marks = []  # (x, study value) over the own split's bars
@@ -218,6 +219,8 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
                 ax.bar(0, 0, color=_colour(arm, i), alpha=0.8, label=arm_label(arm))  # legend entries for the arms
         else:
             ax.set_xticks(np.arange(len(arms)), [arm_label(a) for a in arms])
+            pad = (max(len(arms), 3) - len(arms)) / 2  # fewer arms: their bars in the middle, as wide as with three
+            ax.set_xlim(-0.5 - pad, len(arms) - 0.5 + pad)
         ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
         ax.set_ylim(0, 1.22)
         ax.set_yticks(np.linspace(0, 1, 6))
@@ -227,7 +230,7 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
         ax.legend(loc="upper center", ncol=3, fontsize=8)
     basis = reports[arms[0]].ci_basis() if len(sets) == 1 else "each set's test groups"
     fig.suptitle(f"Arms on {'the' if len(sets) == 1 else 'each'} test set\n"
-                 f"bars: this run, 95 % CI over {basis}; diamonds: the study's published numbers", fontsize=10)
+                 f"bars: this run, 95 % CI over {basis}\ndiamonds: the study's published numbers", fontsize=10)
     return finish(fig, path)
 
 
@@ -311,7 +314,9 @@ def plot_rank_examples(image: np.ndarray, ranks, method: str = "fast", channels:
     """
 
     ranks = list(ranks)
-    fig = Figure(figsize=(2.2 * (len(ranks) + 1), 4.8))
+    # rows as tall as a column is wide plus two title lines: square images then leave the titles their own space
+    # (with less height the images fill it and the bottom row's titles run over the top row's images)
+    fig = Figure(figsize=(2.2 * (len(ranks) + 1), 2 * 2.2 + 1.1))
     axes = fig.subplots(2, len(ranks) + 1)
     axes[0, 0].imshow(image)
     axes[0, 0].set_title("original (OR)", fontsize=9)

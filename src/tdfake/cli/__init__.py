@@ -20,8 +20,11 @@ import os
 import sys
 from pathlib import Path
 
-# TensorFlow's C++ start-up chatter buries the messages users need; errors still show.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tdfake import tf_startup
+
+# TensorFlow's C++ start-up chatter (CUDA probing on a machine without a GPU) buries the messages
+# users need: dropped from the first `import tensorflow` on, errors kept (see tdfake.tf_startup).
+tf_startup.install()
 
 COMMAND_MODULES = ("images", "data", "training", "evaluation", "study", "compare", "robustness", "explain")
 
