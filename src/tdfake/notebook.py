@@ -192,9 +192,10 @@ def conclude_arm(report: Report, arm: str) -> None:
     where = "inside" if low <= study <= high else ("above" if study > high else "below")
     chosen = report.chosen
     text = (f"**Conclusion.** On {report.n_real} real and {report.n_fake} fake test crops, `{arm}` ({ARMS[arm]}) "
-            f"reaches AUROC {_interval(report.auroc, report.ci['auroc'])} (95 % CI over {report.ci_basis()}) and "
-            f"accuracy {_interval(chosen.metrics.accuracy, report.ci['accuracy_at_chosen'])} at the threshold "
-            f"chosen on {chosen.source} ({chosen.threshold:.3f}); {report.accuracy:.3f} at the study's fixed 0.5. "
+            f"reaches AUROC {_interval(report.auroc, report.ci['auroc'])} and accuracy "
+            f"{_interval(chosen.metrics.accuracy, report.ci['accuracy_at_chosen'])} at the threshold chosen on "
+            f"{chosen.source} ({chosen.threshold:.3f}); {report.accuracy:.3f} at the study's fixed 0.5. The 95 % "
+            f"intervals resample {report.ci_basis()}. "
             f"The study's published AUROC for this arm, {study:.3f} on other data (FaceForensics++ c40), lies {where} "
             "this interval.")
     if high - low > 0.1:
