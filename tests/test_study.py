@@ -1,4 +1,5 @@
-"""The end-to-end job: `tdfake run` on tiny demo settings, its outputs, resume, and bad files."""
+"""The end-to-end job: `tdfake run` on tiny demo settings (a copy of the session's tiny study), its outputs,
+resume, and bad files."""
 
 from pathlib import Path
 
@@ -7,8 +8,10 @@ import pandas as pd
 import pytest
 from tiny_models import tiny_study_argv
 
+from tdfake import layout
 from tdfake.cli import main
 from tdfake.config import Config
+from tdfake.metrics import Report
 from tdfake.study import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,25 +34,43 @@ def test_prepare_leaves_out_unreadable_files_and_records_them(write_images, tmp_
 
 
 @pytest.mark.slow
-def test_run_writes_results_and_graphs_then_resumes(tiny_study, capsys):
-    out, graphs = Path(tiny_study["out_dir"]), Path(tiny_study["graphs_dir"])
-    results = pd.read_csv(out / "results.csv", index_col="arm")
-    assert list(results.index) == ["baseline", "tk", "tk_diff"]
+def test_run_writes_results_and_graphs_then_resumes(tiny_study_copy, capsys):
+    out, graphs = Path(tiny_study_copy["out_dir"]), Path(tiny_study_copy["graphs_dir"])
+    arms = ["baseline", "tk", "tk_diff"]
+    results = pd.read_csv(out / layout.RESULTS_CSV, index_col="arm")
+    assert list(results.index) == arms and list(results.columns[:2]) == ["test_set", "seed"]
+    assert results["test_set"].eq("test").all() and results["seed"].eq(Config().seed).all()
     assert results["auroc"].between(0, 1).all() and (results["study_auroc"] == [0.943, 0.9405, 0.782]).all()
-    text = (out / "results.md").read_text()
-    assert "study" in text and "TOTAL ACCURACY" in text
+    assert "accuracy" not in results.columns and {"accuracy_at_0.5", "accuracy_at_threshold"} <= set(results.columns)
+    for arm in arms:  # the table is the arms' own reports
+        report = Report.from_json(out / arm / layout.REPORT_JSON)
+        assert results.loc[arm, "auroc"] == pytest.approx(report.auroc)
+        assert results.loc[arm, "accuracy_at_threshold"] == pytest.approx(report.chosen.metrics.accuracy)
+        assert results.loc[arm, "threshold"] == pytest.approx(report.chosen.threshold)
+    comparisons = pd.read_csv(out / layout.COMPARISONS_CSV)
+    assert comparisons[["arm_a", "arm_b"]].values.tolist() == [["baseline", "tk"], ["baseline", "tk_diff"],
+                                                               ["tk", "tk_diff"]]
+    for row in comparisons.itertuples():  # Δ = b − a of the arms' own AUROCs
+        assert row.delta_auroc == pytest.approx(results.loc[row.arm_b, "auroc"] - results.loc[row.arm_a, "auroc"])
+    seeds = pd.read_csv(out / layout.SEEDS_CSV)
+    assert seeds["arm"].tolist() == arms and seeds["n_seeds"].eq(1).all()
+    np.testing.assert_allclose(seeds["auroc_mean"], results["auroc"])
+    text = (out / layout.RESULTS_MD).read_text()
+    assert "study" in text and "TOTAL ACCURACY" in text and "## Paired comparisons" in text
     for name in ("comparison.png", "roc.png", "confusion_matrices.png", "learning_rate.png",
                  "tucker_example.png", "history_baseline.png", "history_tk.png", "history_tk_diff.png",
-                 "explain_grid.png"):
+                 "explain_grid.png", "paired_comparisons.png"):
         assert (graphs / name).stat().st_size > 0, name
-    for arm in ("baseline", "tk", "tk_diff"):
-        assert {"predictions.csv", "report.md", "report.json", "best.keras", "run.json"} <= {
+    for arm in arms:
+        assert {"predictions.csv", "report.md", "report.json", "best.keras", "run.json", "logs"} <= {
             p.name for p in (out / arm).iterdir()}
 
-    argv = tiny_study_argv(tiny_study)
-    checkpoints = {arm: (out / arm / "best.keras").stat().st_mtime_ns for arm in ("baseline", "tk", "tk_diff")}
-    assert main(argv) == 0  # a second run resumes: nothing is retrained, the results are the same
+    argv = tiny_study_argv(tiny_study_copy)
+    checkpoints = {arm: (out / arm / "best.keras").stat().st_mtime_ns for arm in arms}
+    reports = {arm: (out / arm / "report.json").stat().st_mtime_ns for arm in arms}
+    assert main(argv) == 0  # a second run resumes: nothing is retrained or evaluated again, the results are the same
     assert {arm: (out / arm / "best.keras").stat().st_mtime_ns for arm in checkpoints} == checkpoints
+    assert {arm: (out / arm / "report.json").stat().st_mtime_ns for arm in reports} == reports
     pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv", index_col="arm"), results)
 
     capsys.readouterr()

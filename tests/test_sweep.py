@@ -8,13 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tiny_models import tiny_study_argv
+from tiny_models import copy_study, remove_study, tiny_study_argv
 
+from tdfake import layout
 from tdfake.cli import main
 from tdfake.config import Config
 from tdfake.images import read_rgb
+from tdfake.layout import read_sweep
 from tdfake.plots import plot_sweep
-from tdfake.sweep import SWEEP_COLUMNS, check_ranks, rank_root, read_sweep
+from tdfake.sweep import SWEEP_COLUMNS, check_ranks, rank_root
 from tdfake.tucker import tk_image
 
 
@@ -25,7 +27,8 @@ def test_ranks_are_checked_and_the_config_rank_lives_in_the_run_folder(tmp_path)
             check_ranks(bad)
     cfg = Config().override(out_dir=str(tmp_path))
     assert rank_root(cfg, 30) == tmp_path  # the study's own rank: `tdfake run`'s arms
-    assert rank_root(cfg, 5) == tmp_path / "sweep" / "rank_5"
+    assert rank_root(cfg, 5) == tmp_path / "sweep" / "rank_5" == layout.sweep_dir(tmp_path) / "rank_5"
+    assert read_sweep(tmp_path) is None  # no sweep yet
 
 
 def test_sweep_figure_draws_each_arm_against_rank_and_the_baseline_band(tmp_path):
@@ -51,24 +54,35 @@ def test_sweep_figure_draws_each_arm_against_rank_and_the_baseline_band(tmp_path
 
 
 @pytest.mark.slow
-def test_sweep_trains_new_ranks_on_the_shared_split_and_reuses_the_run(tiny_study, capsys):
-    out = Path(tiny_study["out_dir"])
+def test_sweep_trains_new_ranks_on_the_shared_split_and_reuses_the_run(tiny_sweep, tmp_path, capsys):
+    out = Path(tiny_sweep["overrides"]["out_dir"])  # `tdfake sweep --ranks 30 5` on a copy of the tiny study
     own = {arm: (out / arm / "best.keras").stat().st_mtime_ns for arm in ("baseline", "tk", "tk_diff")}
-    argv = tiny_study_argv(tiny_study, "sweep") + ["--ranks", "30", "5"]
-    assert main(argv) == 0
-    assert {arm: (out / arm / "best.keras").stat().st_mtime_ns for arm in own} == own  # the run's arms reused
+    assert own == tiny_sweep["before"]  # the run's arms reused, not retrained
 
     table = read_sweep(out)
-    assert list(table.columns) == SWEEP_COLUMNS
+    assert list(table.columns) == SWEEP_COLUMNS and "accuracy" not in SWEEP_COLUMNS
     assert table["arm"].tolist() == ["baseline", "tk", "tk_diff", "tk", "tk_diff"]
     assert [None if pd.isna(r) else int(r) for r in table["rank"]] == [None, 5, 5, 30, 30]
-    for row in table.itertuples():
-        report = json.loads((Path(row.run_dir) / "report.json").read_text())
-        assert row.auroc == pytest.approx(report["auroc"])
-        assert row.threshold == pytest.approx(report["chosen"]["threshold"])
+    assert table["seed"].eq(Config().seed).all()
+    for _, row in table.iterrows():
+        report = json.loads((Path(row["run_dir"]) / "report.json").read_text())
+        assert row["auroc"] == pytest.approx(report["auroc"])
+        assert row["threshold"] == pytest.approx(report["chosen"]["threshold"])
+        assert row["accuracy_at_threshold"] == pytest.approx(report["chosen"]["metrics"]["accuracy"])
+        assert row["accuracy_at_0.5"] == pytest.approx(report["at_study_threshold"]["accuracy"])
     assert Path(table.loc[3, "run_dir"]) == out / "tk"  # rank 30 is the run's own arm
-    rank5 = out / "sweep" / "rank_5"
+    rank5 = layout.sweep_dir(out) / "rank_5"
     assert Path(table.loc[1, "run_dir"]) == rank5 / "tk"
+
+    # each arm at rank 5 against the same arm at the config's rank 30, paired on the test rows
+    compared = pd.read_csv(layout.sweep_dir(out) / layout.SWEEP_COMPARISONS_CSV)
+    assert compared[["arm", "rank_a", "rank_b"]].values.tolist() == [["tk", 30, 5], ["tk_diff", 30, 5]]
+    by = table.assign(rank=table["rank"].astype("Int64")).set_index(["arm", "rank"])["auroc"]
+    for row in compared.itertuples():
+        assert (row.auroc_a, row.auroc_b) == pytest.approx((by[(row.arm, 30)], by[(row.arm, 5)]))
+        assert row.delta_auroc == pytest.approx(by[(row.arm, 5)] - by[(row.arm, 30)])
+        assert row.delta_auroc_ci_low <= row.delta_auroc <= row.delta_auroc_ci_high and 0 <= row.p_auroc <= 1
+        assert row.verdict_auroc in ("higher", "lower", "no detectable difference")
 
     # rank 5 trained on the run's own split, on TK images of rank [5, 5, 3]
     shared = pd.read_csv(out / "split.csv")
@@ -80,12 +94,20 @@ def test_sweep_trains_new_ranks_on_the_shared_split_and_reuses_the_run(tiny_stud
     crop, saved = read_rgb(Path(first["root"]) / first["path"]), read_rgb(rank5 / "images" / "TK" / first["path"])
     off = {r: np.abs(saved.astype(float) - tk_image(crop, (r, r, 3), "fast")).mean() for r in (5, 30)}
     assert off[5] < 2 < off[30]  # rank 5's image, up to the JPEG the demo's format keeps
-    assert (out / "sweep" / "sweep.png").stat().st_size > 0
+    assert (layout.sweep_dir(out) / layout.SWEEP_FIGURE).stat().st_size > 0
 
-    stamps = {arm: (rank5 / arm / "best.keras").stat().st_mtime_ns for arm in ("tk", "tk_diff")}
-    capsys.readouterr()
-    assert main(argv) == 0  # everything finished is reused
-    assert {arm: (rank5 / arm / "best.keras").stat().st_mtime_ns for arm in stamps} == stamps
-    pd.testing.assert_frame_equal(read_sweep(out), table)
-    printed = capsys.readouterr().out
-    assert "[5, 5, 3]" in printed and "accuracy @val threshold [95% CI]" in printed
+    # run again on a copy: everything finished is reused
+    again = copy_study(tiny_sweep["overrides"], tmp_path / "again")
+    try:
+        copy = Path(again["out_dir"])
+        stamps = {arm: (copy / "sweep" / "rank_5" / arm / "best.keras").stat().st_mtime_ns for arm in ("tk", "tk_diff")}
+        capsys.readouterr()
+        assert main(tiny_study_argv(again, "sweep") + ["--ranks", "30", "5"]) == 0
+        assert {arm: (copy / "sweep" / "rank_5" / arm / "best.keras").stat().st_mtime_ns for arm in stamps} == stamps
+        rerun = read_sweep(copy)
+        assert rerun["run_dir"].tolist() == [d.replace(str(out), str(copy), 1) for d in table["run_dir"]]
+        pd.testing.assert_frame_equal(rerun.drop(columns="run_dir"), table.drop(columns="run_dir"))
+        printed = capsys.readouterr().out
+        assert "[5, 5, 3]" in printed and "accuracy @val threshold [95% CI]" in printed
+    finally:
+        remove_study(again)
