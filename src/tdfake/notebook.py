@@ -9,7 +9,7 @@ the notebook runs on.  The arm steps (``arm_data``, ``show_report`` (beside the 
 table), ``show_curves``, ``show_explanations``) are the body of
 ``03_baseline``, ``04_tk`` and ``05_tk_diff``: those three notebooks make the same calls and differ
 only in their ``arm`` parameter.  ``compare_arms`` is the closing comparison of ``05_tk_diff``;
-``show_sweep`` and ``show_rank_examples`` are the body of ``06_rank_sweep``.  Every notebook ends
+``sweep_ranks``, ``show_sweep`` and ``show_rank_examples`` are the body of ``06_rank_sweep``.  Every notebook ends
 with a ``conclude_*`` call: a few sentences written from that notebook's own results, as Markdown.
 
 Importing this module quiets TensorFlow's CUDA-probing start-up lines in the kernel, as the
@@ -42,7 +42,7 @@ from tdfake.results import compare_arms as paired_comparisons
 from tdfake.results import comparisons_markdown, results_table
 from tdfake.split import split_summary
 from tdfake.study import Prepared, data_folder, load_or_make_split, prepare
-from tdfake.sweep import run_sweep, sweep_markdown
+from tdfake.sweep import TUCKER_ARMS, run_sweep, sweep_markdown
 
 
 def project_root(start: str | Path | None = None) -> Path:
@@ -275,6 +275,16 @@ def conclude_comparison(cfg: Config, comparisons: pd.DataFrame) -> None:
 
 
 # --------------------------------------------------------------------------- 06
+
+def sweep_ranks(cfg: Config, ranks, with_own_rank: bool = True) -> list[int]:
+    """``ranks``, sorted, and the config's own rank r when ``with_own_rank`` and its ``tk`` and ``tk_diff`` arms
+    have already finished (after `tdfake run` or notebooks 04 and 05): reused, so it costs no training."""
+    chosen = sorted({int(r) for r in ranks})
+    own = int(cfg.rank[0])
+    if with_own_rank and own not in chosen and set(TUCKER_ARMS) <= set(layout.evaluated_arms(cfg.out_dir)):
+        chosen = sorted([*chosen, own])
+    return chosen
+
 
 def show_sweep(cfg: Config, ranks) -> pd.DataFrame:
     """Train (or reuse) the rank sweep of :mod:`tdfake.sweep`; show its table and figure; return the table."""
