@@ -7,7 +7,8 @@ Rows:
   (TensorFlow), each on N crops, and the GPU path's mean and worst relative error against
   tensorly's on the subsample;
 * Xception training images/s at 256 px, batch 32 (``bench_train``'s step): float32, mixed
-  precision and XLA on the GPU, float32 on the CPU, each against the study's ~54 images/s.
+  precision and XLA on the GPU, float32 on the CPU, each against the study's ~54 images/s
+  (``--train-size`` / ``--train-batch`` shrink it for a CPU-only machine).
 
 Without a GPU it says so in one line and prints the CPU rows only.  The demo generator makes
 the crops (``--data`` names a folder of face crops instead).
@@ -52,7 +53,8 @@ def tucker_rows(batch: np.ndarray, sample: int, gpu: bool) -> list[tuple[str, st
              f"{len(ref_batch)} crops, one at a time")]
     ref_error = tucker.relative_error(ref_batch, reference)
     cpu_rate = _fast_rate(batch, tucker._NumpyOps())
-    rows.append(("Tucker fast (CPU, NumPy)", f"{cpu_rate:.1f}", f"{len(batch)} crops, {tucker._cpu_threads()} threads"))
+    note = f"{len(batch)} crops, chunks of {tucker.CPU_CHUNK} on up to {tucker._cpu_threads()} threads"
+    rows.append(("Tucker fast (CPU, NumPy)", f"{cpu_rate:.1f}", note))
     if gpu:
         gpu_ops = tucker._TensorFlowOps(tf)
         rows.append(("Tucker fast (GPU, TensorFlow)", f"{_fast_rate(batch, gpu_ops):.1f}",
@@ -77,22 +79,22 @@ def _fast_rate(batch: np.ndarray, ops) -> float:
     return _with_ops(ops, lambda: rate(lambda: tucker.tucker_reconstruct(batch), len(batch)))
 
 
-def training_rows(data: Path | None, gpu: bool, steps: int) -> list[tuple[str, str, str]]:
-    """Rows for Xception's train step at 256 px, batch 32: each setting's images/s and its ratio to the study's."""
+def training_rows(data: Path | None, gpu: bool, steps: int, size: int, batch_size: int) -> list[tuple[str, str, str]]:
+    """Rows for Xception's train step (the study's 256 px, batch 32 by default): images/s, ratio to the study's."""
     import tensorflow as tf
     from bench_train import build, load_batch, timed_steps
 
-    x, y = load_batch(data, 256, 32)
+    x, y = load_batch(data, size, batch_size)
     settings = [("float32", False, False, "/GPU:0"), ("mixed precision", True, False, "/GPU:0"),
                 ("XLA (float32)", False, True, "/GPU:0")] if gpu else []
     settings.append(("float32 (CPU)", False, False, "/CPU:0"))
     rows = []
     for name, mixed, xla, device in settings:
         with tf.device(device):
-            model = build(256, 32, mixed, xla, "flatten")
+            model = build(size, batch_size, mixed, xla, "flatten")
             model.train_on_batch(x, y)
             measured = timed_steps(model, x, y, steps)
-        rows.append((f"Xception train {name}", f"{measured:.1f}",
+        rows.append((f"Xception train {name}", f"{measured:.1f}", f"{size} px, batch {batch_size}: "
                      f"{measured / STUDY_IMAGES_PER_SECOND:.2f}x the study's {STUDY_IMAGES_PER_SECOND:.0f}/s"))
     return rows
 
@@ -103,6 +105,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=2000, help="crops for the fast paths (default 2000)")
     parser.add_argument("--sample", type=int, default=100, help="crops for tensorly and the error (default 100)")
     parser.add_argument("--steps", type=int, default=10, help="timed train steps per setting (default 10)")
+    parser.add_argument("--train-size", type=int, default=256, help="training image size (default 256, the study's)")
+    parser.add_argument("--train-batch", type=int, default=32, help="training batch (default 32, the study's)")
     args = parser.parse_args()
     import tensorflow as tf
 
@@ -113,7 +117,7 @@ def main() -> None:
     with image_folder(args.data, n_per_class=max(2, (args.n + 1) // 2), size=256) as folder:
         batch = load_crops(folder, args.n, 256)
         rows = tucker_rows(batch, min(args.sample, len(batch)), bool(gpus))
-        rows += training_rows(args.data, bool(gpus), args.steps)
+        rows += training_rows(args.data, bool(gpus), args.steps, args.train_size, args.train_batch)
     width = max(len(row[0]) for row in rows)
     print(f"{'measure':<{width}}  {'images/s':>9}  note")
     for name, value, note in rows:

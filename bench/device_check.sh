@@ -18,6 +18,8 @@ then
         --set epochs=2 --set per_class=null --set out_dir="$out/paper" --set graphs_dir="$out/paper/graphs"
     echo "device check: done (run outputs in $out/paper)"
 else
-    echo "device check: no GPU visible; CPU rows only, on ${DEVICE_CHECK_N:-64} crops; the paper run is skipped"
-    timeout 300 python bench/device_check.py -n "${DEVICE_CHECK_N:-64}" --sample "${DEVICE_CHECK_N:-64}" --steps 2
+    echo "device check: no GPU visible; CPU rows only, on ${DEVICE_CHECK_N:-64} crops and a 96 px batch of 8;" \
+        "the paper run is skipped"
+    timeout 300 python bench/device_check.py -n "${DEVICE_CHECK_N:-64}" --sample "${DEVICE_CHECK_N:-64}" --steps 2 \
+        --train-size 96 --train-batch 8
 fi

@@ -349,7 +349,10 @@ def _tucker_fast(batch: np.ndarray, rank: tuple[int, int, int]) -> np.ndarray:
     On the CPU the chunks (:data:`CPU_CHUNK` images, small enough to stay in cache) go to as many
     Python threads as BLAS may use, each running single-threaded BLAS: NumPy releases the GIL in
     every product and factorisation, and a chunk per core keeps both cores busy where BLAS alone
-    would spend much of its time waiting in the small products.  On a GPU the chunks run in turn.
+    would spend much of its time waiting in the small products (and, on a busy machine, spinning:
+    OpenBLAS threads on small products slow down many-fold when another process holds a core).
+    A single chunk runs on one thread too, so the result never depends on the thread count.
+    On a GPU the chunks run in turn.
     """
     ops = _ops()
     out = np.empty(batch.shape, dtype=np.float32)
@@ -359,11 +362,15 @@ def _tucker_fast(batch: np.ndarray, rank: tuple[int, int, int]) -> np.ndarray:
         for start in share:
             _tucker_chunk(ops, batch[start:start + ops.chunk], rank, out[start:start + ops.chunk])
 
-    threads = min(len(starts), _cpu_threads()) if ops.name == "numpy" else 1
-    if threads <= 1:
+    allowed = _cpu_threads() if ops.name == "numpy" else 1
+    if allowed <= 1:  # a GPU, or a caller that already runs BLAS on one thread
         run(starts)
-    else:
-        with _blas().limit(limits=1):
+        return out
+    threads = min(len(starts), allowed)
+    with _blas().limit(limits=1):
+        if threads == 1:
+            run(starts)
+        else:
             list(_pool().map(run, [starts[i::threads] for i in range(threads)]))
     return out
 
