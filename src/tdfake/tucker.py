@@ -18,15 +18,17 @@ Two ways to compute the decompositions, chosen by ``method``:
     CP adds ``random_state=42`` (the study left it unseeded, so its CP images were not
     reproducible).
 ``"fast"`` (default)
-    Tucker batched over images, in float32: a seeded randomized sketch (one power iteration)
-    finds height and width bases about twice the rank wide, the image is compressed onto them,
-    and the small core gets an exact HOSVD plus a HOOI sweep (see :func:`_tucker_fast`).
-    Every step is a batched matrix product, a thin QR or a symmetric eigendecomposition of a
-    matrix at most 2 x rank wide, so NumPy's BLAS/LAPACK does the work without per-image
-    Python loops; when TensorFlow is already installed *and* sees a GPU, the same algorithm
-    runs through ``tf.linalg`` on it (TensorFlow is imported only when an NVIDIA device exists,
-    so CPU users never pay its start-up).  Its error stays within 1% of tensorly's random-start
-    HOOI (``bench/bench_tucker.py`` measures both; ``tests/test_tucker.py`` checks it).
+    Tucker batched over images, in float32: a seeded randomized sketch ten columns wider than the
+    rank (one power iteration) finds height and width bases, the image is compressed onto them,
+    the small core gets an exact HOSVD, and two HOOI sweeps on the full image refine it (see
+    :func:`_tucker_chunk`).  At the study's rank [30, 30, 3] no channel factor is computed.
+    Every step is a matrix product, a CholeskyQR of a thin matrix or a symmetric
+    eigendecomposition of a 40 x 40 Gram, on chunks of images shared over threads, so NumPy's
+    BLAS/LAPACK does the work without per-image Python; when TensorFlow is already installed
+    *and* sees a GPU, the same algorithm runs through ``tf.linalg`` on it (TensorFlow is imported
+    only when an NVIDIA device exists, so CPU users never pay its start-up).  Its error stays
+    within 1% of tensorly's random-start HOOI on average and 3% on the worst image
+    (``bench/bench_tucker.py`` measures both; ``tests/test_tucker.py`` checks it).
     CP runs alternating least squares batched in NumPy float64, started from the leading
     singular vectors of the unfoldings (tensorly's ``init='svd'``; the channel factor, having
     only 3 of them for rank 8, is padded with seeded random columns), stopping like tensorly
