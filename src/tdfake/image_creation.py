@@ -129,7 +129,7 @@ def create_images(
 
     options = dict(rank=rank, method=method, size=size, cp_rank=cp_rank, keep_format=image_format is None)
     skipped: list[tuple[str, str]] = []
-    bar = tqdm(total=len(jobs), unit="img", desc="tdfake images", disable=not progress)
+    bar = tqdm(total=len(jobs), unit="img", desc="tdfake images", disable=not progress or not jobs)
     with bar, threadpool_limits(1):
         if workers <= 1 or len(jobs) <= 1:
             skipped = _collect(((job, _process(job, **options)) for job in jobs), bar)
