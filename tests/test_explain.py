@@ -173,8 +173,6 @@ def test_explain_errors_are_one_line(tmp_path, capsys):
     assert len(err) == 1 and f"{tmp_path / 'baseline'}: not a run folder" in err[0]
 
 
-@pytest.mark.xfail(strict=True, reason="layout.find_runs says 'no best.keras' for a folder that holds best.keras "
-                                       "but lacks config.yaml / split.csv (load_run would name the missing file)")
 def test_a_checkpoint_without_its_config_names_the_missing_file(tmp_path, capsys):
     (tmp_path / "baseline").mkdir()
     (tmp_path / "baseline" / "best.keras").write_bytes(b"")

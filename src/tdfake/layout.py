@@ -132,7 +132,7 @@ def find_runs(paths: Iterable[os.PathLike | str]) -> list[Path]:
     """
     runs: list[Path] = []
     for path in map(Path, paths):
-        if is_run(path):
+        if is_run(path) or (path / BEST_CHECKPOINT).is_file():  # a run missing its config: load_run names the file
             runs.append(path)
         elif path.is_dir() and any((path / arm).is_dir() for arm in ARMS):
             finished = finished_arms(path)
