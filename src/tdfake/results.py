@@ -145,10 +145,9 @@ def compare_scored(a: ScoredRows, b: ScoredRows, n_bootstrap: int = 2000, seed: 
     if a.scores.shape[0] != b.scores.shape[0]:
         raise ValueError(f"the arms have {a.scores.shape[0]} and {b.scores.shape[0]} seeds; compare equal sets")
     y, groups = a.labels[ia], a.groups[ia]
-    squeeze = (lambda m: m[0]) if a.scores.shape[0] == 1 else (lambda m: m)
-    auroc = stats.paired_auroc(y, squeeze(a.scores[:, ia]), squeeze(b.scores[:, ib]), groups=groups,
-                               n_bootstrap=n_bootstrap, seed=seed)
-    accuracy = stats.paired_accuracy(y, squeeze(a.decisions[:, ia]), squeeze(b.decisions[:, ib]), groups=groups,
+    # (n_seeds, n_rows) arrays: stats reads one seed's (1, n_rows) as it reads a 1-D array
+    auroc = stats.paired_auroc(y, a.scores[:, ia], b.scores[:, ib], groups=groups, n_bootstrap=n_bootstrap, seed=seed)
+    accuracy = stats.paired_accuracy(y, a.decisions[:, ia], b.decisions[:, ib], groups=groups,
                                      n_bootstrap=n_bootstrap, seed=seed)
     boot = auroc.bootstrap_ci if auroc.bootstrap_ci is not None else (float("nan"), float("nan"))
     return {
