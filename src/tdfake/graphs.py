@@ -40,8 +40,8 @@ def draw_graphs(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None
     the result figures.
     """
     out_dir = Path(out_dir)
-    first = layout.first_run(out_dir, arms)
-    present = [arm for arm in arms if (out_dir / arm / layout.CONFIG_FILE).is_file()]
+    started = layout.started_arms(out_dir, arms)
+    first, present = started[0], [run.name for run in started]
     cfg = Config.from_yaml(first / layout.CONFIG_FILE)
     graphs = Path(graphs_dir) if graphs_dir is not None else Path(cfg.graphs_dir)
     split = read_manifest(first / layout.SPLIT_FILE)
@@ -56,7 +56,7 @@ def draw_graphs(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None
     for arm, history in histories.items():
         if history is not None:
             save("history", lambda p, history=history, arm=arm: plots.plot_history(history, arm, p), arm=arm)
-    history = histories[first.name] if first.name in histories else None
+    history = histories[first.name]
     if history is not None:
         steps = math.ceil(int((split["split"] == "train").sum()) / int(cfg.batch_size))
         save("learning_rate", lambda p: plots.plot_learning_rate(cfg, len(history) * steps + 1, history, steps, p))

@@ -146,12 +146,13 @@ def find_runs(paths: Iterable[os.PathLike | str]) -> list[Path]:
     return runs
 
 
-def first_run(out_dir: os.PathLike | str, arms: Iterable[str] = tuple(ARMS)) -> Path:
-    """The first arm folder of a study that holds a config (any arm that started training)."""
-    for arm in arms:
-        if (Path(out_dir) / arm / CONFIG_FILE).is_file():
-            return Path(out_dir) / arm
-    raise FileNotFoundError(f"{out_dir}: no run folders ({', '.join(arms)}); run `tdfake run` or `tdfake train` first")
+def started_arms(out_dir: os.PathLike | str, arms: Iterable[str] = tuple(ARMS)) -> list[Path]:
+    """The arm folders of a study that hold a config (arms that started training), in the study's order."""
+    started = [Path(out_dir) / arm for arm in arms if (Path(out_dir) / arm / CONFIG_FILE).is_file()]
+    if not started:
+        raise FileNotFoundError(f"{out_dir}: no run folders ({', '.join(arms)}); "
+                                "run `tdfake run` or `tdfake train` first")
+    return started
 
 
 def test_set_dir(out_dir: os.PathLike | str, name: str) -> Path:
