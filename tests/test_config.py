@@ -65,6 +65,7 @@ def test_rooted_moves_only_relative_folders(tmp_path):
     ("resize_method", "cubic", "nearest, bilinear"),
     ("fill_mode", "mirror", "nearest, constant, reflect, wrap"),
     ("head", "max", "flatten, avg"),
+    ("backbone", "resnet", "xception, small_cnn"),
     ("clr_mode", "cosine", "triangular, triangular2, exp_range"),
     ("optimizer", "nadam", "adam, adamw, sgd, rmsprop"),
     ("image_format", "gif", "None, png, jpg"),
@@ -113,3 +114,9 @@ def test_choices_match_the_modules_that_use_them():
     assert CHOICES["clr_mode"] == model.CyclicalLR.MODES
     assert set(CHOICES["fill_mode"]) == set(pipeline._BORDERS)
     assert set(CHOICES["optimizer"]) == set(train.OPTIMIZERS)
+
+
+def test_small_cnn_with_imagenet_weights_is_refused_when_the_config_is_built():
+    with pytest.raises(ConfigError, match="backbone=small_cnn.*no ImageNet weights.*weights: null"):
+        Config().override(backbone="small_cnn")  # the default weights are ImageNet's
+    assert Config().override(backbone="small_cnn", weights=None).backbone == "small_cnn"

@@ -1,4 +1,4 @@
-"""The Xception builder (tiny inputs, no network) and the cyclical learning-rate schedule."""
+"""The Xception and small-CNN builders (tiny inputs, no network) and the cyclical learning-rate schedule."""
 
 import keras
 import numpy as np
@@ -8,6 +8,8 @@ from tdfake.model import (
     XCEPTION_NOTOP_FILE,
     CyclicalLR,
     WeightsUnavailableError,
+    build_model,
+    build_small_cnn,
     build_xception,
     load_model,
 )
@@ -120,3 +122,28 @@ def test_schedule_saves_and_reloads_with_the_model(tmp_path):
 def test_schedule_rejects_unknown_mode():
     with pytest.raises(ValueError, match="mode must be one of"):
         CyclicalLR(mode="cosine")
+
+
+def test_small_cnn_has_the_same_heads_and_reloads_its_own_weights(tmp_path):
+    model = build_model("small_cnn", 32, None, "avg", 16, 0.3, bn_momentum=0.9)
+    assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 1)
+    assert [layer.name for layer in model.layers[-4:]] == ["avg_pool", "fc", "dropout", "p_fake"]
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 3 and all(layer.momentum == 0.9 for layer in norms)
+    assert model.count_params() < 50_000
+    flat = build_small_cnn(32, head="flatten", dense_units=0)
+    assert [layer.name for layer in flat.layers[-2:]] == ["flatten", "p_fake"]
+    path = tmp_path / "small.weights.h5"
+    model.save_weights(path)
+    again = build_model("small_cnn", 32, path, "avg", 16, 0.3, bn_momentum=0.9)
+    x = np.random.default_rng(0).uniform(size=(2, 32, 32, 3))
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_small_cnn_refuses_imagenet_and_unknown_backbones_are_named():
+    with pytest.raises(WeightsUnavailableError, match="no ImageNet weights.*weights: null"):
+        build_small_cnn(32, weights="imagenet")
+    with pytest.raises(ValueError, match="at least 8 px"):
+        build_small_cnn(4)
+    with pytest.raises(ValueError, match="backbone must be one of"):
+        build_model("resnet", 71, None, "avg", 0, 0.0)

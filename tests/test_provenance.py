@@ -91,6 +91,22 @@ def test_images_refuse_other_parameters_unless_replacing(write_images, tmp_path)
     assert json.loads((out / "OR.provenance.json").read_text())["params"]["image_format"] is None
 
 
+def test_images_of_another_tucker_implementation_are_made_anew(write_images, tmp_path, monkeypatch):
+    """The record names what computed the images; a changed fast path (FAST_VERSION) does not reuse them."""
+    from tdfake import tucker
+
+    src = write_images(NAMES[:2], size=40)
+    out = tmp_path / "out"
+    create_images(src, out, kinds=("OR", "TK"), rank=(30, 30, 3), method="fast", progress=False)
+    record = json.loads((out / "TK.provenance.json").read_text())["params"]
+    assert record["implementation"] == f"fast-{tucker.FAST_VERSION}" == tucker.implementation("fast")
+    assert "implementation" not in json.loads((out / "OR.provenance.json").read_text())["params"]
+    assert tucker.implementation("tensorly").startswith("tensorly-")
+    monkeypatch.setattr(tucker, "FAST_VERSION", tucker.FAST_VERSION + 1)
+    with pytest.raises(provenance.ProvenanceMismatch, match=r"implementation fast-\d+ -> fast-\d+.*--force"):
+        create_images(src, out, kinds=("OR", "TK"), rank=(30, 30, 3), method="fast", progress=False)
+
+
 def test_images_cli_refuses_in_one_line_and_force_remakes(write_images, tmp_path, capsys):
     src = write_images(NAMES[:2], size=40)
     out = tmp_path / "out"

@@ -94,8 +94,9 @@ def test_seed_folders_keep_the_one_seed_layout_for_the_config_seed(tmp_path):
 
 
 def test_every_config_field_is_classified_and_training_fields_are_exactly_the_marked_ones():
-    marked = {f.name for f in dataclasses.fields(Config) if f.metadata in (TRAINING, TUCKER)}
-    assert set(training_fields("OR")) == {f.name for f in dataclasses.fields(Config) if f.metadata == TRAINING}
+    affects = {f.name: f.metadata.get("affects") for f in dataclasses.fields(Config)}
+    marked = {name for name, what in affects.items() if what in (TRAINING["affects"], TUCKER["affects"])}
+    assert set(training_fields("OR")) == {name for name, what in affects.items() if what == TRAINING["affects"]}
     assert set(training_fields("TK")) == marked
     evaluation_or_place = {"name", "out_dir", "graphs_dir", "data_dir", "demo_dir", "test_sets", "workers", "epochs",
                            "mixed_precision", "xla", "seeds", "deterministic", "threshold", "margin"}
@@ -113,7 +114,8 @@ def test_evaluation_settings_and_places_do_not_change_the_training_fingerprint(d
     assert training_params(cfg.override(**change), "tk", split) == training_params(cfg, "tk", split)
 
 
-@pytest.mark.parametrize("change", [{"image_size": 32}, {"base_lr": 1e-4}, {"rank": [5, 5, 3]}, {"seed": 8}])
+@pytest.mark.parametrize("change", [{"image_size": 32}, {"base_lr": 1e-4}, {"rank": [5, 5, 3]}, {"seed": 8},
+                                    {"backbone": "small_cnn", "weights": None}])
 def test_training_settings_change_it(data, change):
     split, _ = data
     cfg = Config().override(**TINY)

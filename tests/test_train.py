@@ -173,6 +173,31 @@ def test_an_existing_run_is_refused_unless_resumed_with_the_same_settings_or_for
     keras.backend.clear_session()
 
 
+def test_a_record_from_before_a_field_existed_matches_and_other_tk_images_do_not(small_run, tiny_data, tmp_path):
+    """``backbone`` came later (an old record lacks it: xception); images from another Tucker path retrain."""
+    split, root = tiny_data
+    cfg = Config().override(**TINY)
+    run_dir = shutil.copytree(small_run, tmp_path / "tk")
+    record_file = run_dir / "training.provenance.json"
+    record = json.loads(record_file.read_text())
+    assert record["params"]["backbone"] == "xception"
+    del record["params"]["backbone"]
+    record_file.write_text(json.dumps(record))
+    made = (run_dir / "last.keras").stat().st_mtime_ns
+    train_arm(cfg, "tk", split, root / "images", run_dir, resume=True, model_builder=one_layer)  # still matches
+    assert (run_dir / "last.keras").stat().st_mtime_ns == made
+    with pytest.raises(ProvenanceMismatch, match="backbone xception -> small_cnn"):
+        train_arm(cfg.override(backbone="small_cnn"), "tk", split, root / "images", run_dir, resume=True)
+
+    images = tmp_path / "images"
+    shutil.copytree(root / "images", images)
+    made_by = {"step": "TK", "params": {"implementation": "fast-1"}}
+    (images / "TK.provenance.json").write_text(json.dumps(made_by))
+    with pytest.raises(ProvenanceMismatch, match="tucker_implementation null -> fast-1"):
+        train_arm(cfg, "tk", split, images, run_dir, resume=True, model_builder=one_layer)
+    assert (run_dir / "last.keras").stat().st_mtime_ns == made
+
+
 def test_resume_continues_where_history_stopped_and_a_larger_epochs_is_allowed(small_run, tiny_data, tmp_path):
     split, root = tiny_data
     cfg = Config().override(**TINY)

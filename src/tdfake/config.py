@@ -32,6 +32,7 @@ CHOICES: dict[str, tuple] = {
     "resize_method": ("nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5", "gaussian",
                       "mitchellcubic"),  # tf.image.resize
     "fill_mode": ("nearest", "constant", "reflect", "wrap"),  # tdfake.pipeline
+    "backbone": ("xception", "small_cnn"),  # tdfake.model.BACKBONES
     "head": ("flatten", "avg"),  # tdfake.model.HEADS
     "optimizer": ("adam", "adamw", "sgd", "rmsprop"),  # tdfake.train.OPTIMIZERS
     "clr_mode": ("triangular", "triangular2", "exp_range"),  # tdfake.model.CyclicalLR.MODES
@@ -42,6 +43,9 @@ TRAINING = {"affects": "training"}
 """Field metadata: the field changes what is trained (part of a trained arm's fingerprint)."""
 TUCKER = {"affects": "tucker"}
 """Field metadata: the field changes the TK / TK_diff images, and so those arms, not the baseline."""
+BEFORE_FIELD = "before_field"
+"""Field metadata key: the value every run made before the training field existed was made with, so a
+fingerprint recorded then still matches a run that uses it (see :func:`recorded_as_now`)."""
 
 _TEST_SET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 """Test set names become folder names."""
@@ -51,6 +55,20 @@ def training_fields(arm_kind: str) -> tuple[str, ...]:
     """The config fields a trained arm of image kind ``arm_kind`` (OR / TK / TK_diff) depends on."""
     wanted = ("training",) if arm_kind == "OR" else ("training", "tucker")
     return tuple(f.name for f in dataclasses.fields(Config) if f.metadata.get("affects") in wanted)
+
+
+def recorded_as_now(recorded: dict) -> dict:
+    """A recorded training fingerprint with the training fields added since it was written filled in.
+
+    A field absent from an old record gets its :data:`BEFORE_FIELD` value (what every run made
+    before the field existed used), so adding a field never marks older runs as trained otherwise;
+    a field without that metadata stays absent, and its absence then counts as a difference.
+    """
+    filled = dict(recorded)
+    for f in dataclasses.fields(Config):
+        if BEFORE_FIELD in f.metadata and f.name not in filled:
+            filled[f.name] = f.metadata[BEFORE_FIELD]
+    return filled
 
 
 class ConfigError(ValueError):
@@ -111,6 +129,8 @@ class Config:
     fill_mode: str = field(default="nearest", metadata=TRAINING)
 
     # model
+    # "xception" (the study) or "small_cnn" (three conv blocks: a smoke-run stand-in that traces in a second)
+    backbone: str = field(default="xception", metadata={**TRAINING, BEFORE_FIELD: "xception"})
     # "imagenet", None, or a local .h5 / .weights.h5 file
     weights: str | None = field(default="imagenet", metadata=TRAINING)
     head: str = field(default="flatten", metadata=TRAINING)  # "flatten" (the study), "avg" (global average pooling)
@@ -202,6 +222,9 @@ class Config:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be true or false")
 
     def _check_weights(self) -> None:
+        if self.weights == "imagenet" and self.backbone == "small_cnn":
+            raise ConfigError("weights='imagenet' with backbone=small_cnn: that backbone has no ImageNet weights; "
+                              "set weights: null, or backbone: xception")
         if self.weights in ("imagenet", None):
             return
         if not (isinstance(self.weights, str) and Path(self.weights).is_file()):

@@ -152,12 +152,13 @@ def create_images(
 
 def kind_params(kind: str, src: Path, rank: tuple[int, ...], method: str, image_format: str | None,
                 size: int | None, cp_rank: int) -> dict:
-    """The parameters one kind's images depend on (OR: none of the decompositions')."""
+    """The parameters one kind's images depend on (OR: none of the decompositions'; the others also the
+    implementation that computed them, :func:`tdfake.tucker.implementation`, so a changed fast path remakes them)."""
     params = {"source": str(Path(src).resolve()), "image_format": image_format, "size": size}
     if kind in TUCKER_KINDS:
-        params.update(rank=list(rank), method=method)
+        params.update(rank=list(rank), method=method, implementation=tucker.implementation(method))
     elif kind in CP_KINDS:
-        params.update(cp_rank=int(cp_rank), method=method)
+        params.update(cp_rank=int(cp_rank), method=method, implementation=tucker.implementation(method))
     return params
 
 

@@ -3,6 +3,10 @@
 * :func:`build_xception` — Keras ``Xception(include_top=False)``, every layer trainable, then the
   study's head ``Flatten → Dense(256, relu) → Dense(1, sigmoid)`` (or global average pooling and
   dropout, better suited to small data trained from scratch).
+* :func:`build_small_cnn` — three convolution blocks under the same heads: a stand-in backbone that
+  builds and traces in about a second where Xception takes ~20 s on a CPU, for smoke runs of the
+  whole pipeline (the test suite's); not a detector to report.
+* :func:`build_model` — the configured backbone (``BACKBONES``) by name.
 * :class:`CyclicalLR` — the cyclical learning rate (Smith 2017) the study pasted in as a Keras 2
   callback, rewritten as a ``LearningRateSchedule`` so the optimizer evaluates it every batch and
   it is saved and reloaded with the model.
@@ -25,6 +29,8 @@ XCEPTION_NOTOP_URL = (
 )
 XCEPTION_NOTOP_MD5 = "b0042744bf5b25fce3cb969f33bebb97"
 HEADS = ("flatten", "avg")
+SMALL_CNN_FILTERS = (16, 32, 64)
+"""Filters of :func:`build_small_cnn`'s three Conv-BN-ReLU-MaxPool blocks."""
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -56,13 +62,13 @@ def imagenet_weights_path() -> Path:
         ) from None
 
 
-def _check_head(head: str, image_size: int) -> None:
+def _check_head(head: str, image_size: int, min_size: int = MIN_IMAGE_SIZE, backbone: str = "Xception") -> None:
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}")
-    if int(image_size) < MIN_IMAGE_SIZE:
+    if int(image_size) < min_size:
         raise ValueError(
-            f"image_size {image_size} is too small: Xception needs at least {MIN_IMAGE_SIZE} px; "
-            f"set image_size to {MIN_IMAGE_SIZE} or more"
+            f"image_size {image_size} is too small: {backbone} needs at least {min_size} px; "
+            f"set image_size to {min_size} or more"
         )
 
 
@@ -97,14 +103,7 @@ def build_xception(image_size: int, weights: str | os.PathLike | None = "imagene
         for layer in base.layers:
             if isinstance(layer, layers.BatchNormalization):
                 layer.momentum = float(bn_momentum)
-    x = layers.Flatten(name="flatten")(base.output) if head == "flatten" else \
-        layers.GlobalAveragePooling2D(name="avg_pool")(base.output)
-    if dense_units:
-        x = layers.Dense(int(dense_units), activation="relu", name="fc")(x)
-    if dropout:
-        x = layers.Dropout(float(dropout), name="dropout")(x)
-    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="p_fake")(x)
-    model = keras.Model(inputs, outputs, name=f"xception_{head}")
+    model = keras.Model(inputs, _head(base.output, head, dense_units, dropout), name=f"xception_{head}")
     if base_weights is not None:
         base.load_weights(base_weights)
     elif local_file is not None:
@@ -129,6 +128,61 @@ def _load_local_weights(model: keras.Model, base: keras.Model, path: Path) -> No
         f"{path}: cannot load as this model's weights ({errors[0]}) nor as Xception no-top weights "
         f"({errors[1]}); check the file, the image size and the head settings"
     )
+
+
+def _head(features, head: str, dense_units: int, dropout: float):
+    """The classifier on a backbone's feature map: flatten or average-pool, optional Dense + dropout, P(fake)."""
+    x = layers.Flatten(name="flatten")(features) if head == "flatten" else \
+        layers.GlobalAveragePooling2D(name="avg_pool")(features)
+    if dense_units:
+        x = layers.Dense(int(dense_units), activation="relu", name="fc")(x)
+    if dropout:
+        x = layers.Dropout(float(dropout), name="dropout")(x)
+    return layers.Dense(1, activation="sigmoid", dtype="float32", name="p_fake")(x)
+
+
+def build_small_cnn(image_size: int, weights: str | os.PathLike | None = None, head: str = "avg",
+                    dense_units: int = 64, dropout: float = 0.0, bn_momentum: float | None = None) -> keras.Model:
+    """Three Conv(3×3)-BatchNorm-ReLU-MaxPool blocks (:data:`SMALL_CNN_FILTERS`) under :func:`build_xception`'s heads.
+
+    Why: Xception's train step takes ~20 s to trace on a CPU before its first batch, which is most
+    of a smoke run on a few dozen crops; this backbone traces in about a second, so a whole study
+    (data, images, three arms, evaluation, figures) can be checked in a minute.  It is a stand-in
+    for checking the pipeline, not a detector whose numbers mean anything.  ``weights``: ``None``
+    (random init) or a weights file of a model this function built (``model.save_weights``); there
+    are no ImageNet weights for it.
+    """
+    _check_head(head, image_size, min_size=2 ** len(SMALL_CNN_FILTERS), backbone="small_cnn")
+    if weights == "imagenet":
+        raise WeightsUnavailableError("backbone small_cnn has no ImageNet weights; set `weights: null` "
+                                      "(or a .weights.h5 file of a small_cnn model), or use backbone xception")
+    inputs = keras.Input((int(image_size), int(image_size), 3), name="image")
+    x = inputs
+    for block, filters in enumerate(SMALL_CNN_FILTERS, start=1):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{block}_conv")(x)
+        x = layers.BatchNormalization(momentum=0.99 if bn_momentum is None else float(bn_momentum),
+                                      name=f"block{block}_bn")(x)
+        x = layers.Activation("relu", name=f"block{block}_act")(x)
+        x = layers.MaxPooling2D(name=f"block{block}_pool")(x)
+    model = keras.Model(inputs, _head(x, head, dense_units, dropout), name=f"small_cnn_{head}")
+    if weights is not None:
+        path = Path(weights)
+        if not path.is_file():
+            raise WeightsUnavailableError(f"{path}: no such weights file; pass a small_cnn model's .weights.h5, or null")
+        model.load_weights(str(path))
+    return model
+
+
+BACKBONES = {"xception": build_xception, "small_cnn": build_small_cnn}
+"""Backbones by config name (``backbone``): each takes (image_size, weights, head, dense_units, dropout, bn_momentum)."""
+
+
+def build_model(backbone: str, image_size: int, weights: str | os.PathLike | None, head: str, dense_units: int,
+                dropout: float, bn_momentum: float | None = None) -> keras.Model:
+    """The binary real/fake classifier on the named backbone (:data:`BACKBONES`); output P(fake)."""
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone must be one of {sorted(BACKBONES)}, got {backbone!r}")
+    return BACKBONES[backbone](image_size, weights, head, dense_units, dropout, bn_momentum=bn_momentum)
 
 
 @keras.saving.register_keras_serializable(package="tdfake")

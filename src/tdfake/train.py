@@ -56,8 +56,8 @@ import pandas as pd
 import tensorflow as tf
 
 from tdfake import layout, provenance
-from tdfake.config import ARMS, Config, training_fields
-from tdfake.model import CyclicalLR, build_xception, load_model
+from tdfake.config import ARMS, Config, recorded_as_now, training_fields
+from tdfake.model import CyclicalLR, build_model, load_model
 from tdfake.pipeline import make_dataset
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
@@ -65,7 +65,7 @@ OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "s
 """``cfg.optimizer`` -> Keras optimizer class (Keras' defaults but the cyclical learning rate); the study: adam."""
 
 ModelBuilder = Callable[[Config], keras.Model]
-"""Builds the untrained model of a run from its config (default: :func:`xception_for`)."""
+"""Builds the untrained model of a run from its config (default: :func:`model_for`)."""
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -108,23 +108,30 @@ def compile_model(model: keras.Model, cfg: Config, optimizer: keras.optimizers.O
     )
 
 
-def xception_for(cfg: Config) -> keras.Model:
-    """The study's model for a config: Xception with the configured head and weights."""
-    return build_xception(cfg.image_size, cfg.weights, cfg.head, cfg.dense_units, cfg.dropout,
-                          bn_momentum=cfg.bn_momentum)
+def model_for(cfg: Config) -> keras.Model:
+    """The untrained model of a config: its backbone (the study's Xception by default), head and weights."""
+    return build_model(cfg.backbone, cfg.image_size, cfg.weights, cfg.head, cfg.dense_units, cfg.dropout,
+                       bn_momentum=cfg.bn_momentum)
 
 
-def training_params(cfg: Config, arm: str, split_df: pd.DataFrame, seed: int | None = None) -> dict:
+def training_params(cfg: Config, arm: str, split_df: pd.DataFrame, seed: int | None = None,
+                    images_root: os.PathLike | str | None = None) -> dict:
     """What a run's result depends on: the training fields of the config, the arm, the training seed
     and a fingerprint of its split.
 
     Exactly the fields :func:`tdfake.config.training_fields` names for the arm's image kind (the
     baseline's OR images do not depend on the Tucker settings); ``seed`` replaces ``cfg.seed``
     (with one seed they are the same).  Places, speed switches and evaluation settings are not in
-    it, so changing them never asks for retraining.
+    it, so changing them never asks for retraining.  A TK / TK_diff arm trained on ``images_root``
+    also records the implementation its images' record names (``tucker_implementation``), so images
+    remade by a changed Tucker path make the arm train anew instead of resuming on other images.
     """
-    settings = {key: getattr(cfg, key) for key in training_fields(ARMS[arm])}
+    kind = ARMS[arm]
+    settings = {key: getattr(cfg, key) for key in training_fields(kind)}
     settings["seed"] = int(cfg.seed if seed is None else seed)
+    if kind != "OR" and images_root is not None:
+        record = provenance.read_record(provenance.record_path(Path(images_root), kind))
+        settings["tucker_implementation"] = record["params"].get("implementation") if record else None
     columns = [c for c in ("path", "label", "group", "split") if c in split_df.columns]
     return {**settings, "arm": arm, "split": provenance.table_fingerprint(split_df, columns)}
 
@@ -147,7 +154,8 @@ def _check_existing_run(run_dir: Path, params: dict, resume: bool, force: bool) 
     else:
         # A recorded field that is no longer a training field (e.g. test_sets, recorded by older
         # versions) cannot make the run differ; a training field missing from the record does.
-        recorded = {key: value for key, value in record["params"].items() if key in params}
+        # A field added since the record was written counts as its pre-existing value (recorded_as_now).
+        recorded = {key: value for key, value in recorded_as_now(record["params"]).items() if key in params}
         changed = provenance.differences(recorded, params)
         if not changed:
             return True
@@ -160,7 +168,7 @@ def _check_existing_run(run_dir: Path, params: dict, resume: bool, force: bool) 
 
 def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.PathLike | str | None,
               run_dir: os.PathLike | str, resume: bool = False, force: bool = False, seed: int | None = None,
-              model_builder: ModelBuilder = xception_for) -> Path:
+              model_builder: ModelBuilder = model_for) -> Path:
     """Train ``arm`` on the ``train`` rows of ``split_df``, validate on ``val``; returns ``run_dir``.
 
     Images are ``images_root/<kind>/<path>`` (``kind`` = ``ARMS[arm]``), or ``root/path`` of each
@@ -177,7 +185,7 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
     run_dir = Path(run_dir)
     history_csv, best, last = (run_dir / layout.HISTORY_FILE, run_dir / layout.BEST_CHECKPOINT,
                                run_dir / layout.LAST_CHECKPOINT)
-    params = training_params(cfg, arm, split_df, seed)
+    params = training_params(cfg, arm, split_df, seed, images_root)
     continuing = _check_existing_run(run_dir, params, resume, force)
     done = completed_epochs(history_csv) if continuing and last.is_file() else 0
     if continuing and done >= cfg.epochs:

@@ -71,11 +71,27 @@ SEED = constants.SEED
 SKETCH_OVERSAMPLING = 10  # sketch columns per mode beyond the rank (bench_tucker and test_tucker check the error)
 POWER_ITERATIONS = 1  # power iterations of the randomized range finder
 HOOI_SWEEPS = 2  # subspace-iteration HOOI sweeps on the full image after the core's HOSVD (noisy images need 2)
+FAST_VERSION = 2
+"""Version of the fast path's output: raised with every change that alters the images it makes (sketch
+width, sweeps, precision, chunking).  Image folders record it (:func:`implementation`), so TK / TK_diff
+images made by another version, and the arms trained on them, are made anew rather than reused.
+Version 2: the rebuilt path of f27ae2c (no channel factor, CholeskyQR2, two HOOI sweeps)."""
 CPU_CHUNK = 8  # images per chunk on the CPU: a chunk's arrays stay in cache; chunks share out over threads
 GPU_CHUNK = 256  # images per chunk on a GPU: large batched products, a few hundred MB of memory
 
 
 # --------------------------------------------------------------------------- the study's formulas
+
+def implementation(method: str) -> str:
+    """What computes a method's decompositions: ``"fast-<FAST_VERSION>"`` or ``"tensorly-<its version>"``."""
+    if method == "fast":
+        return f"fast-{FAST_VERSION}"
+    if method == "tensorly":
+        from importlib.metadata import version
+
+        return f"tensorly-{version('tensorly')}"
+    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
 
 def to_image(t: np.ndarray) -> np.ndarray:
     """The study's stretch to uint8: ``(t - t.min()) / max * 255``, truncated.
