@@ -168,13 +168,15 @@ def build_small_cnn(image_size: int, weights: str | os.PathLike | None = None, h
     if weights is not None:
         path = Path(weights)
         if not path.is_file():
-            raise WeightsUnavailableError(f"{path}: no such weights file; pass a small_cnn model's .weights.h5, or null")
+            raise WeightsUnavailableError(f"{path}: no such weights file; pass a small_cnn model's .weights.h5, "
+                                          "or null")
         model.load_weights(str(path))
     return model
 
 
 BACKBONES = {"xception": build_xception, "small_cnn": build_small_cnn}
-"""Backbones by config name (``backbone``): each takes (image_size, weights, head, dense_units, dropout, bn_momentum)."""
+"""Backbones by config name (``backbone``); each takes (image_size, weights, head, dense_units, dropout,
+bn_momentum)."""
 
 
 def build_model(backbone: str, image_size: int, weights: str | os.PathLike | None, head: str, dense_units: int,
