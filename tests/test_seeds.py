@@ -22,7 +22,7 @@ from tdfake.train import train_arm, training_params
 TINY = dict(image_size=24, batch_size=8, epochs=2, weights=None, step_size=2, base_lr=1e-3, max_lr=1e-2, seed=7)
 
 
-def small_cnn(cfg: Config) -> keras.Model:
+def one_conv(cfg: Config) -> keras.Model:
     """Conv → pool → dense: random initial weights, so the seed matters (unlike a hand-weighted model)."""
     return keras.Sequential([keras.Input((cfg.image_size, cfg.image_size, 3)),
                              keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.GlobalAveragePooling2D(),
@@ -58,7 +58,7 @@ def test_the_same_seed_twice_gives_identical_predictions_and_another_seed_does_n
     runs = {}
     for name, seed in (("a", 43), ("b", 43), ("c", 44)):
         runs[name] = train_arm(cfg, "baseline", split, images, tmp_path / name / "baseline", seed=seed,
-                               model_builder=small_cnn)
+                               model_builder=one_conv)
         load_or_make_report(runs[name])
     np.testing.assert_array_equal(predictions(runs["a"]), predictions(runs["b"]))
     assert not np.allclose(predictions(runs["a"]), predictions(runs["c"]))
@@ -71,7 +71,7 @@ def test_training_writes_tensorboard_logs_per_epoch(data, tmp_path):
 
     split, images = data
     run_dir = train_arm(Config().override(**TINY), "baseline", split, images, tmp_path / "baseline",
-                        model_builder=small_cnn)
+                        model_builder=one_conv)
     tags = {}
     for part in ("train", "validation"):
         events = EventAccumulator(str(run_dir / layout.LOGS_DIR / part))
@@ -126,12 +126,12 @@ def test_a_finished_run_takes_new_evaluation_settings_without_retraining(data, t
     """The bug of issue 15: a new test set (or threshold method) on a finished run refused, asking to retrain."""
     split, images = data
     cfg = Config().override(**TINY)
-    run_dir = train_arm(cfg, "baseline", split, images, tmp_path / "baseline", model_builder=small_cnn)
+    run_dir = train_arm(cfg, "baseline", split, images, tmp_path / "baseline", model_builder=one_conv)
     first = load_or_make_report(run_dir)
     before = {name: digest(run_dir / name) for name in (layout.BEST_CHECKPOINT, layout.LAST_CHECKPOINT)}
 
     later = cfg.override(test_sets={"photos": str(tmp_path)}, threshold="youden")
-    train_arm(later, "baseline", split, images, run_dir, resume=True, model_builder=small_cnn)
+    train_arm(later, "baseline", split, images, run_dir, resume=True, model_builder=one_conv)
     assert {name: digest(run_dir / name) for name in before} == before  # not retrained
     report = load_or_make_report(run_dir)
     assert report.chosen.method == "youden" and first.chosen.method == "eer"  # evaluated anew with the new method
@@ -139,7 +139,7 @@ def test_a_finished_run_takes_new_evaluation_settings_without_retraining(data, t
 
     with pytest.raises(ProvenanceMismatch, match="image_size"):
         train_arm(cfg.override(image_size=32), "baseline", split, images, run_dir, resume=True,
-                  model_builder=small_cnn)
+                  model_builder=one_conv)
 
 
 def test_a_record_of_an_older_version_with_evaluation_fields_still_resumes(data, tmp_path):
@@ -148,13 +148,13 @@ def test_a_record_of_an_older_version_with_evaluation_fields_still_resumes(data,
 
     split, images = data
     cfg = Config().override(**TINY)
-    run_dir = train_arm(cfg, "baseline", split, images, tmp_path / "baseline", model_builder=small_cnn)
+    run_dir = train_arm(cfg, "baseline", split, images, tmp_path / "baseline", model_builder=one_conv)
     record_file = record_path(run_dir, "training")
     record = json.loads(record_file.read_text())
     record["params"]["test_sets"] = {"ciplab": "/somewhere"}
     record_file.write_text(json.dumps(record))
     before = digest(run_dir / layout.BEST_CHECKPOINT)
-    train_arm(cfg, "baseline", split, images, run_dir, resume=True, model_builder=small_cnn)
+    train_arm(cfg, "baseline", split, images, run_dir, resume=True, model_builder=one_conv)
     assert digest(run_dir / layout.BEST_CHECKPOINT) == before
 
 
