@@ -20,15 +20,34 @@ from pathlib import Path
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS")
 
 
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+def cpuinfo_field(name: str) -> str | None:
+    """The first core's value of a /proc/cpuinfo field (Linux: "model name", "flags", "cpu MHz"), else None."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            if key.strip() == name:
+                return value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    return cpuinfo_field("model name") or platform.processor() or platform.machine()
+
+
+def cpu_peak_gflops() -> tuple[float, str]:
+    """The CPU's float32 peak (GFLOP/s) over its usable cores, and how it was reckoned.
+
+    FLOPs per cycle per core from /proc/cpuinfo's flags: 64 with AVX-512 (two 512-bit FMA pipes), 32
+    with AVX2 + FMA (two 256-bit FMA pipes), else 8; the clock is the first core's current MHz.
+    """
+    flags = set((cpuinfo_field("flags") or "").split())
+    mhz = float(cpuinfo_field("cpu MHz") or 0.0)
+    per_cycle = 64 if "avx512f" in flags else 32 if {"avx2", "fma"} <= flags else 8
+    cores = len(os.sched_getaffinity(0))
+    return cores * mhz * per_cycle / 1e3, f"{cores} cores x {mhz:.0f} MHz x {per_cycle} float32 FLOPs per cycle"
 
 
 def machine_banner() -> list[str]:

@@ -36,7 +36,7 @@ import cv2
 import keras
 import numpy as np
 import tensorflow as tf
-from _common import alternate_rounds, image_folder, pick_evenly, print_banner
+from _common import alternate_rounds, cpu_peak_gflops, image_folder, pick_evenly, print_banner
 
 from tdfake.config import Config
 from tdfake.images import list_images, read_rgb
@@ -92,20 +92,6 @@ def forward_flops(model: keras.Model) -> int:
         else:
             total += 2 * h * w * kh * kw * c_in * c_out // layer.groups
     return int(total)
-
-
-def cpu_peak_gflops() -> tuple[float, str]:
-    """The CPU's float32 peak (GFLOP/s) over its usable cores, and how it was reckoned.
-
-    FLOPs per cycle per core from /proc/cpuinfo's flags: 64 with AVX-512 (two 512-bit FMA pipes), 32
-    with AVX2 + FMA (two 256-bit FMA pipes), else 8; the clock is the first core's current MHz.
-    """
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    mhz = next((float(line.split(":", 1)[1]) for line in info.splitlines() if line.startswith("cpu MHz")), 0.0)
-    per_cycle = 64 if "avx512f" in flags else 32 if {"avx2", "fma"} <= set(flags) else 8
-    cores = len(os.sched_getaffinity(0))
-    return cores * mhz * per_cycle / 1e3, f"{cores} cores x {mhz:.0f} MHz x {per_cycle} float32 FLOPs per cycle"
 
 
 def timed_steps(model: keras.Model, x: tf.Tensor, y: tf.Tensor, steps: int) -> float:
