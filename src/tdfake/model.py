@@ -90,12 +90,8 @@ def build_xception(image_size: int, weights: str | os.PathLike | None = "imagene
     if weights == "imagenet":
         base_weights = str(imagenet_weights_path())
     elif weights is not None:
-        local_file = Path(weights)
-        if not local_file.is_file():
-            raise WeightsUnavailableError(
-                f"{local_file}: no such weights file; pass the Keras Xception no-top weights "
-                f"({XCEPTION_NOTOP_FILE}), a model's .weights.h5, 'imagenet', or null"
-            )
+        local_file = _weights_file(weights, f"the Keras Xception no-top weights ({XCEPTION_NOTOP_FILE}), "
+                                            "a model's .weights.h5, 'imagenet', or null")
     inputs = keras.Input((int(image_size), int(image_size), 3), name="image")
     base = keras.applications.Xception(include_top=False, weights=None, input_tensor=inputs)
     base.trainable = True
@@ -109,6 +105,14 @@ def build_xception(image_size: int, weights: str | os.PathLike | None = "imagene
     elif local_file is not None:
         _load_local_weights(model, base, local_file)
     return model
+
+
+def _weights_file(weights: str | os.PathLike, accepted: str) -> Path:
+    """``weights`` as an existing file; else a :class:`WeightsUnavailableError` saying what the builder accepts."""
+    path = Path(weights)
+    if not path.is_file():
+        raise WeightsUnavailableError(f"{path}: no such weights file; pass {accepted}")
+    return path
 
 
 def _load_local_weights(model: keras.Model, base: keras.Model, path: Path) -> None:
@@ -166,11 +170,7 @@ def build_small_cnn(image_size: int, weights: str | os.PathLike | None = None, h
         x = layers.MaxPooling2D(name=f"block{block}_pool")(x)
     model = keras.Model(inputs, _head(x, head, dense_units, dropout), name=f"small_cnn_{head}")
     if weights is not None:
-        path = Path(weights)
-        if not path.is_file():
-            raise WeightsUnavailableError(f"{path}: no such weights file; pass a small_cnn model's .weights.h5, "
-                                          "or null")
-        model.load_weights(str(path))
+        model.load_weights(str(_weights_file(weights, "a small_cnn model's .weights.h5, or null")))
     return model
 
 
