@@ -65,7 +65,7 @@ def test_rooted_moves_only_relative_folders(tmp_path):
     ("resize_method", "cubic", "nearest, bilinear"),
     ("fill_mode", "mirror", "nearest, constant, reflect, wrap"),
     ("head", "max", "flatten, avg"),
-    ("backbone", "resnet", "xception, small_cnn"),
+    ("backbone", "resnet", "xception, efficientnet_b0, small_cnn"),
     ("clr_mode", "cosine", "triangular, triangular2, exp_range"),
     ("optimizer", "nadam", "adam, adamw, sgd, rmsprop"),
     ("image_format", "gif", "None, png, jpg"),

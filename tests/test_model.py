@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
+from tdfake.backbones import BACKBONES
 from tdfake.model import (
-    XCEPTION_NOTOP_FILE,
     CyclicalLR,
     WeightsUnavailableError,
     build_model,
@@ -65,7 +65,7 @@ def test_offline_imagenet_download_says_where_to_put_the_file(monkeypatch, tmp_p
     with pytest.raises(WeightsUnavailableError) as info:
         build_xception(71, weights="imagenet")
     message = str(info.value)
-    assert str(tmp_path / "keras_home" / "models" / XCEPTION_NOTOP_FILE) in message
+    assert str(tmp_path / "keras_home" / "models" / BACKBONES["xception"].imagenet.file) in message
     assert "weights: null" in message and "Temporary failure" in message
     assert info.value.__cause__ is None and info.value.__suppress_context__  # no network traceback chained
 

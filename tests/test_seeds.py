@@ -99,7 +99,7 @@ def test_every_config_field_is_classified_and_training_fields_are_exactly_the_ma
     assert set(training_fields("OR")) == {name for name, what in affects.items() if what == TRAINING["affects"]}
     assert set(training_fields("TK")) == marked
     evaluation_or_place = {"name", "out_dir", "graphs_dir", "data_dir", "demo_dir", "test_sets", "workers", "epochs",
-                           "mixed_precision", "xla", "seeds", "deterministic", "threshold", "margin"}
+                           "precision", "xla", "seeds", "deterministic", "threshold", "margin"}
     assert marked | evaluation_or_place == {f.name for f in dataclasses.fields(Config)}
     assert not marked & evaluation_or_place
     assert {"rank", "tucker_method"} <= set(training_fields("TK")) - set(training_fields("OR"))

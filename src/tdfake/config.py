@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from tdfake.backbones import BACKBONES, PREPROCESS_MODES
 from tdfake.constants import OWN_TEST_SET, SEED, SPLIT_FRACTIONS, SPLIT_MODES, TUCKER_RANK
 
 ARMS = {"baseline": "OR", "tk": "TK", "tk_diff": "TK_diff"}
@@ -23,6 +24,13 @@ ARMS = {"baseline": "OR", "tk": "TK", "tk_diff": "TK_diff"}
 
 PATH_FIELDS = ("out_dir", "graphs_dir", "data_dir", "demo_dir")
 """Config fields that hold folders (see :meth:`Config.rooted`)."""
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+"""Keras dtype policies ``precision`` may name: float32; float16 compute (GPUs); bfloat16 compute (CPUs with
+AVX512_BF16 / AMX, and recent GPUs)."""
+
+RENAMED = {"mixed_precision": ("precision", {False: "float32", True: "mixed_float16"})}
+"""Fields of older configs (a run folder's config.yaml) -> the field and value that replace them."""
 
 CHOICES: dict[str, tuple] = {
     "layout": ("auto", "ffpp", "dfdc", "kaggle_dfdc", "folders"),  # tdfake.datasets.LAYOUTS
@@ -32,7 +40,8 @@ CHOICES: dict[str, tuple] = {
     "resize_method": ("nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5", "gaussian",
                       "mitchellcubic"),  # tf.image.resize
     "fill_mode": ("nearest", "constant", "reflect", "wrap"),  # tdfake.pipeline
-    "backbone": ("xception", "small_cnn"),  # tdfake.model.BACKBONES
+    "preprocess": PREPROCESS_MODES,
+    "precision": PRECISIONS,
     "head": ("flatten", "avg"),  # tdfake.model.HEADS
     "optimizer": ("adam", "adamw", "sgd", "rmsprop"),  # tdfake.train.OPTIMIZERS
     "clr_mode": ("triangular", "triangular2", "exp_range"),  # tdfake.model.CyclicalLR.MODES
@@ -129,8 +138,11 @@ class Config:
     fill_mode: str = field(default="nearest", metadata=TRAINING)
 
     # model
-    # "xception" (the study) or "small_cnn" (three conv blocks: a smoke-run stand-in that traces in a second)
+    # a tdfake.backbones name: "xception" (the study), "efficientnet_b0", or "small_cnn" (a smoke-run stand-in)
     backbone: str = field(default="xception", metadata={**TRAINING, BEFORE_FIELD: "xception"})
+    # "study": pixels x rescale, as the study fed Xception; "backbone": the input range the backbone's
+    # ImageNet weights expect (Xception [-1, 1]; EfficientNet takes raw pixels and scales inside)
+    preprocess: str = field(default="study", metadata={**TRAINING, BEFORE_FIELD: "study"})
     # "imagenet", None, or a local .h5 / .weights.h5 file
     weights: str | None = field(default="imagenet", metadata=TRAINING)
     head: str = field(default="flatten", metadata=TRAINING)  # "flatten" (the study), "avg" (global average pooling)
@@ -148,7 +160,7 @@ class Config:
     max_lr: float = field(default=7e-3, metadata=TRAINING)
     step_size: int = field(default=300, metadata=TRAINING)
     gamma: float = field(default=0.99994, metadata=TRAINING)
-    mixed_precision: bool = False
+    precision: str = "float32"  # a Keras dtype policy (PRECISIONS); the output layer stays float32
     xla: bool = False
 
     # training seeds and determinism
@@ -168,10 +180,14 @@ class Config:
         Runs whenever a config is built (from YAML, ``--set``, :meth:`override`), so a typo such as
         ``split_by=video`` or ``head=max`` fails at once instead of after the images are made.
         """
-        for name, allowed in CHOICES.items():
+        for name, allowed in {**CHOICES, "backbone": tuple(BACKBONES)}.items():
             value = getattr(self, name)
             if value not in allowed:
                 raise ConfigError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
+        if self.preprocess == "study" and BACKBONES[self.backbone].rescales_inside:
+            raise ConfigError(f"preprocess='study' with backbone={self.backbone}: that backbone rescales its input "
+                              "inside the model, so the study's rescale would scale the pixels twice; "
+                              "set preprocess: backbone")
         self._check_weights()
         self._check_test_sets()
         self._check_threshold()
@@ -217,14 +233,14 @@ class Config:
                               "or null for the one `seed`")
         if not (_is_number(self.margin) and 0 <= self.margin < 1):
             raise ConfigError(f"margin={self.margin!r} must be a number in [0, 1) (an AUROC difference, e.g. 0.02)")
-        for name in ("demo_paired", "horizontal_flip", "mixed_precision", "xla", "deterministic"):
+        for name in ("demo_paired", "horizontal_flip", "xla", "deterministic"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be true or false")
 
     def _check_weights(self) -> None:
-        if self.weights == "imagenet" and self.backbone == "small_cnn":
-            raise ConfigError("weights='imagenet' with backbone=small_cnn: that backbone has no ImageNet weights; "
-                              "set weights: null, or backbone: xception")
+        if self.weights == "imagenet" and BACKBONES[self.backbone].imagenet is None:
+            raise ConfigError(f"weights='imagenet' with backbone={self.backbone}: that backbone has no ImageNet "
+                              "weights; set weights: null, or backbone: xception")
         if self.weights in ("imagenet", None):
             return
         if not (isinstance(self.weights, str) and Path(self.weights).is_file()):
@@ -276,6 +292,7 @@ class Config:
     def override(self, **values: Any) -> Config:
         """A copy with the given fields replaced, validated; unknown names raise ``KeyError``, bad values
         :class:`ConfigError`."""
+        values = _renamed(values)
         known = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -326,6 +343,18 @@ class Config:
         """Write the resolved config (what a run actually used) next to its results."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def _renamed(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with fields of older configs (:data:`RENAMED`) given their current name and value."""
+    values = dict(values)
+    for old, (new, mapping) in RENAMED.items():
+        if old in values:
+            value = values.pop(old)
+            if value not in mapping:
+                raise ConfigError(f"{old}={value!r}: this field is now {new} ({', '.join(PRECISIONS)})")
+            values.setdefault(new, mapping[value])
+    return values
 
 
 def _is_int(value: Any) -> bool:

@@ -1,12 +1,10 @@
 """The study's network and learning-rate schedule on Keras 3.
 
-* :func:`build_xception` — Keras ``Xception(include_top=False)``, every layer trainable, then the
-  study's head ``Flatten → Dense(256, relu) → Dense(1, sigmoid)`` (or global average pooling and
-  dropout, better suited to small data trained from scratch).
-* :func:`build_small_cnn` — three convolution blocks under the same heads: a stand-in backbone that
-  builds and traces in about a second where Xception takes ~20 s on a CPU, for smoke runs of the
-  whole pipeline (the test suite's); not a detector to report.
-* :func:`build_model` — the configured backbone (``BACKBONES``) by name.
+* :func:`build_model` — a registered backbone (:mod:`tdfake.backbones`: Xception, EfficientNetB0, the
+  ``small_cnn`` stand-in) by name, every layer trainable, with the input scaling its weights expect
+  (or the study's) and the study's head ``Flatten → Dense(256, relu) → Dense(1, sigmoid)`` (or global
+  average pooling and dropout, better suited to small data trained from scratch).
+* :func:`build_xception`, :func:`build_small_cnn` — the same with each backbone's defaults.
 * :class:`CyclicalLR` — the cyclical learning rate (Smith 2017) the study pasted in as a Keras 2
   callback, rewritten as a ``LearningRateSchedule`` so the optimizer evaluates it every batch and
   it is saved and reloaded with the model.
@@ -22,89 +20,131 @@ from pathlib import Path
 import keras
 from keras import layers, ops
 
-MIN_IMAGE_SIZE = 71  # Keras Xception's smallest input
-XCEPTION_NOTOP_FILE = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
-XCEPTION_NOTOP_URL = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/xception/" + XCEPTION_NOTOP_FILE
-)
-XCEPTION_NOTOP_MD5 = "b0042744bf5b25fce3cb969f33bebb97"
+from tdfake.backbones import PREPROCESS_MODES, RAW_PIXELS, Backbone, get_backbone
+
 HEADS = ("flatten", "avg")
-SMALL_CNN_FILTERS = (16, 32, 64)
-"""Filters of :func:`build_small_cnn`'s three Conv-BN-ReLU-MaxPool blocks."""
 
 
 class WeightsUnavailableError(RuntimeError):
     """ImageNet weights could not be fetched or loaded; the message says what to do."""
 
 
-def keras_cache_file(name: str = XCEPTION_NOTOP_FILE) -> Path:
+def keras_cache_file(name: str) -> Path:
     """Where Keras looks for downloaded weights (``$KERAS_HOME/models``, default ``~/.keras/models``)."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return Path(home) / "models" / name
 
 
-def imagenet_weights_path() -> Path:
-    """The ImageNet no-top Xception weights file: from Keras' cache, downloaded if needed.
+def imagenet_weights_path(backbone: str = "xception") -> Path:
+    """A backbone's ImageNet no-top weights file: from Keras' cache, downloaded if needed.
 
     Any download failure becomes a :class:`WeightsUnavailableError` that says where to put the file.
     """
+    spec = get_backbone(backbone)
+    if spec.imagenet is None:
+        raise WeightsUnavailableError(f"backbone {backbone} has no ImageNet weights; set `weights: null` "
+                                      f"(or a .weights.h5 file of a {backbone} model), or use backbone xception")
+    weights = spec.imagenet
     try:
-        return Path(keras.utils.get_file(XCEPTION_NOTOP_FILE, XCEPTION_NOTOP_URL, cache_subdir="models",
-                                         file_hash=XCEPTION_NOTOP_MD5))
+        return Path(keras.utils.get_file(weights.file, weights.url, cache_subdir="models", file_hash=weights.file_hash))
     except Exception as err:  # noqa: BLE001 - every download failure gets the same advice
         reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         raise WeightsUnavailableError(
-            "Cannot download the ImageNet Xception weights (" + reason + ").\n"
-            f"Offline? Download {XCEPTION_NOTOP_URL}\n"
-            f"on a connected machine and put it at {keras_cache_file()}, or pass its path as "
-            "`weights: /path/to/" + XCEPTION_NOTOP_FILE + "` (or --set weights=PATH), "
-            "or train from scratch with `weights: null`."
+            f"Cannot download the ImageNet {backbone} weights ({reason}).\n"
+            f"Offline? Download {weights.url}\n"
+            f"on a connected machine and put it at {keras_cache_file(weights.file)}"
+            + (f", or pass its path as `weights: /path/to/{weights.file}` (or --set weights=PATH)"
+               if spec.accepts_weight_files else "")
+            + ", or train from scratch with `weights: null`."
         ) from None
 
 
-def _check_head(head: str, image_size: int, min_size: int = MIN_IMAGE_SIZE, backbone: str = "Xception") -> None:
+def _check_head(head: str, image_size: int, spec: Backbone) -> None:
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}")
-    if int(image_size) < min_size:
+    if int(image_size) < spec.min_image_size:
         raise ValueError(
-            f"image_size {image_size} is too small: {backbone} needs at least {min_size} px; "
-            f"set image_size to {min_size} or more"
+            f"image_size {image_size} is too small: {spec.name} needs at least {spec.min_image_size} px; "
+            f"set image_size to {spec.min_image_size} or more"
         )
 
 
-def build_xception(image_size: int, weights: str | os.PathLike | None = "imagenet", head: str = "flatten",
-                   dense_units: int = 256, dropout: float = 0.0, bn_momentum: float | None = None) -> keras.Model:
-    """Xception for binary real (0) / fake (1) classification; output is P(fake) (float32).
+def input_scaling(spec: Backbone, preprocess: str) -> tuple[float, float] | None:
+    """(scale, offset) of the ``Rescaling`` layer that maps raw [0, 255] pixels onto the backbone's input
+    range, or None when the model takes its input as it comes.
+
+    ``preprocess="study"``: None (the pipeline multiplies by ``rescale``, as the study did); refused for
+    a backbone that rescales inside itself, since the pixels would be scaled twice.
+    ``preprocess="backbone"``: the map onto :attr:`Backbone.input_range` (None where that is [0, 255]).
+    """
+    if preprocess not in PREPROCESS_MODES:
+        raise ValueError(f"preprocess must be one of {PREPROCESS_MODES}, got {preprocess!r}")
+    if preprocess == "study":
+        if spec.rescales_inside:
+            raise ValueError(f"backbone {spec.name} rescales its input inside the model: preprocess 'study' "
+                             "would scale the pixels twice; use preprocess: backbone")
+        return None
+    low, high = spec.input_range
+    if (low, high) == RAW_PIXELS:
+        return None
+    return (high - low) / 255.0, low
+
+
+def build_model(backbone: str, image_size: int, weights: str | os.PathLike | None, head: str, dense_units: int,
+                dropout: float, bn_momentum: float | None = None, preprocess: str = "study") -> keras.Model:
+    """The binary real (0) / fake (1) classifier on a registered backbone (:mod:`tdfake.backbones`); output P(fake).
 
     ``weights``: ``"imagenet"`` (downloaded once to the Keras cache), ``None`` (random init), or a
-    local file: the Keras no-top Xception weights, or the weights of a whole model this function
+    local file: the backbone's Keras no-top weights, or the weights of a whole model this function
     built (``model.save_weights``).  ``head``: ``"flatten"`` (the study) or ``"avg"`` (global
     average pooling); ``dense_units`` 0 leaves out the hidden Dense layer; ``dropout`` before the output.
     ``bn_momentum`` replaces Keras' 0.99 in every BatchNormalization layer: a short run from scratch
     (a few hundred steps) needs e.g. 0.9, or the moving statistics used at inference are still
-    mostly their initial values and every prediction comes out the same.
+    mostly their initial values and every prediction comes out the same.  ``preprocess``: see
+    :func:`input_scaling` (the model's input is raw pixels with ``"backbone"``, pixels × rescale with ``"study"``).
     """
-    _check_head(head, image_size)
-    base_weights = None
+    spec = get_backbone(backbone)
+    _check_head(head, image_size, spec)
     local_file = None
     if weights == "imagenet":
-        base_weights = str(imagenet_weights_path())
+        imagenet_weights_path(backbone)  # in the Keras cache before the builder asks Keras for it
     elif weights is not None:
-        local_file = _weights_file(weights, f"the Keras Xception no-top weights ({XCEPTION_NOTOP_FILE}), "
-                                            "a model's .weights.h5, 'imagenet', or null")
+        accepted = (f"the Keras {backbone} no-top weights, a model's .weights.h5, 'imagenet', or null"
+                    if spec.accepts_weight_files else "'imagenet' or null")
+        local_file = _weights_file(weights, accepted)
     inputs = keras.Input((int(image_size), int(image_size), 3), name="image")
-    base = keras.applications.Xception(include_top=False, weights=None, input_tensor=inputs)
+    scaling = input_scaling(spec, preprocess)
+    x = inputs if scaling is None else layers.Rescaling(scaling[0], offset=scaling[1], name="input_scaling")(inputs)
+    base = spec.build(x, weights == "imagenet")
     base.trainable = True
     if bn_momentum is not None:
         for layer in base.layers:
             if isinstance(layer, layers.BatchNormalization):
                 layer.momentum = float(bn_momentum)
-    model = keras.Model(inputs, _head(base.output, head, dense_units, dropout), name=f"xception_{head}")
-    if base_weights is not None:
-        base.load_weights(base_weights)
-    elif local_file is not None:
-        _load_local_weights(model, base, local_file)
+    model = keras.Model(inputs, _head(base.output, head, dense_units, dropout), name=f"{backbone}_{head}")
+    if local_file is not None:
+        _load_local_weights(model, base, local_file, spec)
     return model
+
+
+def build_xception(image_size: int, weights: str | os.PathLike | None = "imagenet", head: str = "flatten",
+                   dense_units: int = 256, dropout: float = 0.0, bn_momentum: float | None = None,
+                   preprocess: str = "study") -> keras.Model:
+    """The study's network: :func:`build_model` on the Xception backbone, its defaults the study's."""
+    return build_model("xception", image_size, weights, head, dense_units, dropout, bn_momentum, preprocess)
+
+
+def build_small_cnn(image_size: int, weights: str | os.PathLike | None = None, head: str = "avg",
+                    dense_units: int = 64, dropout: float = 0.0, bn_momentum: float | None = None,
+                    preprocess: str = "study") -> keras.Model:
+    """:func:`build_model` on the ``small_cnn`` stand-in backbone (three conv blocks).
+
+    Why: Xception's train step takes ~20 s to trace on a CPU before its first batch, which is most
+    of a smoke run on a few dozen crops; this backbone traces in about a second, so a whole study
+    (data, images, arms, evaluation, figures) can be checked in a minute.  It is a stand-in for
+    checking the pipeline, not a detector whose numbers mean anything.
+    """
+    return build_model("small_cnn", image_size, weights, head, dense_units, dropout, bn_momentum, preprocess)
 
 
 def _weights_file(weights: str | os.PathLike, accepted: str) -> Path:
@@ -115,21 +155,25 @@ def _weights_file(weights: str | os.PathLike, accepted: str) -> Path:
     return path
 
 
-def _load_local_weights(model: keras.Model, base: keras.Model, path: Path) -> None:
-    """Load a whole-model weights file into the model, else a no-top Xception file into the base.
+def _load_local_weights(model: keras.Model, base: keras.Model, path: Path, spec: Backbone) -> None:
+    """Load a whole-model weights file into the model, else (where the backbone takes one) a no-top file into the base.
 
     The whole model goes first: Keras loads a whole-model file into the base without complaint,
     leaving the head untrained.
     """
+    targets = (model, base) if spec.accepts_weight_files else (model,)
     errors = []
-    for target in (model, base):
+    for target in targets:
         try:
             target.load_weights(str(path))
             return
         except Exception as err:  # noqa: BLE001 - try the other layout, report both
             errors.append(str(err).splitlines()[0][:200])
+    if not spec.accepts_weight_files:
+        raise WeightsUnavailableError(f"{path}: cannot load as this {spec.name} model's weights ({errors[0]}); "
+                                      "this backbone takes weights: imagenet, null or a whole-model .weights.h5")
     raise WeightsUnavailableError(
-        f"{path}: cannot load as this model's weights ({errors[0]}) nor as Xception no-top weights "
+        f"{path}: cannot load as this model's weights ({errors[0]}) nor as {spec.name} no-top weights "
         f"({errors[1]}); check the file, the image size and the head settings"
     )
 
@@ -143,48 +187,6 @@ def _head(features, head: str, dense_units: int, dropout: float):
     if dropout:
         x = layers.Dropout(float(dropout), name="dropout")(x)
     return layers.Dense(1, activation="sigmoid", dtype="float32", name="p_fake")(x)
-
-
-def build_small_cnn(image_size: int, weights: str | os.PathLike | None = None, head: str = "avg",
-                    dense_units: int = 64, dropout: float = 0.0, bn_momentum: float | None = None) -> keras.Model:
-    """Three Conv(3×3)-BatchNorm-ReLU-MaxPool blocks (:data:`SMALL_CNN_FILTERS`) under :func:`build_xception`'s heads.
-
-    Why: Xception's train step takes ~20 s to trace on a CPU before its first batch, which is most
-    of a smoke run on a few dozen crops; this backbone traces in about a second, so a whole study
-    (data, images, three arms, evaluation, figures) can be checked in a minute.  It is a stand-in
-    for checking the pipeline, not a detector whose numbers mean anything.  ``weights``: ``None``
-    (random init) or a weights file of a model this function built (``model.save_weights``); there
-    are no ImageNet weights for it.
-    """
-    _check_head(head, image_size, min_size=2 ** len(SMALL_CNN_FILTERS), backbone="small_cnn")
-    if weights == "imagenet":
-        raise WeightsUnavailableError("backbone small_cnn has no ImageNet weights; set `weights: null` "
-                                      "(or a .weights.h5 file of a small_cnn model), or use backbone xception")
-    inputs = keras.Input((int(image_size), int(image_size), 3), name="image")
-    x = inputs
-    for block, filters in enumerate(SMALL_CNN_FILTERS, start=1):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{block}_conv")(x)
-        x = layers.BatchNormalization(momentum=0.99 if bn_momentum is None else float(bn_momentum),
-                                      name=f"block{block}_bn")(x)
-        x = layers.Activation("relu", name=f"block{block}_act")(x)
-        x = layers.MaxPooling2D(name=f"block{block}_pool")(x)
-    model = keras.Model(inputs, _head(x, head, dense_units, dropout), name=f"small_cnn_{head}")
-    if weights is not None:
-        model.load_weights(str(_weights_file(weights, "a small_cnn model's .weights.h5, or null")))
-    return model
-
-
-BACKBONES = {"xception": build_xception, "small_cnn": build_small_cnn}
-"""Backbones by config name (``backbone``); each takes (image_size, weights, head, dense_units, dropout,
-bn_momentum)."""
-
-
-def build_model(backbone: str, image_size: int, weights: str | os.PathLike | None, head: str, dense_units: int,
-                dropout: float, bn_momentum: float | None = None) -> keras.Model:
-    """The binary real/fake classifier on the named backbone (:data:`BACKBONES`); output P(fake)."""
-    if backbone not in BACKBONES:
-        raise ValueError(f"backbone must be one of {sorted(BACKBONES)}, got {backbone!r}")
-    return BACKBONES[backbone](image_size, weights, head, dense_units, dropout, bn_momentum=bn_momentum)
 
 
 @keras.saving.register_keras_serializable(package="tdfake")

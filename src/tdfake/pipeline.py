@@ -8,7 +8,8 @@ by OpenCV's ``warpAffine``), with parallel reading, parallel batches and prefetc
 
 Augmentation keeps ImageDataGenerator's option names **and meanings** (see ``Config``):
 
-* ``rescale`` — pixel values are multiplied by it (after the geometric transform, as IDG does).
+* ``rescale`` — pixel values are multiplied by it (after the geometric transform, as IDG does), with
+  ``preprocess: study``; with ``preprocess: backbone`` the model scales raw pixels itself (:func:`input_scale`).
 * ``rotation_range`` — degrees; angle ~ U(−r, r).
 * ``width_shift_range`` / ``height_shift_range`` — fractions of the width / height; shift ~ U(−f, f)·size
   (values ≥ 1 are pixels, as in IDG).  IDG itself scales the horizontal shift by the *height* and
@@ -248,7 +249,7 @@ def paths_dataset(paths: Sequence[str], cfg: Config, labels: Sequence[int] | Non
 
     options = tf.data.Options()
     options.deterministic = True
-    scale = float(cfg.rescale) if cfg.rescale else 1.0
+    scale = input_scale(cfg)
     if not training:
         ds = tf.data.Dataset.from_tensor_slices(items).with_options(options).map(load, num_parallel_calls=AUTOTUNE)
         if cache:
@@ -274,6 +275,13 @@ def paths_dataset(paths: Sequence[str], cfg: Config, labels: Sequence[int] | Non
 
     epochs = tf.data.Dataset.range(int(first_epoch), int(first_epoch) + int(num_epochs)).with_options(options)
     return epochs.flat_map(one_epoch).map(_unwrap_single).prefetch(AUTOTUNE)
+
+
+def input_scale(cfg: Config) -> float:
+    """What the pipeline multiplies pixels by: ``cfg.rescale`` with ``preprocess: study`` (the study's
+    [0, 1] input), 1 with ``preprocess: backbone`` (the model maps raw pixels onto its backbone's input
+    range itself, see :func:`tdfake.model.input_scaling`)."""
+    return float(cfg.rescale) if cfg.preprocess == "study" else 1.0
 
 
 def _unwrap_single(*items):

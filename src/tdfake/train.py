@@ -26,7 +26,8 @@ the recorded ones (a larger ``epochs`` is fine) or training into a folder that h
 without ``resume`` raises :class:`~tdfake.provenance.ProvenanceMismatch`, unless ``force=True``
 (retrain from scratch).
 
-Hardware switches: ``cfg.mixed_precision`` (float16 compute, float32 output; for GPUs) and
+Hardware switches: ``cfg.precision`` (a Keras dtype policy: ``mixed_float16`` for GPUs, ``mixed_bfloat16``
+for CPUs with AVX512_BF16 / AMX; the output stays float32) and
 ``cfg.xla`` (``jit_compile``).  With more than one GPU visible the model is replicated with
 ``tf.distribute.MirroredStrategy`` (``cfg.batch_size`` is the global batch).
 
@@ -111,7 +112,7 @@ def compile_model(model: keras.Model, cfg: Config, optimizer: keras.optimizers.O
 def model_for(cfg: Config) -> keras.Model:
     """The untrained model of a config: its backbone (the study's Xception by default), head and weights."""
     return build_model(cfg.backbone, cfg.image_size, cfg.weights, cfg.head, cfg.dense_units, cfg.dropout,
-                       bn_momentum=cfg.bn_momentum)
+                       bn_momentum=cfg.bn_momentum, preprocess=cfg.preprocess)
 
 
 def training_params(cfg: Config, arm: str, split_df: pd.DataFrame, seed: int | None = None,
@@ -218,7 +219,7 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
     provenance.write_record(provenance.record_path(run_dir, "training"), "training", params)
 
     previous_policy = keras.mixed_precision.global_policy().name
-    keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision else "float32")
+    keras.mixed_precision.set_global_policy(cfg.precision)
     try:
         with choose_strategy().scope():
             if done:
