@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from tdfake import layout
+from tdfake import pipeline as tdfake_pipeline
 from tdfake.cli import main
 from tdfake.config import Config
 from tdfake.images import write_rgb
@@ -249,3 +250,17 @@ def test_configured_optimizer_runs_on_the_cyclical_schedule(name):
     assert int(model.optimizer.iterations.numpy()) == 2
     schedule = CyclicalLR(cfg.base_lr, cfg.max_lr, cfg.step_size, cfg.clr_mode, cfg.gamma)
     assert float(model.optimizer.learning_rate) == pytest.approx(float(schedule(2)), rel=1e-5)
+
+
+@pytest.mark.slow
+def test_efficientnet_b0_trains_one_epoch_and_its_pipeline_hands_it_raw_pixels(tiny_data, tmp_path):
+    split, root = tiny_data
+    cfg = Config().override(**{**TINY, "image_size": 32}, backbone="efficientnet_b0", preprocess="backbone")
+    run_dir = train_arm(cfg, "tk", split, root / "images", tmp_path / "tk")
+    assert len(pd.read_csv(run_dir / "history.csv")) == 1
+    model = load_model(run_dir / "best.keras")
+    assert model.name == "efficientnet_b0_avg"
+    assert model_parameters(run_dir / "best.keras") > 4_000_000
+    # raw pixels in: EfficientNet rescales inside, so the pipeline left them unscaled
+    batch = next(iter(tdfake_pipeline.make_dataset(split, "val", cfg, root / "images", "TK")))[0]
+    assert float(np.max(batch)) > 1.0
