@@ -349,16 +349,6 @@ def test_per_method_auroc_and_recall_agree_with_scikit_learn(scores):
         metrics.per_method_metrics(y, s, ["real", "fake", "fake"])
 
 
-def test_resampled_auroc_equals_scikit_learn_on_resamples_with_ties():
-    rng = np.random.default_rng(11)
-    y = rng.integers(0, 2, 300)
-    s = np.round(rng.random(300) * 0.5 + 0.3 * y, 2)  # rounded: many tied scores, within and across classes
-    auroc = metrics._resampled_auroc(y, s)
-    for _ in range(50):
-        idx = rng.integers(0, 300, 300)
-        assert auroc(idx) == pytest.approx(roc_auc_score(y[idx], s[idx]), abs=1e-12)
-
-
 def test_summary_names_each_accuracy_by_its_threshold(scores):
     y, s, vy, vs = scores
     report = evaluate_scores(y, s, vy, vs, n_bootstrap=30)

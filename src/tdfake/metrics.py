@@ -35,6 +35,7 @@ from sklearn.metrics import (
 )
 
 from tdfake.constants import LABEL_NAMES
+from tdfake.stats import group_bootstrap, percentile_interval, weighted_auroc
 
 CLASS_NAMES = tuple(name.upper() for name in LABEL_NAMES.values())
 TABLE_ROWS = (*CLASS_NAMES, "AUROC", "THRESH", "TOTAL ACCURACY")
@@ -220,28 +221,14 @@ def class_metrics(y_true, y_score, threshold: float = STUDY_THRESHOLD) -> AtThre
                        confusion_matrix(y, pred, labels=[0, 1]).tolist(), real, fake)
 
 
-def _group_rows(y: np.ndarray, groups) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    """Bootstrap units: strata of group numbers, and each group's rows as ``order[start:start + length]``.
-
-    Groups are numbered by first appearance; ``groups=None`` makes every row its own group.
-    Strata by class composition: groups of real rows only, of fake rows only, of both.
-    """
+def _bootstrap_codes(y: np.ndarray, groups) -> np.ndarray:
+    """Each sample's bootstrap unit, numbered 0..K−1 by first appearance; ``groups=None``: every row its own."""
     if groups is None:
-        codes = np.arange(y.size)
-    else:
-        ids = np.asarray(groups).astype(str).ravel()
-        if ids.size != y.size:
-            raise ValueError(f"{ids.size} group ids for {y.size} scores; pass one group per sample")
-        codes = pd.factorize(ids)[0]
-    n_groups = int(codes.max()) + 1
-    has_fake = np.bincount(codes, weights=y, minlength=n_groups) > 0
-    has_real = np.bincount(codes, weights=1 - y, minlength=n_groups) > 0
-    strata = [np.flatnonzero(has_real & ~has_fake), np.flatnonzero(has_fake & ~has_real),
-              np.flatnonzero(has_real & has_fake)]
-    order = np.argsort(codes, kind="stable")
-    lengths = np.bincount(codes, minlength=n_groups)
-    starts = np.cumsum(lengths) - lengths
-    return strata, order, starts, lengths
+        return np.arange(y.size)
+    ids = np.asarray(groups).astype(str).ravel()
+    if ids.size != y.size:
+        raise ValueError(f"{ids.size} group ids for {y.size} scores; pass one group per sample")
+    return pd.factorize(ids)[0]
 
 
 def bootstrap_intervals(
@@ -256,62 +243,34 @@ def bootstrap_intervals(
     times too narrow when a test set holds few videos.  Without ``groups`` every frame is its
     own group, which is exactly the frame bootstrap (same seed, same numbers).
 
-    Stratified by class composition: groups holding only real frames, only fake frames, and
-    both (a real video with fakes made from it) are resampled separately, each stratum keeping
-    its number of groups.  So every resample holds both classes whenever the data does, and
-    the mixed groups, whose real and fake frames are correlated, stay whole instead of being
-    split into a real and a fake unit.  Resamples where AUROC is still undefined are skipped.
-    Seeded, so the same inputs give the same intervals.
+    Stratified by class composition (:func:`tdfake.stats.group_bootstrap`, the engine the paired
+    comparisons use too, groups numbered by first appearance): groups holding only real frames,
+    only fake frames, and both (a real video with fakes made from it) are resampled separately,
+    each stratum keeping its number of groups.  So every resample holds both classes whenever the
+    data does, and the mixed groups, whose real and fake frames are correlated, stay whole instead
+    of being split into a real and a fake unit.  AUROC's interval is NaN when the data holds one
+    class.  Each resample's AUROC is :func:`sklearn.metrics.roc_auc_score` on its rows and its
+    accuracy :func:`sklearn.metrics.accuracy_score`, computed from row multiplicities
+    (:func:`tdfake.stats.weighted_auroc`).  Seeded, so the same inputs give the same intervals.
     """
     y, s = _as_arrays(y_true, y_score)
     thresholds = {"accuracy": STUDY_THRESHOLD} if thresholds is None else thresholds
     keys = ["auroc", *thresholds]
     if n_bootstrap <= 0:
         return {k: (math.nan, math.nan) for k in keys}
-    strata, order, starts, lengths = _group_rows(y, groups)
-    resampled_auroc = _resampled_auroc(y, s)
-    rng = np.random.default_rng(seed)
-    samples: dict[str, list[float]] = {k: [] for k in keys}
-    for _ in range(n_bootstrap):
-        chosen = np.concatenate([rng.choice(st, size=st.size, replace=True) for st in strata if st.size])
-        sizes = lengths[chosen]
-        within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        idx = order[np.repeat(starts[chosen], sizes) + within]
-        yb, sb = y[idx], s[idx]
-        for name, thr in thresholds.items():
-            samples[name].append(float(np.mean((sb >= thr) == yb)))  # accuracy_score, minus its checks
-        if _both_classes(yb):
-            samples["auroc"].append(resampled_auroc(idx))
-    alpha = (1.0 - level) / 2.0
-    out = {}
-    for k, values in samples.items():
-        if values:
-            lo, hi = np.quantile(values, [alpha, 1.0 - alpha])
-            out[k] = (float(lo), float(hi))
-        else:
-            out[k] = (math.nan, math.nan)
-    return out
+    codes = _bootstrap_codes(y, groups)
+    both = _both_classes(y)
+    correct = np.array([(s >= thr) == y for thr in thresholds.values()], dtype=np.float64).reshape(-1, y.size)
 
+    def statistic(counts: np.ndarray) -> np.ndarray:  # (1 + n_thresholds, n_resamples)
+        weights = counts[codes]
+        auroc = (weighted_auroc(y, s[np.newaxis], weights) if both
+                 else np.full((1, weights.shape[1]), math.nan))
+        return np.vstack([auroc, correct @ weights / weights.sum(axis=0)])
 
-def _resampled_auroc(y: np.ndarray, s: np.ndarray):
-    """``auroc(idx)``: ``roc_auc_score(y[idx], s[idx])`` for a resample ``idx`` of the rows, in O(n).
-
-    The same number scikit-learn gives (the Mann–Whitney form, ties counted half): the scores
-    are ranked once, and a resample only reweights the rows by how often it drew them, so each
-    call is two weighted counts over the distinct scores instead of a new ROC curve.  This is
-    what makes a thousand-resample bootstrap per condition affordable (``tdfake robustness``).
-    """
-    distinct, tie_of = np.unique(s, return_inverse=True)
-    positive = y == 1
-
-    def auroc(idx: np.ndarray) -> float:
-        drawn = np.bincount(idx, minlength=y.size).astype(np.float64)
-        pos = np.bincount(tie_of, weights=drawn * positive, minlength=distinct.size)
-        neg = np.bincount(tie_of, weights=drawn * ~positive, minlength=distinct.size)
-        below = np.cumsum(neg) - neg  # negatives scored strictly lower than each distinct score
-        return float((pos * (below + 0.5 * neg)).sum() / (pos.sum() * neg.sum()))
-
-    return auroc
+    values = group_bootstrap(y, codes, statistic, n_bootstrap, seed)
+    return {k: percentile_interval(v, level) if both or k != "auroc" else (math.nan, math.nan)
+            for k, v in zip(keys, values)}
 
 
 def video_level_auroc(y_true, y_score, groups) -> tuple[float, int] | None:
