@@ -175,6 +175,17 @@ def test_a_new_page_copies_its_sources_beside_it_and_regenerates_from_them(tmp_p
     assert page.read_bytes() == before
 
 
+def test_sources_lacking_columns_or_rows_name_the_file(tmp_path):
+    shutil.copytree(FIXTURE, tmp_path / "run")
+    seeds = pd.read_csv(FIXTURE / "seeds.csv")
+    seeds.drop(columns="auroc_sd").to_csv(tmp_path / "run" / "seeds.csv", index=False)
+    with pytest.raises(ValueError, match=r"run/seeds.csv: no column\(s\) auroc_sd"):
+        report.read_tables(tmp_path / "run")
+    seeds[seeds["test_set"] == "test"].to_csv(tmp_path / "run" / "seeds.csv", index=False)
+    with pytest.raises(ValueError, match="seeds.csv lacks .*'holdout'.* of results.csv"):
+        report.read_tables(tmp_path / "run")
+
+
 def test_run_card_names_cpu_and_isa_beside_the_commit():
     card = report.card_markdown(report.read_card(FIXTURE / "card.yaml"))
     labels = [row[0] for row in _rows(card)]
@@ -185,9 +196,11 @@ def test_run_card_names_cpu_and_isa_beside_the_commit():
 
 @pytest.mark.parametrize("card, message", [
     ({"name": "x", "comit": "abc"}, "unknown run card field(s) comit"),
-    ({"commit": 1234567}, "commit must be a string"),
-    ({"machine": {"cpu": "some CPU"}}, "naming at least cpu (the CPU model) and isa"),
-    ({"machine": {"cpu": "c", "isa": "AVX2", "ram": "1 TB"}}, "unknown machine field(s) ram"),
+    ({"name": "x", "machine": {"cpu": "c", "isa": "AVX2"}}, "no commit; a run card names the commit"),
+    ({"commit": "abc1234"}, "no machine; a run card names"),
+    ({"commit": 1234567, "machine": {"cpu": "c", "isa": "AVX2"}}, "commit must be a string"),
+    ({"commit": "abc1234", "machine": {"cpu": "some CPU"}}, "naming at least cpu (the CPU model) and isa"),
+    ({"commit": "abc1234", "machine": {"cpu": "c", "isa": "AVX2", "ram": "1 TB"}}, "unknown machine field(s) ram"),
 ])
 def test_bad_cards_name_the_file_and_the_fix(tmp_path, card, message):
     path = tmp_path / "card.yaml"

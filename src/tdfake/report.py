@@ -72,6 +72,8 @@ CARD_FIELDS = {"name": "name", "commit": "commit", "tag": "tag", "machine": "mac
                "config": "config", "wall_time": "wall time", "data": "data", "notes": "notes"}
 """``card.yaml``'s keys → the run card's row labels, in the card's order (``name`` titles the page instead)."""
 
+REQUIRED_CARD_FIELDS = ("commit", "machine")
+
 CODE_FIELDS = ("commit", "tag", "command", "config")
 """Card fields shown as code."""
 
@@ -180,7 +182,8 @@ def read_tables(folder: os.PathLike | str, card: os.PathLike | str | None = None
 
 
 def read_card(path: os.PathLike | str) -> dict[str, Any]:
-    """A run card (YAML mapping of :data:`CARD_FIELDS`), checked: known keys, a machine with CPU model and ISA."""
+    """A run card (YAML mapping of :data:`CARD_FIELDS`), checked: known keys, the commit, and a machine with CPU
+    model and instruction set (a number measured on a CPU means little without them)."""
     path = Path(path)
     card = yaml.safe_load(path.read_text()) or {}
     if not isinstance(card, dict):
@@ -189,6 +192,10 @@ def read_card(path: os.PathLike | str) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"{path}: unknown run card field(s) {', '.join(unknown)}; the fields are "
                          f"{', '.join(CARD_FIELDS)}")
+    lacking = [field for field in REQUIRED_CARD_FIELDS if field not in card]
+    if lacking:
+        raise ValueError(f"{path}: no {' and no '.join(lacking)}; a run card names the commit the run was made at "
+                         "and the machine it ran on (`tdfake report FOLDER --machine` on that machine writes it)")
     for field in CODE_FIELDS:
         if field in card and not isinstance(card[field], str):
             raise ValueError(f"{path}: {field} must be a string (YAML reads {card[field]!r}); quote it")
@@ -208,7 +215,8 @@ def read_card(path: os.PathLike | str) -> dict[str, Any]:
 def fill_machine(card_path: os.PathLike | str) -> dict[str, Any]:
     """Write this machine's ``cpu``, ``isa``, ``cores`` and ``blas`` into the card (made when absent); returns it.
 
-    The card's other fields, and the machine's ``gpu`` and ``notes``, are kept (YAML comments are not).
+    The card's other fields, and the machine's ``gpu`` and ``notes``, are kept (YAML comments are not);
+    the card is checked when a page reads it.
     """
     card_path = Path(card_path)
     card = (yaml.safe_load(card_path.read_text()) or {}) if card_path.is_file() else {}
@@ -216,7 +224,7 @@ def fill_machine(card_path: os.PathLike | str) -> dict[str, Any]:
     card_path.parent.mkdir(parents=True, exist_ok=True)
     card_path.write_text(yaml.safe_dump(card, sort_keys=False, allow_unicode=True, width=1000))
     log.info("%s: machine fields written (%s, %s)", card_path, card["machine"]["cpu"], card["machine"]["isa"])
-    return read_card(card_path)
+    return card
 
 
 # ------------------------------------------------------------------------------- blocks
