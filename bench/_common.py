@@ -11,30 +11,14 @@ its best round: both see the same load, and the best round is the one least dist
 from __future__ import annotations
 
 import os
-import platform
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from tdfake.machine import cpu_model, cpuinfo_field, instruction_set
+
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS")
-
-
-def cpuinfo_field(name: str) -> str | None:
-    """The first core's value of a /proc/cpuinfo field (Linux: "model name", "flags", "cpu MHz"), else None."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == name:
-                return value.strip()
-    except OSError:
-        pass
-    return None
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
-    return cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def cpu_peak_gflops() -> tuple[float, str]:
@@ -55,7 +39,8 @@ def machine_banner() -> list[str]:
     import numpy  # noqa: F401  (loads NumPy's BLAS so that threadpoolctl can see it)
     from threadpoolctl import threadpool_info
 
-    lines = [f"cpu: {cpu_model()}, {len(os.sched_getaffinity(0))} usable of {os.cpu_count()} cores"]
+    lines = [f"cpu: {cpu_model()} ({instruction_set()}), "
+             f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()} cores"]
     for pool in threadpool_info():
         lines.append(f"{pool['user_api']}: {pool['internal_api']} {pool.get('version') or ''} "
                      f"({Path(pool['filepath']).name}), {pool['num_threads']} threads, "

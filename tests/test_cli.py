@@ -30,6 +30,11 @@ def _one_error_line(capsys) -> str:
     (["train", "--arm", "tk", "--config", "missing.yaml"], "missing.yaml: no such config"),
     (["run", "--set", "data_dir=/no/such/folder"], "/no/such/folder: data folder not found"),
     (["evaluate", "no_such_run"], "no_such_run/best.keras: missing"),
+    (["report", "no_such_run"], "no_such_run: no results.csv, seeds.csv, comparisons.csv; give the folder"),
+    (["report"], "name a run folder (runs/NAME) or a page's folder"),
+    (["report", "runs/a", "runs/b", "--out", "page.md"], "--out and --card name one page's files"),
+    (["report", "--headline", "README.md", "--machine"], "--headline fills the README's table only"),
+    (["report", "--headline", "README.md"], "README.md: no headline block; put the lines"),
 ])
 def test_user_errors_are_one_line_and_exit_2(argv, message, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)  # the default --config is configs/demo.yaml

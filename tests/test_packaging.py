@@ -33,5 +33,5 @@ def test_cli_help_lists_every_command(capsys):
     assert stop.value.code == 0
     out = capsys.readouterr().out
     for command in ("images", "manifest", "split", "faces", "demo-data", "train", "evaluate", "predict", "run",
-                    "graphs", "sweep", "robustness", "explain"):
+                    "graphs", "sweep", "robustness", "explain", "report"):
         assert re.search(rf"^    {command}(\s|$)", out, re.MULTILINE), command

@@ -26,7 +26,8 @@ from tdfake import tf_startup
 # users need: dropped from the first `import tensorflow` on, errors kept (see tdfake.tf_startup).
 tf_startup.install()
 
-COMMAND_MODULES = ("images", "data", "training", "evaluation", "study", "compare", "robustness", "explain")
+COMMAND_MODULES = ("images", "data", "training", "evaluation", "study", "compare", "robustness", "explain",
+                   "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
