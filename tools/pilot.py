@@ -25,11 +25,10 @@ from tdfake.config import ARMS, Config
 from tdfake.train import train_arm
 
 VARIANTS = {
-    "baseline_study_float32": ("baseline", {"preprocess": "study", "precision": "float32"}),
-    "baseline_backbone_float32": ("baseline", {"preprocess": "backbone", "precision": "float32"}),
-    "baseline_backbone_bfloat16": ("baseline", {"preprocess": "backbone", "precision": "mixed_bfloat16"}),
-    "tk_r5_backbone_bfloat16": ("tk", {"preprocess": "backbone", "precision": "mixed_bfloat16", "rank": [5, 5, 3]}),
-    "tk_r30_backbone_bfloat16": ("tk", {"preprocess": "backbone", "precision": "mixed_bfloat16"}),
+    "baseline_study_float32": ("baseline", {"preprocess": "study"}),
+    "baseline_backbone_float32": ("baseline", {"preprocess": "backbone"}),
+    "tk_r5_backbone_float32": ("tk", {"preprocess": "backbone", "rank": [5, 5, 3]}),
+    "tk_r30_backbone_float32": ("tk", {"preprocess": "backbone"}),
 }
 """Variant name -> (arm, config overrides)."""
 
