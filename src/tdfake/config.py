@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from tdfake.constants import OWN_TEST_SET, SEED, SPLIT_FRACTIONS, SPLIT_MODES, TUCKER_RANK
+from tdfake.dataset_layouts import LAYOUTS
 
 ARMS = {"baseline": "OR", "tk": "TK", "tk_diff": "TK_diff"}
 """Training arms and the image kind each one trains on."""
@@ -25,7 +26,7 @@ PATH_FIELDS = ("out_dir", "graphs_dir", "data_dir", "demo_dir")
 """Config fields that hold folders (see :meth:`Config.rooted`)."""
 
 CHOICES: dict[str, tuple] = {
-    "layout": ("auto", "ffpp", "dfdc", "kaggle_dfdc", "folders"),  # tdfake.datasets.LAYOUTS
+    "layout": LAYOUTS,
     "split_by": SPLIT_MODES,
     "tucker_method": ("fast", "tensorly"),  # tdfake.tucker.METHODS
     "image_format": (None, "png", "jpg"),
