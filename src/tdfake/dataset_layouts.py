@@ -138,7 +138,7 @@ class DataFolder:
 
     @cached_property
     def class_listing(self) -> tuple[list[tuple[Path, int, str]], str]:
-        """(relative path, label, method) of the files under the class folders, and "" ; or none and why."""
+        """((relative path, label, method) of the files under the class folders, ""), or ([], why there are none)."""
         try:
             return _files(self.root, self.list_videos or list_images), ""
         except ValueError as err:
@@ -216,10 +216,13 @@ class OfficialList:
 class Layout:
     """One dataset layout (see the module docstring).
 
-    ``recognise(layout, folder)`` and ``read(layout, folder)`` default to reading names: a file's
-    video id (:meth:`DataFolder.name_of`) goes to ``video_links``, which gives the ids it links to,
-    or None when the id is not this layout's; a folder is this layout when every name parses, or
-    when its ``download``'s top folders are there.
+    ``recognise(layout, folder)`` says whether a folder is this layout and what it saw;
+    ``read(layout, folder)`` reads it.  The layouts that name their videos (FaceForensics++,
+    Celeb-DF) share :func:`_recognise_by_names` and :func:`_read_by_names`: a file's video id
+    (:meth:`DataFolder.name_of`) goes to ``video_links``, which gives the ids it links to, or None
+    when the id is not this layout's; a folder is such a layout when every name parses, or when
+    its ``download``'s top folders are there.  ``title`` and ``names`` (its names, by example) are
+    for messages.
     """
 
     name: str
@@ -233,6 +236,7 @@ class Layout:
 
 
 def examples(names: Sequence[str], n: int = 3) -> str:
+    """`` (e.g. a, b, c)``: the first ``n`` names, for messages; "" when there are none."""
     return f" (e.g. {', '.join(names[:n])})" if names else ""
 
 
@@ -292,6 +296,8 @@ FFPP_ORIGINALS = "original_sequences"
 FFPP_MANIPULATED = "manipulated_sequences"
 FFPP_ORIGINAL_OF = {"DeepFakeDetection": "actors"}
 """The original videos a method was made from (the others: ``youtube``)."""
+FFPP_MASKS = "masks"
+"""A method's manipulation masks (``<Method>/masks/videos``): beside the compression levels, not one of them."""
 
 
 def _actor(actor_id: str) -> str:
@@ -336,7 +342,8 @@ def _pick_methods(present: dict[str, Path], wanted: Sequence[str] | None, where:
 
 def _pick_compression(folders: Sequence[Path], wanted: str | None, root: Path) -> str:
     """The compression level (a subfolder holding ``videos/``) to read in every dataset folder of a download."""
-    levels = {folder: sorted(c.name for c in folder.iterdir() if (c / "videos").is_dir()) for folder in folders}
+    levels = {folder: sorted(c.name for c in folder.iterdir() if (c / "videos").is_dir() and c.name != FFPP_MASKS)
+              for folder in folders}
     where = "; ".join(f"{folder.relative_to(root)}: {', '.join(found) or 'none'}" for folder, found in levels.items())
     if wanted is not None:
         lacking = [folder for folder, found in levels.items() if wanted not in found]

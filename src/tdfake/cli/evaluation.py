@@ -92,7 +92,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         for done in evaluate_videos(find_runs([args.run_dir]), args.data, out_dir=args.out,
                                     n_bootstrap=args.bootstrap, frames=args.frames, every=args.every,
-                                    layout=args.layout, compression=args.compression, methods=args.methods,
+                                    data_layout=args.layout, compression=args.compression, methods=args.methods,
                                     test_list=test_list):
             print((done.out / "report.md").read_text())
             print(f"tdfake: {done.run.arm}: report, videos.csv and frames.csv in {done.out}", file=sys.stderr)
@@ -103,7 +103,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if given:
         raise ValueError(f"{', '.join(given)}: only for a --data folder of videos; {args.data} holds none")
     report = evaluate_run(args.run_dir, data=args.data, out_dir=args.out, n_bootstrap=args.bootstrap, verbose=1,
-                          layout=args.layout)
+                          data_layout=args.layout)
     print(report.to_markdown())
     return 0
 
