@@ -217,7 +217,9 @@ def test_detection_refuses_unknown_and_ambiguous_trees_saying_what_it_saw(tmp_pa
         build_manifest(mixed)
     message = str(caught.value)
     assert "--layout NAME" in message and "layout: NAME" in message
-    assert "ffpp: 2 of 4 crop names follow its names" in message and "celebdf: 2 of 4 crop names" in message
+    assert "ffpp: 2 of 4 crop names follow its video ids (000, 000_003" in message
+    assert "celebdf: 2 of 4 crop names follow its video ids (id0_0000, id0_id16_0000, 00170); 2 do not (e.g. " \
+        "FAKE/NT/000_001_frame0.jpg, REAL/000_frame0.jpg)" in message
     assert "folders: 4 of 4 image names number a video frame" in message
     youtube_only = tmp_path / "youtube"
     touch(youtube_only, "REAL/00170_frame0.jpg", "FAKE/00171_frame0.jpg")
@@ -277,6 +279,13 @@ def test_cli_faces_crops_a_download_into_the_crop_tree_and_resumes(ffpp, tmp_pat
                             frozenset({"004", "005", "004_005", "005_004"})}
     assert main(argv) == 0  # again: every video finished earlier
     assert "0 crops written, 0 already there, 0 skipped, 12 files finished earlier" in capsys.readouterr().out
+    ledger = json.loads((out / "REAL" / "faces.json").read_text())  # 003.mp4 cut short: unfinished, crop gone
+    ledger["done"].remove("003.mp4")
+    (out / "REAL" / "faces.json").write_text(json.dumps(ledger))
+    (out / "REAL" / "003_frame0.jpg").unlink()
+    assert main(argv) == 0
+    assert "1 crops written, 0 already there, 0 skipped, 11 files finished earlier" in capsys.readouterr().out
+    assert (out / "REAL" / "003_frame0.jpg").is_file()
 
 def test_cli_faces_keeps_one_dataset_per_crop_tree(ffpp, celebdf, tmp_path, capsys):
     out = tmp_path / "crops"

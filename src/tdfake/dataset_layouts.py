@@ -251,8 +251,8 @@ def _recognise_by_names(layout: Layout, data: DataFolder) -> Evidence:
     odd = [rel.as_posix() for rel, _, _ in files
            if (video := data.name_of(rel)) is None or layout.video_links(video) is None]
     kind = "video" if data.videos else "crop"
-    saw = (f"{len(files) - len(odd)} of {len(files)} {kind} names follow its names ({layout.names})"
-           f"{'; not' + examples(odd) if odd else ''}")
+    saw = (f"{len(files) - len(odd)} of {len(files)} {kind} names follow its video ids ({layout.names})"
+           f"{f'; {len(odd)} do not{examples(odd)}' if odd else ''}")
     return Evidence(not odd, saw)
 
 
@@ -481,7 +481,7 @@ def _dfdc_recognise(layout: Layout, data: DataFolder) -> Evidence:
         return Evidence(found, f"{'a' if found else 'no'} DFDC metadata.json ({path.name})")
     odd = [rel.as_posix() for rel, _, _ in files if not _DFDC_NAME.match(rel.stem)]
     return Evidence(not odd, f"{len(files) - len(odd)} of {len(files)} crop names follow its names ({layout.names})"
-                             f"{'; not' + examples(odd) if odd else ''}")
+                             f"{f'; {len(odd)} do not{examples(odd)}' if odd else ''}")
 
 
 def _dfdc_read(layout: Layout, data: DataFolder) -> Reading:
