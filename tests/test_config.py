@@ -59,7 +59,7 @@ def test_rooted_moves_only_relative_folders(tmp_path):
 
 
 @pytest.mark.parametrize("field, value, allowed", [
-    ("layout", "kaggle", "auto, ffpp, dfdc, kaggle_dfdc, folders"),
+    ("layout", "kaggle", "auto, ffpp, celebdf, dfdc, kaggle_dfdc, folders"),
     ("split_by", "video", "group, frame"),
     ("tucker_method", "slow", "fast, tensorly"),
     ("resize_method", "cubic", "nearest, bilinear"),
@@ -106,9 +106,9 @@ def test_unreadable_yaml_names_the_file(tmp_path):
 
 
 def test_choices_match_the_modules_that_use_them():
-    from tdfake import datasets, model, pipeline, train, tucker
+    from tdfake import dataset_layouts, model, pipeline, train, tucker
 
-    assert CHOICES["layout"] == datasets.LAYOUTS
+    assert CHOICES["layout"] == dataset_layouts.LAYOUTS
     assert CHOICES["tucker_method"] == tucker.METHODS
     assert CHOICES["head"] == model.HEADS
     assert CHOICES["clr_mode"] == model.CyclicalLR.MODES

@@ -9,13 +9,8 @@ import pandas as pd
 import pytest
 
 from tdfake.cli import main
-from tdfake.datasets import (
-    COLUMNS,
-    build_manifest,
-    detect_layout,
-    frame_number,
-    read_manifest,
-)
+from tdfake.dataset_layouts import detect_layout, frame_number
+from tdfake.datasets import COLUMNS, build_manifest, read_manifest
 from tdfake.images import write_rgb
 
 

@@ -18,6 +18,7 @@ import yaml
 
 from tdfake.backbones import BACKBONES, PREPROCESS_MODES
 from tdfake.constants import OWN_TEST_SET, SEED, SPLIT_FRACTIONS, SPLIT_MODES, TUCKER_RANK
+from tdfake.dataset_layouts import LAYOUTS
 
 ARMS = {"baseline": "OR", "tk": "TK", "tk_diff": "TK_diff"}
 """Training arms and the image kind each one trains on."""
@@ -33,7 +34,7 @@ RENAMED = {"mixed_precision": ("precision", {False: "float32", True: "mixed_floa
 """Fields of older configs (a run folder's config.yaml) -> the field and value that replace them."""
 
 CHOICES: dict[str, tuple] = {
-    "layout": ("auto", "ffpp", "dfdc", "kaggle_dfdc", "folders"),  # tdfake.datasets.LAYOUTS
+    "layout": LAYOUTS,
     "split_by": SPLIT_MODES,
     "tucker_method": ("fast", "tensorly"),  # tdfake.tucker.METHODS
     "image_format": (None, "png", "jpg"),

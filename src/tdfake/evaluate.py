@@ -71,11 +71,12 @@ def stage_images(root: Path, relpaths: list[str], run: Run, out: Path) -> tuple[
     return [str(f) if f.is_file() else None for f in files], skipped
 
 
-def external_rows(data: os.PathLike | str) -> pd.DataFrame:
-    """Rows to score from a manifest CSV (its test rows when it has a split column) or a data folder."""
+def external_rows(data: os.PathLike | str, layout: str = "auto") -> pd.DataFrame:
+    """Rows to score from a manifest CSV (its test rows when it has a split column) or a data folder (read
+    as ``layout``, see :mod:`tdfake.datasets`)."""
     data = Path(data)
     if data.is_dir():
-        rows = build_manifest(data)
+        rows = build_manifest(data, layout=layout)
     elif data.is_file():
         rows = read_manifest(data)
         if "split" in rows.columns:
@@ -101,14 +102,14 @@ def stage_rows(rows: pd.DataFrame, run: Run, out: Path) -> tuple[pd.DataFrame, p
 
 def evaluate_run(
     run_dir: os.PathLike | str, data: os.PathLike | str | None = None, out_dir: os.PathLike | str | None = None,
-    n_bootstrap: int = 1000, verbose: int = 0,
+    n_bootstrap: int = 1000, verbose: int = 0, data_layout: str = "auto",
 ) -> Report:
     """Score the run's best checkpoint and write ``predictions.csv``, ``report.md``, ``report.json``.
 
     Without ``data``: the run's validation and test splits, written into ``run_dir``.  With
-    ``data`` (a manifest CSV or a folder with real/ and fake/ images): those images (a manifest's
-    test rows if it has a split column) are the test set, written into ``out_dir`` (default
-    ``run_dir/eval-<data name>``); the threshold is still chosen on the run's validation split.
+    ``data`` (a manifest CSV or a folder with real/ and fake/ images, read as ``data_layout``): those
+    images (a manifest's test rows if it has a split column) are the test set, written into ``out_dir``
+    (default ``run_dir/eval-<data name>``); the threshold is still chosen on the run's validation split.
     """
     run = load_run(run_dir)
     model = load_model(run)
@@ -124,7 +125,7 @@ def evaluate_run(
     else:
         out = Path(out_dir) if out_dir is not None else run.run_dir / f"eval-{Path(data).stem}"
         out.mkdir(parents=True, exist_ok=True)
-        test, skipped = stage_rows(external_rows(data), run, out)
+        test, skipped = stage_rows(external_rows(data, data_layout), run, out)
         test = test[test["file"].notna()]
         if len(skipped):
             skipped.to_csv(out / layout.SKIPPED_FILE, index=False)

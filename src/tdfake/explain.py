@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 from tdfake import layout
 from tdfake.config import ARMS, Config
 from tdfake.constants import LABEL_NAMES
-from tdfake.datasets import CLASS_FOLDERS
+from tdfake.dataset_layouts import CLASS_FOLDERS
 from tdfake.evaluate import expand_paths, load_model, stage_images
 from tdfake.images import read_rgb
 from tdfake.layout import Run, load_run

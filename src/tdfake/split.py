@@ -9,7 +9,6 @@ the input rows.  ``by="frame"`` reproduces the study's leaky frame-level split f
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tdfake.constants import LABEL_NAMES, SEED, SPLIT_FRACTIONS
-from tdfake.datasets import frame_number
+from tdfake.dataset_layouts import ffpp_pair_videos, frame_number
 
 SPLITS = ("train", "val", "test")
 TOLERANCE = 0.01  # largest acceptable gap between a class's split fraction and its target
@@ -179,18 +178,9 @@ def official_videos(directory) -> dict[str, str]:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: missing; "
                                     "--official needs FaceForensics++'s train.json, val.json, test.json")
-        try:
-            pairs = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON ({err}); "
-                             "use the file from the FaceForensics++ repository") from err
-        for pair in pairs:
-            if not (isinstance(pair, list) and len(pair) == 2):
-                raise ValueError(f"{path}: expected a list of [target, source] pairs, found {pair!r}")
-            t, s = (str(v) for v in pair)
-            for video in (t, s, f"{t}_{s}", f"{s}_{t}"):
-                if videos.setdefault(video, name) != name:
-                    raise ValueError(f"{path}: video {video} is also in {videos[video]}.json")
+        for video in ffpp_pair_videos(path):
+            if videos.setdefault(video, name) != name:
+                raise ValueError(f"{path}: video {video} is also in {videos[video]}.json")
     return videos
 
 

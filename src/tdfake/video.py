@@ -456,12 +456,17 @@ class VideoEvaluation:
 def evaluate_videos(run_dirs: Sequence[os.PathLike | str], data: os.PathLike | str,
                     out_dir: os.PathLike | str | None = None, n_bootstrap: int = 1000,
                     frames: int | None = DEFAULT_FRAMES, every: int | None = None,
-                    detector: FaceDetector | None = None, progress: bool = True) -> list[VideoEvaluation]:
+                    detector: FaceDetector | None = None, progress: bool = True, data_layout: str = "auto",
+                    compression: str | None = None, methods: Sequence[str] | None = None,
+                    test_list: bool | str | os.PathLike = True) -> list[VideoEvaluation]:
     """Score a labelled folder of videos with each run and report at the run's validation threshold.
 
-    ``data``: ``real/`` and ``fake/`` subfolders of videos, or any layout ``tdfake manifest``
-    reads with videos in place of frames (see :mod:`tdfake.datasets`), so a fake video and the
-    real one it was made from share a group when the layout says so.  Each video's score is the
+    ``data``: ``real/`` and ``fake/`` subfolders of videos, any layout ``tdfake manifest``
+    reads with videos in place of frames, or a FaceForensics++ / Celeb-DF download as it is
+    (``data_layout``, ``compression``, ``methods``: see :func:`tdfake.datasets.build_manifest`),
+    so a fake video and the real one it was made from share a group when the layout says so.
+    ``test_list``: only the videos of the official test list the folder holds (True, the
+    default; every video when it holds none), of that file, or (False) every video.  Each video's score is the
     mean of its frames' scores (:func:`videos_table`); the threshold is the one the run chose on
     its validation frames (the run is evaluated first when it has no report), applied to the
     video means and, beside them, to the frames.  Intervals resample whole groups.  Writes into
@@ -471,7 +476,8 @@ def evaluate_videos(run_dirs: Sequence[os.PathLike | str], data: os.PathLike | s
     ``report.md`` (both) and ``skipped.csv`` (videos that could not be scored, with the reason).
     """
     data = Path(data)
-    rows = build_manifest(data, list_videos=list_videos)
+    rows = build_manifest(data, layout=data_layout, list_videos=list_videos, compression=compression, methods=methods,
+                          test_list=test_list)
     rows["file"] = [str(Path(root) / path) for root, path in zip(rows["root"], rows["path"])]
     runs = [load_run(d) for d in run_dirs]
     for run in runs:

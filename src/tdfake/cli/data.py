@@ -6,8 +6,9 @@ import argparse
 import warnings
 from pathlib import Path
 
+from tdfake.cli.options import add_download_arguments
 from tdfake.constants import SEED, SPLIT_FRACTIONS, SPLIT_MODES
-from tdfake.datasets import LAYOUTS
+from tdfake.dataset_layouts import LAYOUTS
 
 
 def register(subparsers) -> None:
@@ -42,9 +43,13 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("faces", help="extract square face crops from videos and images (MTCNN)",
                               description="Detect faces with MTCNN in videos (every Nth frame) and images under "
                                           "SRC, save square crops as OUT/<relative folder>/{video}_frame{N}.jpg; "
-                                          "failures go to OUT/skipped.csv; re-running resumes.")
-    p.add_argument("src", help="a video, an image, or a folder of them")
+                                          "failures go to OUT/skipped.csv; re-running resumes. A FaceForensics++ "
+                                          "or Celeb-DF download as it is (SRC holding original_sequences/ and "
+                                          "manipulated_sequences/, or Celeb-real/, Celeb-synthesis/, "
+                                          "YouTube-real/) becomes the crop tree OUT/REAL/ + OUT/FAKE/<Method>/.")
+    p.add_argument("src", help="a video, an image, a folder of them, or a FaceForensics++ / Celeb-DF download")
     p.add_argument("out", help="output folder")
+    add_download_arguments(p)
     p.add_argument("--every", type=int, default=10, help="keep every Nth video frame (default 10)")
     p.add_argument("--margin", type=float, default=1.3, help="crop side = margin x the face box's longer side")
     p.add_argument("--size", type=int, default=256, help="output side in pixels")
@@ -103,10 +108,18 @@ def _split(args: argparse.Namespace) -> int:
 
 
 def _faces(args: argparse.Namespace) -> int:
+    from tdfake.dataset_faces import extract_download
+    from tdfake.dataset_layouts import download_layout
     from tdfake.faces import extract_faces
 
-    result = extract_faces(args.src, args.out, every=args.every, margin=args.margin, size=args.size,
-                           min_confidence=args.min_confidence)
+    options = {"every": args.every, "margin": args.margin, "size": args.size, "min_confidence": args.min_confidence}
+    if Path(args.src).is_dir() and download_layout(args.src) is not None:
+        result = extract_download(args.src, args.out, args.compression, args.methods, **options)
+    elif args.compression or args.methods:
+        raise ValueError(f"{args.src}: not a FaceForensics++ or Celeb-DF download; --compression and --methods "
+                         "pick from one")
+    else:
+        result = extract_faces(args.src, args.out, **options)
     print(f"{result.written} crops written, {result.existing} already there, {result.skipped} skipped, "
           f"{result.resumed} files finished earlier (see {Path(args.out) / 'skipped.csv'})")
     return 0

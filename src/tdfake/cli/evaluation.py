@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from tdfake.cli.options import add_download_arguments
+from tdfake.dataset_layouts import LAYOUTS
+
 DEFAULT_FRAMES = 32  # tdfake.video.DEFAULT_FRAMES (not imported: `tdfake --help` stays free of TensorFlow)
 
 
@@ -29,7 +32,9 @@ def register(subparsers) -> None:
             "of real/ and fake/ images instead, written into RUN_DIR/eval-<name> (or --out). A --data "
             "folder of videos (real/ and fake/, or any layout `tdfake manifest` reads) is scored video by "
             "video (mean of the sampled frames' scores): video-level and frame-level reports; RUN_DIR may "
-            "then be a `tdfake run` folder (every finished arm, each into OUT/<arm>)."
+            "then be a `tdfake run` folder (every finished arm, each into OUT/<arm>). So is a FaceForensics++ "
+            "or Celeb-DF download as it is; where the folder holds the dataset's official test list "
+            "(FF++ test.json, Celeb-DF List_of_testing_videos.txt), only its videos are scored."
         ),
     )
     evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `tdfake train` / `tdfake run`")
@@ -38,6 +43,15 @@ def register(subparsers) -> None:
     evaluate.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                           help="bootstrap resamples for the 95%% intervals (default 1000; 0 skips them)")
     add_sampling_arguments(evaluate)
+    evaluate.add_argument("--layout", default="auto", choices=LAYOUTS,
+                          help="how --data is laid out (default: recognised, or an error saying what was seen)")
+    add_download_arguments(evaluate)
+    official = evaluate.add_mutually_exclusive_group()
+    official.add_argument("--test-list", metavar="FILE",
+                          help="videos: score only those of this official test list (FF++ test.json, Celeb-DF "
+                               "List_of_testing_videos.txt); default: the one in --data, if there")
+    official.add_argument("--all-videos", action="store_true",
+                          help="videos: score every video, even where --data holds an official test list")
     evaluate.set_defaults(func=run_evaluate)
 
     predict = subparsers.add_parser(
@@ -64,17 +78,32 @@ def register(subparsers) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from tdfake.dataset_layouts import official_test_list
     from tdfake.evaluate import evaluate_run
     from tdfake.layout import find_runs
-    from tdfake.video import evaluate_videos, holds_videos
+    from tdfake.video import evaluate_videos, holds_videos, list_videos
 
     if args.data is not None and holds_videos(args.data):
+        test_list = False if args.all_videos else args.test_list or True
+        if test_list is True:
+            test_list = official_test_list(args.data, args.layout, list_videos) or False
+        if test_list:
+            print(f"tdfake: scoring the videos of the test list {test_list} (--all-videos scores every video)",
+                  file=sys.stderr)
         for done in evaluate_videos(find_runs([args.run_dir]), args.data, out_dir=args.out,
-                                    n_bootstrap=args.bootstrap, frames=args.frames, every=args.every):
+                                    n_bootstrap=args.bootstrap, frames=args.frames, every=args.every,
+                                    data_layout=args.layout, compression=args.compression, methods=args.methods,
+                                    test_list=test_list):
             print((done.out / "report.md").read_text())
             print(f"tdfake: {done.run.arm}: report, videos.csv and frames.csv in {done.out}", file=sys.stderr)
         return 0
-    report = evaluate_run(args.run_dir, data=args.data, out_dir=args.out, n_bootstrap=args.bootstrap, verbose=1)
+    video_only = {"--compression": args.compression, "--methods": args.methods, "--test-list": args.test_list,
+                  "--all-videos": args.all_videos}
+    given = [flag for flag, value in video_only.items() if value]
+    if given:
+        raise ValueError(f"{', '.join(given)}: only for a --data folder of videos; {args.data} holds none")
+    report = evaluate_run(args.run_dir, data=args.data, out_dir=args.out, n_bootstrap=args.bootstrap, verbose=1,
+                          data_layout=args.layout)
     print(report.to_markdown())
     return 0
 

@@ -1,4 +1,5 @@
-"""Command-line options shared by the config-driven commands (``tdfake train``, ``tdfake run``)."""
+"""Command-line options shared by several commands: the config-driven ones (``tdfake train``, ``tdfake run``),
+and what to read of a dataset download (``tdfake faces``, ``tdfake evaluate``)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,13 @@ def load_config(args: argparse.Namespace):
     cfg = Config.from_yaml(args.config).override_from_strings(args.assignments)
     direct = {"out_dir": args.out_dir, "epochs": args.epochs, "seeds": args.seeds}
     return cfg.override(**{k: v for k, v in direct.items() if v is not None})
+
+
+def add_download_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--compression`` / ``--methods``: what to read of a FaceForensics++ (or Celeb-DF) download."""
+    parser.add_argument("--compression", metavar="LEVEL",
+                        help="FaceForensics++ download: the compression to read (raw, c23, c40; default: the one "
+                             "downloaded)")
+    parser.add_argument("--methods", nargs="+", metavar="METHOD",
+                        help="FaceForensics++ download: the manipulations to read, e.g. NeuralTextures Deepfakes "
+                             "(default: every one downloaded), with the originals they were made from")
