@@ -140,6 +140,20 @@ def test_arms_and_comparisons_are_data(tmp_path):
     assert Config.from_yaml(tmp_path / "round.yaml") == cfg
 
 
+def test_the_controls_config_is_the_demo_with_two_more_arms(tmp_path):
+    demo, controls = Config.from_yaml(ROOT / "configs/demo.yaml"), Config.from_yaml(ROOT / "configs/demo_controls.yaml")
+    assert controls.override(name=demo.name, arms=demo.arms, comparisons=None) == demo  # `base: demo.yaml`
+    assert {arm: spec.folder for arm, spec in controls.image_specs().items()} == {
+        "baseline": "OR", "tk": "TK", "tk_diff": "TK_diff", "tk_r5": "TK_rank-5-5-3", "low_pass": "blur"}
+    assert ("baseline", "tk_r5", None) in [(c.a, c.b, c.non_inferiority_margin) for c in controls.comparison_specs()]
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="leads back to itself"):
+        Config.from_yaml(tmp_path / "loop.yaml")
+    (tmp_path / "child.yaml").write_text("base: missing.yaml\n")
+    with pytest.raises(FileNotFoundError, match="missing.yaml"):
+        Config.from_yaml(tmp_path / "child.yaml")
+
+
 def test_good_values_pass(tmp_path):
     weights = tmp_path / "xception.weights.h5"
     weights.write_bytes(b"")

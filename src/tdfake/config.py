@@ -351,8 +351,12 @@ class Config:
                           "(e.g. fixed:0.5)")
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> Config:
-        """Load a YAML file; unknown keys are an error that names them."""
+    def from_yaml(cls, path: str | Path, _within: tuple[Path, ...] = ()) -> Config:
+        """Load a YAML file; unknown keys are an error that names them.
+
+        ``base: OTHER.yaml`` (relative to the file) starts from that config instead of the defaults, so a
+        variant of a study (``configs/demo_controls.yaml``: the demo with two more arms) states only what differs.
+        """
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such config; see configs/ for paper.yaml and demo.yaml")
@@ -362,8 +366,14 @@ class Config:
             raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: expected key: value lines, got a {type(values).__name__}")
+        start = cls()
+        if "base" in values:
+            base = path.parent / str(values.pop("base"))
+            if base.resolve() in _within or base.resolve() == path.resolve():
+                raise ConfigError(f"{path}: base {base} leads back to itself; name a config that does not")
+            start = cls.from_yaml(base, (*_within, path.resolve()))
         try:
-            return cls().override(**values)
+            return start.override(**values)
         except (ConfigError, KeyError) as err:
             raise ConfigError(f"{path}: {err.args[0]}") from None
 
