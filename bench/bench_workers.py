@@ -24,10 +24,16 @@ from _common import alternate_rounds, image_folder, pick_evenly, print_banner, p
 
 from tdfake import images
 from tdfake.image_creation import create_images
+from tdfake.transforms import spec
+
+
+def _specs(method: str) -> list:
+    """The study's OR, TK and TK_diff images (rank [30, 30, 3]) by ``method``, as `tdfake images` makes them."""
+    return [spec(kind, defaults={"tucker_method": method}) for kind in ("OR", "TK", "TK_diff")]
 
 
 def _shard(src: str, out: str, paths: list[str], index: int, count: int, method: str) -> int:
-    return create_images(src, out, paths=paths, shard=(index, count), method=method, workers=1,
+    return create_images(src, out, _specs(method), paths=paths, shard=(index, count), workers=1,
                          progress=False).written
 
 
@@ -50,12 +56,12 @@ def main() -> None:
 
         def one() -> float:
             start = time.perf_counter()
-            create_images(folder, fresh("one"), paths=paths, method=args.method, workers=1, progress=False)
+            create_images(folder, fresh("one"), _specs(args.method), paths=paths, workers=1, progress=False)
             return len(paths) / (time.perf_counter() - start)
 
         def threads() -> float:
             start = time.perf_counter()
-            create_images(folder, fresh("threads"), paths=paths, method=args.method, workers=args.workers,
+            create_images(folder, fresh("threads"), _specs(args.method), paths=paths, workers=args.workers,
                           progress=False)
             return len(paths) / (time.perf_counter() - start)
 

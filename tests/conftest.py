@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tdfake import transforms
 from tdfake.images import write_rgb
 
 REAL_PHOTOS_VAR = "TDFAKE_REAL_PHOTOS"
@@ -47,6 +48,13 @@ def smooth_rgb(height: int, width: int, seed: int = 0) -> np.ndarray:
                 for k in range(3)]
     image = 127.5 + 100 * np.stack(channels, axis=-1) + rng.normal(0, 6, (height, width, 3))
     return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def image_specs(kinds=("OR", "TK", "TK_diff"), rank=(30, 30, 3), method: str = "fast", cp_rank: int = 8) -> list:
+    """The image specs ``tdfake images --kinds KINDS --rank RANK --method METHOD --cp-rank CP_RANK`` makes
+    (each kind in its own folder, named after it)."""
+    settings = {"rank": rank, "tucker_method": method, "cp_rank": cp_rank}
+    return [transforms.spec(kind, defaults=settings) for kind in kinds]
 
 
 @pytest.fixture

@@ -55,3 +55,13 @@ def test_graphs_flag_overrides_the_config(recorded, tmp_path):
 def test_seeds_flag_sets_the_training_seeds(recorded):
     assert main(["run", "--config", DEMO, "--seeds", "1", "2", "3"]) == 0
     assert list(recorded["configs"][0].seeds) == [1, 2, 3]
+
+
+def test_train_takes_the_configs_arm_names(tmp_path, capsys):
+    """--arm is any arm of the config; another name stops before any data is made, naming the config's arms."""
+    config = tmp_path / "control.yaml"
+    arms = "arms:\n  baseline: {input: OR}\n  tk_r5: {input: TK, rank: [5, 5, 3]}\n"
+    config.write_text(Path(DEMO).read_text() + arms)
+    assert main(["train", "--config", str(config), "--arm", "tk", "--out-dir", str(tmp_path / "run")]) == 2
+    assert "arm 'tk' is not one of the config's arms (baseline, tk_r5)" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -77,6 +77,18 @@ def test_rooted_moves_only_relative_folders(tmp_path):
     ("batch_size", 0, "positive integer"),
     ("epochs", 2.5, "positive integer"),
     ("dropout", 1.0, "[0, 1)"),
+    ("arms", {}, "must map arm names"),
+    ("arms", {"tk": {"rank": [5, 5, 3]}}, "`input`"),
+    ("arms", {"x": {"input": "XX"}}, "unknown image kind 'XX'"),
+    ("arms", {"x": {"input": "TK", "sigma": 2}}, "unknown parameters ['sigma'] for image kind 'TK'"),
+    ("arms", {"x": {"input": "TK", "rank": [5, 5]}}, "three positive integers"),
+    ("arms", {"x": {"input": "blur", "sigma": 0}}, "positive number"),
+    ("arms", {"images": {"input": "OR"}}, "not seed_<s> nor images"),
+    ("arms", {"seed_3": {"input": "OR"}}, "not seed_<s>"),
+    ("comparisons", [{"a": "baseline", "b": "tk_r5"}], "'tk_r5', which is not one of the arms"),
+    ("comparisons", [{"a": "tk", "b": "tk"}], "with itself"),
+    ("comparisons", [{"a": "baseline", "b": "tk", "non_inferiority_margin": 2}], "number in [0, 1)"),
+    ("comparisons", [{"a": "baseline", "arm": "tk"}], "keys a, b"),
 ])
 def test_bad_values_fail_when_the_config_is_built_naming_the_allowed_ones(field, value, allowed, tmp_path):
     with pytest.raises(ConfigError, match=re.escape(allowed)) as error:
@@ -88,6 +100,58 @@ def test_bad_values_fail_when_the_config_is_built_naming_the_allowed_ones(field,
     path.write_text(yaml.safe_dump({**Config().to_dict(), field: value}))
     with pytest.raises(ConfigError, match=f"{re.escape(str(path))}: .*{re.escape(allowed)}"):
         Config.from_yaml(path)
+
+
+def test_arms_and_comparisons_are_data(tmp_path):
+    """The issue's config: the study's arms spelled out, a lower-rank control arm and a blur arm, their comparisons."""
+    path = tmp_path / "arms.yaml"
+    path.write_text(
+        "rank: [30, 30, 3]\ntucker_method: fast\n"
+        "arms:\n"
+        "  baseline: {input: OR}\n"
+        "  tk:       {input: TK, rank: [30, 30, 3]}\n"
+        "  tk_diff:  {input: TK_diff, rank: [30, 30, 3]}\n"
+        "  tk_r5:    {input: TK, rank: [5, 5, 3]}\n"
+        "  low_pass: {input: blur, sigma: 3}\n"
+        "comparisons:\n"
+        "  - {a: baseline, b: tk, non_inferiority_margin: 0.02}\n"
+        "  - {a: baseline, b: tk_r5}\n")
+    cfg = Config.from_yaml(path)
+    folders = {arm: spec.folder for arm, spec in cfg.image_specs().items()}
+    assert folders == {"baseline": "OR", "tk": "TK", "tk_diff": "TK_diff", "tk_r5": "TK_rank-5-5-3",
+                       "low_pass": "blur_sigma-3.0"}  # the config's own rank keeps the study's folders
+    assert cfg.image_spec("tk_r5").params.rank == (5, 5, 3) and cfg.image_spec("tk").params.method == "fast"
+    assert [(c.a, c.b, c.non_inferiority_margin) for c in cfg.comparison_specs()] == [
+        ("baseline", "tk", 0.02), ("baseline", "tk_r5", None)]
+    # the defaults: the study's three arms and comparisons, the config's margin on tk against baseline
+    study = Config(margin=0.05)
+    assert {arm: spec.folder for arm, spec in study.image_specs().items()} == {
+        "baseline": "OR", "tk": "TK", "tk_diff": "TK_diff"}
+    assert [(c.a, c.b, c.non_inferiority_margin) for c in study.comparison_specs()] == [
+        ("baseline", "tk", 0.05), ("baseline", "tk_diff", None), ("tk", "tk_diff", None)]
+    # one arm more from the command line; the study's comparisons between the arms there are
+    more = Config().override_from_strings(["arms.tk_r5={input: TK, rank: [5, 5, 3]}"])
+    assert list(more.arms) == ["baseline", "tk", "tk_diff", "tk_r5"] and len(more.comparison_specs()) == 3
+    only = Config(arms={"baseline": {"input": "OR"}, "tk_r5": {"input": "TK", "rank": [5, 5, 3]}})
+    assert only.comparison_specs() == []  # none of the study's pairs is there
+    with pytest.raises(ValueError, match=r"arm 'tk_r5' is not one of the config's arms \(baseline, tk, tk_diff\)"):
+        Config().image_spec("tk_r5")
+    cfg.to_yaml(tmp_path / "round.yaml")
+    assert Config.from_yaml(tmp_path / "round.yaml") == cfg
+
+
+def test_the_controls_config_is_the_demo_with_two_more_arms(tmp_path):
+    demo, controls = Config.from_yaml(ROOT / "configs/demo.yaml"), Config.from_yaml(ROOT / "configs/demo_controls.yaml")
+    assert controls.override(name=demo.name, arms=demo.arms, comparisons=None) == demo  # `base: demo.yaml`
+    assert {arm: spec.folder for arm, spec in controls.image_specs().items()} == {
+        "baseline": "OR", "tk": "TK", "tk_diff": "TK_diff", "tk_r5": "TK_rank-5-5-3", "low_pass": "blur"}
+    assert ("baseline", "tk_r5", None) in [(c.a, c.b, c.non_inferiority_margin) for c in controls.comparison_specs()]
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="leads back to itself"):
+        Config.from_yaml(tmp_path / "loop.yaml")
+    (tmp_path / "child.yaml").write_text("base: missing.yaml\n")
+    with pytest.raises(FileNotFoundError, match="missing.yaml"):
+        Config.from_yaml(tmp_path / "child.yaml")
 
 
 def test_good_values_pass(tmp_path):

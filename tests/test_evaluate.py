@@ -113,7 +113,7 @@ def test_run_json_can_point_at_the_original_images(run_dir, data_dir, tmp_path):
     (moved / "run.json").unlink()
     with pytest.raises(ValueError, match="run.json"):  # neither run.json nor an arm's folder name
         load_run(moved)
-    layout.write_run_info(moved, "baseline", None, seed=7)  # None: each row's root/path
+    layout.write_run_info(moved, "baseline", "OR", None, seed=7)  # None: each row's root/path
     assert (load_run(moved).images_root, load_run(moved).seed) == (None, 7)
     report = evaluate_run(moved, n_bootstrap=0)
     predictions = pd.read_csv(moved / "predictions.csv")

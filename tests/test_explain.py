@@ -15,8 +15,9 @@ import pytest
 from tiny_models import SIZE, expected_score, face, face_split, red_conv_model, red_model, tiny_config, write_run
 
 from tdfake import layout
+from tdfake.arms import STUDY_ARMS
 from tdfake.cli import main
-from tdfake.config import ARMS, Config
+from tdfake.config import Config
 from tdfake.evaluate import evaluate_run
 from tdfake.explain import grad_cam, label_from_path, plot_explain_grid, target_layer
 from tdfake.images import read_rgb, write_rgb
@@ -24,7 +25,7 @@ from tdfake.layout import EXPLAIN_GRID
 from tdfake.metrics import Report
 from tdfake.model import build_xception
 from tdfake.plots import DPI
-from tdfake.tucker import transform
+from tdfake.transforms import spec
 
 
 def test_grad_cam_of_the_red_model_is_the_red_channel_for_fake_and_zero_for_real():
@@ -76,6 +77,7 @@ def test_labels_come_from_real_and_fake_folders(tmp_path):
     assert label_from_path(tmp_path / "photos" / "x.png") == ""
 
 
+ARM_KINDS = {arm: entry["input"] for arm, entry in STUDY_ARMS.items()}  # baseline OR, tk TK, tk_diff TK_diff
 KIND_RED = {"OR": 0.0, "TK": 0.1, "TK_diff": -0.15}  # each kind's images a little redder or greener
 
 
@@ -93,7 +95,7 @@ def study(tmp_path):
     split["red"] = np.concatenate(reds)  # an extra column the runs carry along (read by _kind_image)
     cfg = tiny_config(batch_size=4, rank=[8, 8, 3], tucker_method="fast")
     out = tmp_path / "out"
-    for arm in ARMS:
+    for arm in ARM_KINDS:
         write_run(out, arm, split, cfg, model=red_conv_model(), image_of=_kind_image)
     evaluate_run(out / "baseline", n_bootstrap=0)
     return out
@@ -103,9 +105,9 @@ def test_explain_a_study_writes_each_arms_pngs_and_the_grid(study, capsys):
     assert main(["explain", str(study)]) == 0
     printed = capsys.readouterr().out
     threshold = Report.from_json(study / "baseline" / "report.json").chosen.threshold
-    assert [layout.chosen_threshold(study / arm) for arm in ARMS] == [threshold, 0.5, 0.5]
+    assert [layout.chosen_threshold(study / arm) for arm in ARM_KINDS] == [threshold, 0.5, 0.5]
     tables = {}
-    for arm, kind in ARMS.items():
+    for arm, kind in ARM_KINDS.items():
         assert f"{arm} ({kind}): Grad-CAM of 4 images" in printed
         table = pd.read_csv(study / "explain" / arm / "explain.csv", keep_default_na=False)
         assert table["label"].tolist() == ["real", "real", "fake", "fake"]
@@ -146,12 +148,12 @@ def test_explain_given_images_stages_them_and_lists_the_broken_one(study, tmp_pa
     (mine / "fake" / "broken.png").write_bytes(b"not an image")
     out = tmp_path / "explained"
     assert main(["explain", str(study), str(mine), "-o", str(out)]) == 0
-    for arm, kind in ARMS.items():
+    for arm, kind in ARM_KINDS.items():
         table = pd.read_csv(out / arm / "explain.csv")
         assert table["path"].tolist() == [str(mine / "real" / "a.png"), str(mine / "fake" / "b.png")]
         assert table["label"].tolist() == ["real", "fake"]
         for row in table.itertuples():
-            seen = transform(read_rgb(row.path), kind, rank=(8, 8, 3), method="fast")
+            seen = spec(kind, defaults={"rank": (8, 8, 3), "tucker_method": "fast"}).apply(read_rgb(row.path))
             assert row.score == pytest.approx(expected_score(seen), abs=1e-5)
             assert read_rgb(row.png).shape == (round(3.9 * DPI), round(7 * DPI), 3)
         assert pd.read_csv(out / arm / "skipped.csv")["path"].tolist() == ["fake/broken.png"]
@@ -165,7 +167,7 @@ def test_explain_given_images_stages_them_and_lists_the_broken_one(study, tmp_pa
 def test_explain_errors_are_one_line(tmp_path, capsys):
     assert main(["explain", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "not a run folder (no best.keras) nor a study folder holding baseline" in err[0]
+    assert len(err) == 1 and "not a run folder (no best.keras) nor a study folder holding arms" in err[0]
     (tmp_path / "baseline").mkdir()
     (tmp_path / "baseline" / "best.keras").write_bytes(b"")
     assert main(["explain", str(tmp_path / "baseline")]) == 2

@@ -9,12 +9,14 @@ import pytest
 from matplotlib.figure import Figure
 from tiny_models import face_split, red_conv_model, tiny_config, write_run
 
-from tdfake import layout, plots
+from tdfake import arms, layout, plots
+from tdfake.arms import STUDY_RESULTS, Comparison
 from tdfake.config import Config
 from tdfake.evaluate import evaluate_run
 from tdfake.graphs import draw_graphs
-from tdfake.metrics import STUDY_RESULTS, evaluate_scores
+from tdfake.metrics import evaluate_scores
 from tdfake.results import compare_arms
+from tdfake.transforms import spec
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -84,7 +86,7 @@ def test_roc_figure_has_every_arm_with_auroc_and_eer(tmp_path, reports):
     ax = fig.axes[0]
     texts = legend_texts(ax)
     for arm, report in reports.items():
-        assert f"{plots.ARM_LABELS[arm]}: AUROC {report.auroc:.3f}" in texts
+        assert f"{arms.label(arm)}: AUROC {report.auroc:.3f}" in texts
     eer_points = [line for line in ax.lines if line.get_marker() == "o"]
     assert [(pt.get_xdata()[0], pt.get_ydata()[0]) for pt in eer_points] == [
         (r.eer, 1 - r.eer) for r in reports.values()
@@ -115,16 +117,34 @@ def test_comparison_shows_intervals_and_the_study(tmp_path, reports):
     assert is_png(tmp_path / "cmp.png")
 
 
-def test_tucker_example_shows_original_tk_and_tk_diff(tmp_path):
-    from tdfake.tucker import transform
+def test_an_arm_the_study_did_not_have_is_drawn_without_a_study_mark_in_a_colour_of_its_own(reports):
+    shown = {"baseline": reports["baseline"], "tk_r5": reports["tk"]}
+    fig = plots.plot_comparison(shown)
+    auc_ax = fig.axes[1]
+    study = [line for line in auc_ax.lines if line.get_label() == "study"][0]
+    assert list(study.get_xdata()) == [0] and list(study.get_ydata()) == [STUDY_RESULTS["baseline"]["auroc"]]
+    colours = [p.get_facecolor() for p in auc_ax.patches]
+    assert colours[0] != colours[1] and [t.get_text() for t in auc_ax.get_xticklabels()] == ["baseline (OR)", "tk_r5"]
+    assert f"tk_r5: AUROC {reports['tk'].auroc:.3f}" in legend_texts(plots.plot_roc(shown).axes[0])
+    assert arms.colour("tk_r5", 1) not in arms.COLOURS.values() and arms.study_results("tk_r5") is None
 
+
+def test_arm_images_show_each_crop_as_each_arm_sees_it(tmp_path):
     rng = np.random.default_rng(0)
     images = {"real": rng.integers(0, 256, (40, 40, 3), dtype=np.uint8),
               "fake": rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)}
-    fig = plots.plot_tucker_example(images, rank=(8, 8, 3), path=tmp_path / "tk.png")
-    assert len(fig.axes) == 6
-    assert fig.axes[0].get_ylabel() == "real" and fig.axes[3].get_ylabel() == "fake"
-    np.testing.assert_array_equal(fig.axes[4].images[0].get_array(), transform(images["fake"], "TK", rank=(8, 8, 3)))
+    settings = {"rank": (8, 8, 3)}
+    specs = {"baseline": spec("OR"), "tk": spec("TK", defaults=settings), "tk_diff": spec("TK_diff", defaults=settings),
+             "control": spec("blur", {"sigma": 2}), "also_tk": spec("TK", defaults=settings)}
+    fig = plots.plot_arm_images(images, specs, path=tmp_path / "tk.png")
+    assert len(fig.axes) == 8  # two crops x four kinds: also_tk shares tk's column
+    assert fig.axes[0].get_ylabel() == "real" and fig.axes[4].get_ylabel() == "fake"
+    assert [ax.get_title() for ax in fig.axes[:4]] == [
+        "baseline (OR):\noriginal", "TK, also_tk:\nTucker rank [8×8×3] reconstruction",
+        "TK_diff:\n|original − TK|, stretched", "control:\nGaussian blur, sigma 2.0 px"]
+    for column in range(4):
+        np.testing.assert_array_equal(fig.axes[4 + column].images[0].get_array(),
+                                      list(specs.values())[column].apply(images["fake"]))
     assert is_png(tmp_path / "tk.png")
 
 
@@ -152,8 +172,8 @@ def test_draw_graphs_regenerates_every_figure_of_a_study_folder(tmp_path, report
     # what `tdfake run` (comparisons.csv), `tdfake sweep` and `tdfake robustness` wrote is drawn too
     for run in (out / "baseline", out / "tk"):  # real reports and predictions, for the paired comparison
         evaluate_run(run, n_bootstrap=0)
-    comparisons = compare_arms({"baseline": [out / "baseline"], "tk": [out / "tk"]}, ["test"], margin=0.05,
-                               n_bootstrap=50)
+    comparisons = compare_arms({"baseline": [out / "baseline"], "tk": [out / "tk"]}, ["test"],
+                               [Comparison("baseline", "tk", 0.05)], n_bootstrap=50)
     assert comparisons[["arm_a", "arm_b"]].values.tolist() == [["baseline", "tk"]]
     comparisons.to_csv(out / layout.COMPARISONS_CSV, index=False)
     layout.sweep_dir(out).mkdir()

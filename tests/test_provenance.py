@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import image_specs
 from tiny_models import tiny_config, write_run
 
 from tdfake import provenance
@@ -71,17 +72,17 @@ def test_split_is_reused_when_unchanged_and_remade_when_settings_or_data_change(
 def test_images_refuse_other_parameters_unless_replacing(write_images, tmp_path):
     src = write_images(NAMES[:2], size=40)
     out = tmp_path / "out"
-    create_images(src, out, kinds=("OR", "TK"), rank=(30, 30, 3), method="fast", progress=False)
+    create_images(src, out, image_specs(("OR", "TK"), rank=(30, 30, 3), method="fast"), progress=False)
     tk = out / "TK" / NAMES[0]
     made = tk.stat().st_mtime_ns
-    again = create_images(src, out, kinds=("OR", "TK"), rank=(30, 30, 3), method="fast", progress=False)
+    again = create_images(src, out, image_specs(("OR", "TK"), rank=(30, 30, 3), method="fast"), progress=False)
     assert again.existing == 2 and tk.stat().st_mtime_ns == made  # same parameters: reused
 
     with pytest.raises(provenance.ProvenanceMismatch, match=r"rank \[30, 30, 3\] -> \[5, 5, 3\].*--force"):
-        create_images(src, out, kinds=("OR", "TK"), rank=(5, 5, 3), method="fast", progress=False)
+        create_images(src, out, image_specs(("OR", "TK"), rank=(5, 5, 3), method="fast"), progress=False)
     assert tk.stat().st_mtime_ns == made  # nothing touched
     # OR does not depend on the rank, so its images stay; TK is cleared and made at rank 5
-    summary = create_images(src, out, kinds=("OR", "TK"), rank=(5, 5, 3), method="fast", progress=False,
+    summary = create_images(src, out, image_specs(("OR", "TK"), rank=(5, 5, 3), method="fast"), progress=False,
                             replace_changed=True)
     assert summary.written == 2
     from tdfake.tucker import tk_image
@@ -97,14 +98,14 @@ def test_images_of_another_tucker_implementation_are_made_anew(write_images, tmp
 
     src = write_images(NAMES[:2], size=40)
     out = tmp_path / "out"
-    create_images(src, out, kinds=("OR", "TK"), rank=(30, 30, 3), method="fast", progress=False)
+    create_images(src, out, image_specs(("OR", "TK"), rank=(30, 30, 3), method="fast"), progress=False)
     record = json.loads((out / "TK.provenance.json").read_text())["params"]
     assert record["implementation"] == f"fast-{tucker.FAST_VERSION}" == tucker.implementation("fast")
     assert "implementation" not in json.loads((out / "OR.provenance.json").read_text())["params"]
     assert tucker.implementation("tensorly").startswith("tensorly-")
     monkeypatch.setattr(tucker, "FAST_VERSION", tucker.FAST_VERSION + 1)
     with pytest.raises(provenance.ProvenanceMismatch, match=r"implementation fast-\d+ -> fast-\d+.*--force"):
-        create_images(src, out, kinds=("OR", "TK"), rank=(30, 30, 3), method="fast", progress=False)
+        create_images(src, out, image_specs(("OR", "TK"), rank=(30, 30, 3), method="fast"), progress=False)
 
 
 def test_images_cli_refuses_in_one_line_and_force_remakes(write_images, tmp_path, capsys):

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from tdfake import layout, stats
 from tdfake.cli import main
 from tdfake.compare import compare_runs
-from tdfake.config import ARMS, Config
+from tdfake.config import Config
 from tdfake.constants import OWN_TEST_SET
 from tdfake.metrics import evaluate_scores
 from tdfake.plots import plot_forest
@@ -24,13 +24,15 @@ from tdfake.results import (
     seed_summary,
 )
 
+ARMS = tuple(Config().arms)  # the study's: baseline, tk, tk_diff
+COMPARISONS = Config(margin=0.02).comparison_specs()  # the study's three, margin 0.02 on tk against baseline
 SEEDS = (42, 43)
 N_TEST, N_VAL = 120, 40
-QUALITY = {"baseline": 1.6, "tk": 1.5, "tk_diff": 0.4}  # separation of fake from real scores per arm
+QUALITY = {"baseline": 1.6, "tk": 1.5, "tk_diff": 0.4, "tk_r5": 1.2}  # separation of fake from real scores per arm
 
 
-def write_run(run_dir, arm: str, seed: int, rng) -> None:
-    """predictions.csv (val + test, rows shuffled) and report.json of one arm and seed."""
+def write_run(run_dir, arm: str, seed: int, rng, cfg: Config | None = None) -> None:
+    """predictions.csv (val + test, rows shuffled) and report.json of one arm (of ``cfg``) and seed."""
     def rows(split, n):
         label = np.arange(n) % 2
         group = [f"{split}{i // 4}" for i in range(n)]  # four rows per group: a real video with its fakes
@@ -39,14 +41,15 @@ def write_run(run_dir, arm: str, seed: int, rng) -> None:
         return pd.DataFrame({"path": [f"{split}/{i:03d}.png" for i in range(n)], "label": label, "group": group,
                              "split": split, "score": score})
 
+    cfg = Config(seed=SEEDS[0]) if cfg is None else cfg
     val, test = rows("val", N_VAL), rows("test", N_TEST)
     run_dir.mkdir(parents=True)
     # what makes a finished run folder for tdfake.layout (compare reads scores, never the checkpoint)
-    Config(seed=SEEDS[0]).to_yaml(run_dir / layout.CONFIG_FILE)
+    cfg.to_yaml(run_dir / layout.CONFIG_FILE)
     pd.concat([val, test]).assign(root="r", method="m", video=lambda t: t["path"]).to_csv(run_dir / layout.SPLIT_FILE,
                                                                                     index=False)
     (run_dir / layout.BEST_CHECKPOINT).write_bytes(b"")
-    layout.write_run_info(run_dir, arm, None, seed)
+    layout.write_run_info(run_dir, arm, cfg.image_spec(arm).kind, None, seed)
     pd.concat([val, test]).sample(frac=1, random_state=seed).to_csv(run_dir / layout.PREDICTIONS_FILE, index=False)
     report = evaluate_scores(test["label"], test["score"], val["label"], val["score"], groups=test["group"],
                              n_bootstrap=200, seed=seed)
@@ -76,7 +79,7 @@ def arrays(run_dirs, arm):
 
 def test_comparisons_are_the_paired_tests_on_the_same_rows_pooled_over_seeds(study):
     out, run_dirs = study
-    table = compare_arms(run_dirs, [OWN_TEST_SET], margin=0.02, n_bootstrap=300, seed=42)
+    table = compare_arms(run_dirs, [OWN_TEST_SET], COMPARISONS, n_bootstrap=300, seed=42)
     assert list(table.columns) == COMPARISON_COLUMNS
     assert [(r.arm_a, r.arm_b) for r in table.itertuples()] == [("baseline", "tk"), ("baseline", "tk_diff"),
                                                                  ("tk", "tk_diff")]
@@ -109,7 +112,8 @@ def test_rows_of_other_test_rows_refuse(study, tmp_path):
     predictions.loc[predictions["split"] == "test", "path"] += ".other"
     predictions.to_csv(other / layout.PREDICTIONS_FILE, index=False)
     with pytest.raises(ValueError, match="other test rows"):
-        compare_arms({"tk": [run_dirs["tk"][0], other], "baseline": run_dirs["baseline"]}, [OWN_TEST_SET], 0.02)
+        compare_arms({"tk": [run_dirs["tk"][0], other], "baseline": run_dirs["baseline"]}, [OWN_TEST_SET],
+                     COMPARISONS)
 
 
 def test_seed_summary_and_results_md(study):
@@ -118,7 +122,7 @@ def test_seed_summary_and_results_md(study):
 
     sets = {OWN_TEST_SET: {seed: {arm: Report.from_json(run_dirs[arm][i] / layout.REPORT_JSON) for arm in ARMS}
                            for i, seed in enumerate(SEEDS)}}
-    results = results_by_set(sets)
+    results = results_by_set(sets, Config())
     assert list(results.columns[:2]) == ["test_set", "seed"] and len(results) == 6
     assert "accuracy" not in results.columns and {"accuracy_at_0.5", "accuracy_at_threshold"} <= set(results.columns)
     seeds = seed_summary(results)
@@ -126,12 +130,40 @@ def test_seed_summary_and_results_md(study):
     aurocs = results.loc["tk", "auroc"].to_numpy()
     assert tk["auroc_mean"] == pytest.approx(aurocs.mean()) and tk["auroc_sd"] == pytest.approx(aurocs.std(ddof=1))
     assert tk["n_seeds"] == 2 and tk["seeds"] == "42 43"
-    comparisons = compare_arms(run_dirs, [OWN_TEST_SET], margin=0.02, n_bootstrap=0)
+    comparisons = compare_arms(run_dirs, [OWN_TEST_SET], COMPARISONS, n_bootstrap=0)
     text = results_markdown(Config(name="demo", seeds=list(SEEDS)), sets, comparisons, seeds)
     assert "## Paired comparisons" in text and "## Spread over training seeds" in text
     assert "tk_diff vs baseline" in text and "lower" in text
     figure = plot_forest(comparisons, out / "forest.png")
     assert (out / "forest.png").is_file() and len(figure.axes[0].get_yticks()) == len(comparisons)
+
+
+def test_an_arm_the_study_did_not_have_gets_its_rows_tables_and_the_configs_comparison(tmp_path):
+    cfg = Config(arms={"baseline": {"input": "OR"}, "tk_r5": {"input": "TK", "rank": [5, 5, 3]}},
+                 comparisons=[{"a": "baseline", "b": "tk_r5", "non_inferiority_margin": 0.05}])
+    rng = np.random.default_rng(1)
+    for arm in cfg.arms:
+        write_run(tmp_path / arm, arm, cfg.seed, rng, cfg)
+    run_dirs = {arm: [tmp_path / arm] for arm in cfg.arms}
+    comparisons = compare_arms(run_dirs, [OWN_TEST_SET], cfg.comparison_specs(), n_bootstrap=0)
+    (row,) = comparisons.itertuples()
+    assert (row.arm_a, row.arm_b, row.margin) == ("baseline", "tk_r5", 0.05)
+    assert row.non_inferior == (row.delta_auroc_ci_low > -0.05)
+
+    from tdfake.evaluate import report_markdown
+    from tdfake.metrics import Report
+
+    reports = {arm: Report.from_json(tmp_path / arm / layout.REPORT_JSON) for arm in cfg.arms}
+    results = results_by_set({OWN_TEST_SET: {cfg.seed: reports}}, cfg)
+    assert results.loc["tk_r5", ["kind", "images"]].tolist() == ["TK", "TK_rank-5-5-3"]
+    assert results.loc["baseline", "study_auroc"] == 0.943 and pd.isna(results.loc["tk_r5", "study_auroc"])
+    text = results_markdown(cfg, {OWN_TEST_SET: {cfg.seed: reports}}, comparisons, seed_summary(results))
+    assert "tk_r5 vs baseline" in text and ("non-inferior (margin 0.05)" in text or "not shown (margin 0.05)" in text)
+    assert f"## tk_r5 (TK_rank-5-5-3), training seed {cfg.seed}\n" in text
+    assert f"## baseline (OR), training seed {cfg.seed}, beside the study" in text
+    report = report_markdown(reports["tk_r5"], layout.load_run(tmp_path / "tk_r5"))
+    assert report.startswith("## tk_r5 (TK_rank-5-5-3): the run's test split\n")
+    assert "Beside the study" not in report
 
 
 def test_compare_two_runs_and_two_studies(study, tmp_path, capsys):

@@ -19,7 +19,7 @@ from tiny_models import expected_score, face, face_split, tiny_config, write_run
 
 from tdfake import layout, plots, stats
 from tdfake.cli import main
-from tdfake.config import ARMS, Config
+from tdfake.config import Config
 from tdfake.evaluate import evaluate_run
 from tdfake.images import read_rgb, write_rgb
 from tdfake.metrics import Report
@@ -144,7 +144,7 @@ def test_tk_arm_scores_the_tucker_image_of_the_perturbed_crop(tmp_path):
     cfg = Config.from_yaml(out_dir / "tk" / "config.yaml")
     assert table["auroc"].iloc[0] == Report.from_json(out_dir / "tk" / "report.json").auroc
     first = layout.load_run(out_dir / "tk").split.iloc[0]  # the TK images the run was evaluated on are real ones
-    made = read_rgb(out_dir / "images" / ARMS["tk"] / first["path"])
+    made = read_rgb(out_dir / "images" / cfg.image_spec("tk").folder / first["path"])
     np.testing.assert_array_equal(made, tk_image(read_rgb(data / first["path"]), RANK, cfg.tucker_method))
     for row in table.itertuples():
         scores = _scores(rob, "tk", row.perturbation, row.level)

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tdfake import layout
-from tdfake.config import ARMS, TRAINING, TUCKER, Config, training_fields
+from tdfake import layout, transforms
+from tdfake.config import IMAGES, TRAINING, Config, training_fields
 from tdfake.evaluate import load_or_make_report
+from tdfake.image_creation import create_images
 from tdfake.images import write_rgb
 from tdfake.provenance import ProvenanceMismatch, read_record, record_path
 from tdfake.train import train_arm, training_params
@@ -95,14 +96,58 @@ def test_seed_folders_keep_the_one_seed_layout_for_the_config_seed(tmp_path):
 
 def test_every_config_field_is_classified_and_training_fields_are_exactly_the_marked_ones():
     affects = {f.name: f.metadata.get("affects") for f in dataclasses.fields(Config)}
-    marked = {name for name, what in affects.items() if what in (TRAINING["affects"], TUCKER["affects"])}
-    assert set(training_fields("OR")) == {name for name, what in affects.items() if what == TRAINING["affects"]}
-    assert set(training_fields("TK")) == marked
+    training = {name for name, what in affects.items() if what == TRAINING["affects"]}
+    images = {name for name, what in affects.items() if what == IMAGES["affects"]}
+    assert set(training_fields()) == training
+    # the image-defaults fields are exactly the config fields the registered kinds' parameters default from
+    read = {f.metadata.get("config") for kind in transforms.names()
+            for f in dataclasses.fields(transforms.get(kind).params)}
+    assert images == read & set(affects) == {"rank", "tucker_method"}
     evaluation_or_place = {"name", "out_dir", "graphs_dir", "data_dir", "demo_dir", "test_sets", "workers", "epochs",
-                           "precision", "xla", "seeds", "deterministic", "threshold", "margin"}
-    assert marked | evaluation_or_place == {f.name for f in dataclasses.fields(Config)}
-    assert not marked & evaluation_or_place
-    assert {"rank", "tucker_method"} <= set(training_fields("TK")) - set(training_fields("OR"))
+                           "precision", "xla", "seeds", "deterministic", "threshold", "margin", "arms",
+                           "comparisons"}
+    assert training | images | evaluation_or_place == set(affects)
+    assert not (training | images) & evaluation_or_place and not training & images
+
+
+def test_an_arms_fingerprint_holds_its_image_parameters_and_no_other_arm(data):
+    split, _ = data
+    cfg = Config().override(**TINY)
+    tk = training_params(cfg, "tk", split)
+    assert {key: tk[key] for key in ("rank", "tucker_method", "arm")} == {
+        "rank": cfg.rank, "tucker_method": cfg.tucker_method, "arm": "tk"}
+    assert "rank" not in training_params(cfg, "baseline", split)  # OR images have no parameters
+    more = cfg.override(arms={**cfg.arms, "tk_r5": {"input": "TK", "rank": [5, 5, 3]}},
+                        comparisons=[{"a": "baseline", "b": "tk_r5"}])
+    assert training_params(more, "tk", split) == tk  # another arm, and other comparisons, change nothing
+    spelled = cfg.override(arms={**cfg.arms, "tk": {"input": "TK", "rank": list(cfg.rank)}})
+    assert training_params(spelled, "tk", split) == tk  # the config's rank, given again, is the same arm
+    r5 = training_params(more, "tk_r5", split)
+    assert {key for key in tk if tk[key] != r5.get(key)} == {"rank", "arm"} and r5["rank"] == [5, 5, 3]
+
+
+def test_a_tk_run_recorded_before_arms_were_data_resumes_without_retraining(data, tmp_path):
+    """A run of arm ``tk`` trained before this version recorded ``tucker_implementation`` (now
+    ``image_implementation``) beside the same rank and method; it is the same run and is not retrained."""
+    import json
+
+    split, images = data
+    cfg = Config().override(**TINY, rank=[8, 8, 3], tucker_method="fast")
+    root = tmp_path / "images"
+    create_images(images / "OR", root, [cfg.image_spec("tk")], paths=list(split["path"]), progress=False)
+    run_dir = train_arm(cfg, "tk", split, root, tmp_path / "tk", model_builder=one_conv)
+    record_file = record_path(run_dir, "training")
+    record = json.loads(record_file.read_text())
+    params = record["params"]
+    assert params["image_implementation"] == f"fast-{transforms.tucker.FAST_VERSION}"
+    params["tucker_implementation"] = params.pop("image_implementation")  # as the version before wrote it
+    record_file.write_text(json.dumps(record))
+    before = {name: digest(run_dir / name) for name in (layout.BEST_CHECKPOINT, layout.LAST_CHECKPOINT)}
+    train_arm(cfg, "tk", split, root, run_dir, resume=True, model_builder=one_conv)
+    assert {name: digest(run_dir / name) for name in before} == before
+    with pytest.raises(ProvenanceMismatch, match=r"rank \[8, 8, 3\] -> \[6, 6, 3\]"):
+        bigger = cfg.override(arms={**cfg.arms, "tk": {"input": "TK", "rank": [6, 6, 3]}})
+        train_arm(bigger, "tk", split, root, run_dir, resume=True, model_builder=one_conv)
 
 
 @pytest.mark.parametrize("change", [{"test_sets": {"photos": "elsewhere"}}, {"threshold": "youden"},
@@ -165,4 +210,4 @@ def test_seeds_are_validated():
         Config(seeds=["a"])
     with pytest.raises(ValueError, match="margin"):
         Config(margin=-0.1)
-    assert set(ARMS) == {"baseline", "tk", "tk_diff"}
+    assert set(Config().arms) == {"baseline", "tk", "tk_diff"}

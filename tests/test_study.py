@@ -23,13 +23,13 @@ def test_prepare_leaves_out_unreadable_files_and_records_them(write_images, tmp_
     (data / "fake" / "f99.jpg").write_bytes(b"not a jpeg")  # one corrupt file among good ones
     cfg = Config().override(data_dir=str(data), layout="folders", per_class=None, out_dir=str(tmp_path / "run"),
                             train_fraction=0.6, val_fraction=0.2, test_fraction=0.2, workers=1)
-    prepared = prepare(cfg, kinds=["OR"])
+    prepared = prepare(cfg, ["baseline"])
     assert "fake/f99.jpg" not in set(prepared.split["path"])
     assert len(prepared.split) == 20 and set(prepared.split["split"]) == {"train", "val", "test"}
     skipped = pd.read_csv(prepared.images_root / "skipped.csv")
     assert list(skipped["path"]) == ["fake/f99.jpg"] and "decodable" in skipped["reason"][0]
     # the split is written once and reused, so every arm and every re-run sees the same rows
-    again = prepare(cfg, kinds=["OR"])
+    again = prepare(cfg, ["baseline"])
     pd.testing.assert_frame_equal(again.split, prepared.split)
 
 
@@ -85,17 +85,72 @@ def test_prepare_remakes_images_of_another_rank_and_keeps_the_rest(write_images,
     data = write_images(names, size=40)
     cfg = Config().override(data_dir=str(data), layout="folders", per_class=None, out_dir=str(tmp_path / "run"),
                             train_fraction=0.6, val_fraction=0.2, test_fraction=0.2, workers=1, tucker_method="fast")
-    first = prepare(cfg, kinds=["OR", "TK"])
+    first = prepare(cfg, ["baseline", "tk"])
     tk, original = first.images_root / "TK" / names[0], first.images_root / "OR" / names[0]
     stamps = tk.stat().st_mtime_ns, original.stat().st_mtime_ns
-    prepare(cfg, kinds=["OR", "TK"])
+    prepare(cfg, ["baseline", "tk"])
     assert (tk.stat().st_mtime_ns, original.stat().st_mtime_ns) == stamps  # same settings: reused
 
     capsys.readouterr()
-    prepare(cfg.override(rank=[5, 5, 3]), kinds=["OR", "TK"])
+    prepare(cfg.override(rank=[5, 5, 3]), ["baseline", "tk"])
     assert "rank [30, 30, 3] -> [5, 5, 3]" in capsys.readouterr().out
     assert tk.stat().st_mtime_ns != stamps[0] and original.stat().st_mtime_ns == stamps[1]
     from tdfake.images import read_rgb
     from tdfake.tucker import tk_image
 
     np.testing.assert_array_equal(read_rgb(tk), tk_image(read_rgb(data / names[0]), (5, 5, 3), "fast"))
+
+
+@pytest.mark.slow
+def test_new_arms_and_a_kind_registered_at_test_time_run_through_tdfake_run(tiny_study_copy, monkeypatch, tmp_path):
+    """Two arms the study did not have, added to a finished study with config entries only: ``tk_r5`` (TK at a
+    lower rank) and ``gray`` (a kind registered here); the study's three arms are reused as they are."""
+    from dataclasses import dataclass
+
+    from tdfake import transforms
+    from tdfake.images import read_rgb, write_rgb
+
+    @dataclass(frozen=True)
+    class Gray:
+        pass
+
+    def gray(image, _params):
+        return np.repeat(image.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
+
+    monkeypatch.setattr(transforms, "_TRANSFORMS", dict(transforms._TRANSFORMS))
+    transforms.register("gray", gray, params=Gray, version="1")
+    out = Path(tiny_study_copy["out_dir"])
+    study_arms = ["baseline", "tk", "tk_diff"]
+    checkpoints = {arm: (out / arm / "best.keras").stat().st_mtime_ns for arm in study_arms}
+    comparisons = ("[{a: baseline, b: tk, non_inferiority_margin: 0.02}, {a: baseline, b: tk_r5}, "
+                   "{a: baseline, b: gray, non_inferiority_margin: 0.1}]")
+    argv = tiny_study_argv(tiny_study_copy) + ["--set", "arms.tk_r5={input: TK, rank: [5, 5, 3]}", "--set",
+                                               "arms.gray={input: gray}", "--set", f"comparisons={comparisons}"]
+    assert main(argv) == 0
+
+    assert {arm: (out / arm / "best.keras").stat().st_mtime_ns for arm in study_arms} == checkpoints  # reused
+    results = pd.read_csv(out / layout.RESULTS_CSV, index_col="arm")
+    assert list(results.index) == [*study_arms, "tk_r5", "gray"]
+    assert results.loc[["tk_r5", "gray"], "images"].tolist() == ["TK_rank-5-5-3", "gray"]
+    assert results.loc[["tk_r5", "gray"], "study_auroc"].isna().all() and results.loc["tk", "study_auroc"] == 0.9405
+    for arm in ("tk_r5", "gray"):
+        assert results.loc[arm, "auroc"] == pytest.approx(Report.from_json(out / arm / layout.REPORT_JSON).auroc)
+    pairs = pd.read_csv(out / layout.COMPARISONS_CSV)
+    assert pairs[["arm_a", "arm_b"]].values.tolist() == [["baseline", "tk"], ["baseline", "tk_r5"],
+                                                         ["baseline", "gray"]]
+    assert pairs["margin"].tolist()[::2] == [0.02, 0.1] and pd.isna(pairs["margin"].iloc[1])
+    assert pd.read_csv(out / layout.SEEDS_CSV)["arm"].tolist() == [*study_arms, "tk_r5", "gray"]
+    text = (out / layout.RESULTS_MD).read_text()
+    assert "## gray (gray), training seed" in text and "tk_r5 vs baseline" in text
+
+    row = pd.read_csv(out / "tk_r5" / layout.SPLIT_FILE).iloc[0]
+    crop = read_rgb(Path(row["root"]) / row["path"])
+    expected = {"gray": gray(crop, None),
+                "TK_rank-5-5-3": transforms.spec("TK", {"rank": [5, 5, 3]}, {"tucker_method": "fast"}).apply(crop)}
+    for folder, image in expected.items():  # each file is the kind's image of the crop, encoded as the crop was
+        write_rgb(tmp_path / folder / row["path"], image)
+        np.testing.assert_array_equal(read_rgb(out / "images" / folder / row["path"]),
+                                      read_rgb(tmp_path / folder / row["path"]))
+    assert layout.load_run(out / "gray").spec == transforms.spec("gray")
+    graphs = Path(tiny_study_copy["graphs_dir"])
+    assert {"history_tk_r5.png", "history_gray.png"} <= {p.name for p in graphs.iterdir()}

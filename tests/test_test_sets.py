@@ -122,7 +122,7 @@ def test_results_table_markdown_and_figure_show_the_sets_side_by_side(run_out, f
     own = Report.from_json(run / "report.json")
     ffpp = evaluate_test_sets(cfg, [run])["ffpp"][run]
     seed = int(cfg.seed)
-    results = results_by_set({OWN_TEST_SET: {seed: {"baseline": own}}, "ffpp": {seed: {"baseline": ffpp}}})
+    results = results_by_set({OWN_TEST_SET: {seed: {"baseline": own}}, "ffpp": {seed: {"baseline": ffpp}}}, cfg)
     assert list(results.columns[:2]) == ["test_set", "seed"]
     assert results["test_set"].tolist() == ["test", "ffpp"] and list(results.index) == ["baseline", "baseline"]
     assert results["seed"].tolist() == [seed, seed]

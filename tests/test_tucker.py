@@ -10,7 +10,7 @@ from conftest import smooth_rgb
 from tensorly.decomposition import tucker as tl_tucker
 from threadpoolctl import threadpool_limits
 
-from tdfake import images, tucker
+from tdfake import images, transforms, tucker
 
 # --------------------------------------------------------------------------- formulas on hand-computed arrays
 
@@ -172,7 +172,8 @@ def test_flat_image_is_its_own_reconstruction_and_black(method):
     flat = np.full((12, 12, 3), 77, dtype=np.uint8)
     assert np.array_equal(tucker.tucker_reconstruct(flat, (4, 4, 3), method), flat)
     for kind in ("TK", "TK_diff", "CP", "CP_diff"):
-        out = tucker.transform(flat, kind, rank=(4, 4, 3), method=method, cp_rank=2)
+        spec = transforms.spec(kind, defaults={"rank": (4, 4, 3), "tucker_method": method, "cp_rank": 2})
+        out = spec.apply(flat)
         assert out.dtype == np.uint8 and not out.any()
 
 
@@ -190,12 +191,8 @@ def test_batch_with_flat_and_normal_images():
     assert not out[0].any() and out[1].max() == 255
 
 
-def test_transform_dispatch_and_errors():
+def test_unknown_method_is_refused():
     x = smooth_rgb(16, 16)
-    assert np.array_equal(tucker.transform(x, "OR"), x)
-    assert np.array_equal(tucker.transform(x, "TK", rank=(4, 4, 3)), tucker.tk_image(x, (4, 4, 3)))
-    with pytest.raises(ValueError, match="unknown image kind"):
-        tucker.transform(x, "XX")
     with pytest.raises(ValueError, match="unknown method"):
         tucker.tk_image(x, method="magic")
     with pytest.raises(ValueError, match="three positive integers"):

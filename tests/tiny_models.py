@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tdfake import layout
-from tdfake.config import ARMS, Config
+from tdfake.config import Config
 from tdfake.images import read_rgb, write_rgb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,25 +109,26 @@ def write_run(out: Path, arm: str, split: pd.DataFrame, cfg: Config, model: kera
               run_dir: Path | None = None) -> Path:
     """A finished run folder of ``arm`` in the study folder ``out``, as `tdfake run` lays it out; returns it.
 
-    Writes the arm's images of the split's rows under ``out/images/<kind>/`` (kept when already
+    Writes the arm's images of the split's rows under ``out/images/<folder>/`` (kept when already
     there, so the arms of one study share them): ``image_of(kind, row)`` when given, else the crop
-    itself for OR and the real Tucker image (:func:`tdfake.image_creation.create_images` at
-    ``cfg.rank``) for TK / TK_diff.  Then ``run_dir`` (default ``out/<arm>``) gets ``cfg`` (with
+    itself for OR and the arm's real image (:func:`tdfake.image_creation.create_images` of
+    ``cfg.image_spec(arm)``) for the others.  Then ``run_dir`` (default ``out/<arm>``) gets ``cfg`` (with
     ``out_dir=out``) as config.yaml, the split, run.json (:func:`tdfake.layout.write_run_info`,
     training seed ``cfg.seed``) and ``model`` (default :func:`red_model` at ``cfg.image_size``) as
     best.keras.  ``evaluate``: score it with :func:`tdfake.evaluate.evaluate_run` as well.
     """
-    kind = ARMS[arm]
+    spec = cfg.image_spec(arm)
+    kind = spec.kind
     images_root = out / layout.IMAGES_DIR
     if image_of is None and kind != "OR":
         from tdfake.image_creation import create_images
 
         for root, part in split.groupby("root"):
-            create_images(Path(root), images_root, kinds=(kind,), rank=tuple(cfg.rank), method=cfg.tucker_method,
-                          image_format=cfg.image_format, paths=list(part["path"]), workers=1, progress=False)
+            create_images(Path(root), images_root, [spec], image_format=cfg.image_format, paths=list(part["path"]),
+                          workers=1, progress=False)
     else:
         for _, row in split.iterrows():
-            target = images_root / kind / row["path"]
+            target = images_root / spec.folder / row["path"]
             if not target.is_file():
                 image = image_of(kind, row) if image_of else read_rgb(Path(row["root"]) / row["path"])
                 write_rgb(target, image)
@@ -135,7 +136,7 @@ def write_run(out: Path, arm: str, split: pd.DataFrame, cfg: Config, model: kera
     run.mkdir(parents=True, exist_ok=True)
     cfg.override(out_dir=str(out)).to_yaml(run / layout.CONFIG_FILE)
     split.to_csv(run / layout.SPLIT_FILE, index=False)
-    layout.write_run_info(run, arm, images_root, cfg.seed)
+    layout.write_run_info(run, arm, kind, images_root, cfg.seed)
     (model if model is not None else red_model(int(cfg.image_size))).save(run / layout.BEST_CHECKPOINT)
     if evaluate:
         from tdfake.evaluate import evaluate_run

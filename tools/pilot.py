@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tdfake import study
-from tdfake.config import ARMS, Config
+from tdfake.config import Config
 from tdfake.evaluate import score_files
 from tdfake.model import load_model
 from tdfake.pipeline import image_paths, select_subset
@@ -46,14 +46,14 @@ def pilot_rows(split: pd.DataFrame, train_share: float, seed: int) -> pd.DataFra
     return rows.reset_index(drop=True)
 
 
-def score_validation(cfg: Config, rows: pd.DataFrame, images_root: Path, kind: str, run_dir: Path) -> None:
+def score_validation(cfg: Config, rows: pd.DataFrame, images_root: Path, folder: str, run_dir: Path) -> None:
     """``run_dir/val_scores.csv``: the best checkpoint's P(fake) for every validation row (made once)."""
     out = run_dir / "val_scores.csv"
     if out.is_file():
         return
     val = select_subset(rows, "val")
     scores = score_files(load_model(run_dir / "best.keras", compile=False),
-                         image_paths(val, images_root, kind, cfg.image_format), cfg)
+                         image_paths(val, images_root, folder, cfg.image_format), cfg)
     val[["path", "label", "group"]].assign(score=scores).to_csv(out, index=False)
 
 
@@ -79,11 +79,11 @@ def main() -> None:
         vcfg = cfg.override(**overrides, epochs=args.epochs)
         rank = "r" + "-".join(map(str, vcfg.rank))
         images_root = out / f"images_{vcfg.tucker_method}_{rank}"
-        used = study.make_arm_images(vcfg, data_dir, rows, images_root, [ARMS[arm]])
+        used = study.make_arm_images(vcfg, data_dir, rows, images_root, [arm])
         start = time.perf_counter()
         run_dir = train_arm(vcfg, arm, used, images_root, out / name, resume=True, seed=cfg.seed)
         seconds = time.perf_counter() - start
-        score_validation(vcfg, used, images_root, ARMS[arm], run_dir)
+        score_validation(vcfg, used, images_root, vcfg.image_spec(arm).folder, run_dir)
         history = pd.read_csv(run_dir / "history.csv")
         n_train = int((used["split"] == "train").sum())
         for _, epoch in history.iterrows():

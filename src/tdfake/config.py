@@ -4,10 +4,23 @@
 CPU.  Command-line flags (``--set key=value``) and notebook parameters override fields with
 :meth:`Config.override`.  Field names for augmentation are Keras ImageDataGenerator's, with
 ImageDataGenerator's meanings (see :mod:`tdfake.pipeline`).
+
+The arms of a study and the comparisons between them are data too (``arms:``, ``comparisons:``;
+the study's three by default, see :mod:`tdfake.arms`): an arm is a name and the image kind it
+trains on with that kind's parameters (:mod:`tdfake.transforms`), so adding one is a config entry::
+
+    arms:
+      baseline: {input: OR}
+      tk:       {input: TK}
+      tk_r5:    {input: TK, rank: [5, 5, 3]}   # a control arm at a lower Tucker rank
+    comparisons:
+      - {a: baseline, b: tk, non_inferiority_margin: 0.02}
+      - {a: baseline, b: tk_r5}
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from dataclasses import dataclass, field
@@ -16,12 +29,13 @@ from typing import Any
 
 import yaml
 
+from tdfake import arms as study_arms
+from tdfake import transforms, tucker
+from tdfake.arms import Comparison
 from tdfake.backbones import BACKBONES, PREPROCESS_MODES
 from tdfake.constants import OWN_TEST_SET, SEED, SPLIT_FRACTIONS, SPLIT_MODES, TUCKER_RANK
 from tdfake.dataset_layouts import LAYOUTS
-
-ARMS = {"baseline": "OR", "tk": "TK", "tk_diff": "TK_diff"}
-"""Training arms and the image kind each one trains on."""
+from tdfake.transforms import ImageSpec
 
 PATH_FIELDS = ("out_dir", "graphs_dir", "data_dir", "demo_dir")
 """Config fields that hold folders (see :meth:`Config.rooted`)."""
@@ -30,13 +44,13 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 """Keras dtype policies ``precision`` may name: float32; float16 compute (GPUs); bfloat16 compute (CPUs with
 AVX512_BF16 / AMX, and recent GPUs)."""
 
-RENAMED = {"mixed_precision": ("precision", {False: "float32", True: "mixed_float16"})}
+RENAMED_FIELDS = {"mixed_precision": ("precision", {False: "float32", True: "mixed_float16"})}
 """Fields of older configs (a run folder's config.yaml) -> the field and value that replace them."""
 
 CHOICES: dict[str, tuple] = {
     "layout": LAYOUTS,
     "split_by": SPLIT_MODES,
-    "tucker_method": ("fast", "tensorly"),  # tdfake.tucker.METHODS
+    "tucker_method": tucker.METHODS,
     "image_format": (None, "png", "jpg"),
     "resize_method": ("nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5", "gaussian",
                       "mitchellcubic"),  # tf.image.resize
@@ -51,20 +65,23 @@ CHOICES: dict[str, tuple] = {
 
 TRAINING = {"affects": "training"}
 """Field metadata: the field changes what is trained (part of a trained arm's fingerprint)."""
-TUCKER = {"affects": "tucker"}
-"""Field metadata: the field changes the TK / TK_diff images, and so those arms, not the baseline."""
+IMAGES = {"affects": "images"}
+"""Field metadata: the field is a global default of image-kind parameters (a ``config`` key of
+:mod:`tdfake.transforms`): it changes the images, and so the arms, of the kinds that read it."""
 BEFORE_FIELD = "before_field"
 """Field metadata key: the value every run made before the training field existed was made with, so a
 fingerprint recorded then still matches a run that uses it (see :func:`recorded_as_now`)."""
+RENAMED = {"tucker_implementation": "image_implementation"}
+"""Keys of recorded training fingerprints renamed since: old name -> new (see :func:`recorded_as_now`)."""
 
 _TEST_SET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-"""Test set names become folder names."""
+"""Test set and arm names become folder names."""
 
 
-def training_fields(arm_kind: str) -> tuple[str, ...]:
-    """The config fields a trained arm of image kind ``arm_kind`` (OR / TK / TK_diff) depends on."""
-    wanted = ("training",) if arm_kind == "OR" else ("training", "tucker")
-    return tuple(f.name for f in dataclasses.fields(Config) if f.metadata.get("affects") in wanted)
+def training_fields() -> tuple[str, ...]:
+    """The config fields every trained arm depends on; an arm's image parameters come on top
+    (:meth:`tdfake.transforms.ImageSpec.fingerprint`, see :func:`tdfake.train.training_params`)."""
+    return tuple(f.name for f in dataclasses.fields(Config) if f.metadata.get("affects") == "training")
 
 
 def recorded_as_now(recorded: dict) -> dict:
@@ -73,8 +90,9 @@ def recorded_as_now(recorded: dict) -> dict:
     A field absent from an old record gets its :data:`BEFORE_FIELD` value (what every run made
     before the field existed used), so adding a field never marks older runs as trained otherwise;
     a field without that metadata stays absent, and its absence then counts as a difference.
+    Keys renamed since (:data:`RENAMED`) are read under their new names.
     """
-    filled = dict(recorded)
+    filled = {RENAMED.get(key, key): value for key, value in recorded.items()}
     for f in dataclasses.fields(Config):
         if BEFORE_FIELD in f.metadata and f.name not in filled:
             filled[f.name] = f.metadata[BEFORE_FIELD]
@@ -89,10 +107,10 @@ class ConfigError(ValueError):
 class Config:
     """Every setting of a tdfake run.  Defaults are the study's (``configs/paper.yaml``).
 
-    Fields whose metadata say :data:`TRAINING` (or :data:`TUCKER`, for the TK / TK_diff arms only)
-    change what a trained arm is; they and only they make its fingerprint (:func:`training_fields`),
-    so a new place, speed switch or evaluation setting (a test set, the threshold method) never
-    asks for retraining.
+    Fields whose metadata say :data:`TRAINING` change what a trained arm is; they and the arm's
+    image parameters (:meth:`image_spec`, which :data:`IMAGES` fields default) and only they make
+    its fingerprint (:func:`training_fields`), so a new place, speed switch, evaluation setting (a
+    test set, the threshold method) or another arm never asks for retraining.
     """
 
     name: str = "paper"
@@ -119,10 +137,12 @@ class Config:
     per_class: int | None = field(default=10000, metadata=TRAINING)
     test_sets: dict[str, str] = field(default_factory=dict)  # extra test sets: name -> data folder (all rows)
 
-    # Tucker image creation
-    rank: list[int] = field(default_factory=lambda: list(TUCKER_RANK), metadata=TUCKER)
+    # the arms: name -> {input: image kind (tdfake.transforms), and that kind's parameters}; the study's three
+    arms: dict[str, dict] = field(default_factory=lambda: copy.deepcopy(study_arms.STUDY_ARMS))
+    # Tucker image creation: the arms' Tucker rank and method unless an arm gives its own
+    rank: list[int] = field(default_factory=lambda: list(TUCKER_RANK), metadata=IMAGES)
     # "tensorly" (the study's call) or "fast" (batched, converges further)
-    tucker_method: str = field(default="tensorly", metadata=TUCKER)
+    tucker_method: str = field(default="tensorly", metadata=IMAGES)
     image_format: str | None = field(default=None, metadata=TRAINING)  # None keeps the input's format, as the study did
     workers: int = 2
 
@@ -171,6 +191,9 @@ class Config:
     # evaluation
     threshold: str = "eer"  # how the decision threshold is chosen on validation
     margin: float = 0.02  # non-inferiority margin of TK against the baseline, in AUROC
+    # pairs of arms compared: [{a: ARM, b: ARM, non_inferiority_margin: AUROC or absent}];
+    # null: the study's three between the arms present, `margin` on tk against baseline
+    comparisons: list[dict] | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -196,6 +219,8 @@ class Config:
                 and all(_is_int(r) and r > 0 for r in self.rank)):
             raise ConfigError(f"rank={self.rank!r} must be three positive integers [height, width, channels], "
                               "e.g. [30, 30, 3]")
+        self._check_arms()
+        self._check_comparisons()
         fractions = (self.train_fraction, self.val_fraction, self.test_fraction)
         if not all(_is_number(f) and 0 <= f <= 1 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
             raise ConfigError(f"train_fraction, val_fraction, test_fraction = {list(fractions)} must each lie in "
@@ -259,6 +284,75 @@ class Config:
             if not isinstance(folder, str):
                 raise ConfigError(f"test_sets.{name}={folder!r} must be the path of a data folder")
 
+    def _check_arms(self) -> None:
+        example = "e.g. arms.tk_r5={input: TK, rank: [5, 5, 3]}"
+        if not (isinstance(self.arms, dict) and self.arms):
+            raise ConfigError(f"arms={self.arms!r} must map arm names to what they train on, {example}")
+        folders: dict[str, tuple] = {}
+        for name, entry in self.arms.items():
+            if not (isinstance(name, str) and _TEST_SET_NAME.match(name)) or name in study_arms.RESERVED \
+                    or name.startswith("seed_"):
+                raise ConfigError(f"arms.{name}: use a name of letters, digits, '_', '.' or '-', not seed_<s> nor "
+                                  f"{', '.join(study_arms.RESERVED)} (it becomes the run folder's name)")
+            if not (isinstance(entry, dict) and "input" in entry):
+                raise ConfigError(f"arms.{name}={entry!r} must name its image kind with `input` "
+                                  f"({', '.join(transforms.names())}), {example}")
+            try:
+                spec = self.image_spec(name)
+            except ValueError as err:
+                raise ConfigError(f"arms.{name}: {err}") from None
+            clash = set(spec.fingerprint()) & set(training_fields())
+            if clash:
+                raise ConfigError(f"arms.{name}: image kind {spec.kind!r} has parameters named like the training "
+                                  f"fields {sorted(clash)}; rename them where the kind is registered")
+            if folders.setdefault(spec.folder, (spec.kind, spec.params)) != (spec.kind, spec.params):
+                raise ConfigError(f"arms.{name}: its images would share the folder {spec.folder!r} with another "
+                                  "arm's images of other parameters; change one of the two arms")
+
+    def _check_comparisons(self) -> None:
+        if self.comparisons is None:
+            return
+        example = "e.g. comparisons: [{a: baseline, b: tk, non_inferiority_margin: 0.02}]"
+        if not isinstance(self.comparisons, list):
+            raise ConfigError(f"comparisons={self.comparisons!r} must be a list of pairs of arms, {example}")
+        seen = set()
+        for entry in self.comparisons:
+            if not (isinstance(entry, dict) and {"a", "b"} <= set(entry)
+                    and set(entry) <= {"a", "b", "non_inferiority_margin"}):
+                raise ConfigError(f"comparisons: {entry!r} must have keys a, b and optionally "
+                                  f"non_inferiority_margin, {example}")
+            a, b, margin = entry["a"], entry["b"], entry.get("non_inferiority_margin")
+            for arm in (a, b):
+                if arm not in self.arms:
+                    raise ConfigError(f"comparisons: {entry!r} names {arm!r}, which is not one of the arms "
+                                      f"({', '.join(self.arms)}); add it under arms or fix the name")
+            if a == b or (a, b) in seen:
+                raise ConfigError(f"comparisons: {entry!r} compares an arm with itself or repeats a pair")
+            seen.add((a, b))
+            if margin is not None and not (_is_number(margin) and 0 <= margin < 1):
+                raise ConfigError(f"comparisons: {entry!r}: non_inferiority_margin must be a number in [0, 1) "
+                                  "(an AUROC difference, e.g. 0.02), or absent")
+
+    def image_spec(self, arm: str) -> ImageSpec:
+        """What ``arm`` trains on: its image kind and parameters, those it does not give taken from the config's
+        global fields (``rank``, ``tucker_method``); see :func:`tdfake.transforms.spec` for its folder."""
+        if arm not in self.arms:
+            raise ValueError(f"arm {arm!r} is not one of the config's arms ({', '.join(self.arms)}); "
+                             "add it under `arms:` in the config, e.g. arms.tk_r5={input: TK, rank: [5, 5, 3]}")
+        entry = dict(self.arms[arm])
+        kind = entry.pop("input")
+        return transforms.spec(kind, entry, defaults={f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+
+    def image_specs(self, arms=None) -> dict[str, ImageSpec]:
+        """:meth:`image_spec` of each of ``arms`` (default: all of the config's, in order)."""
+        return {arm: self.image_spec(arm) for arm in (self.arms if arms is None else arms)}
+
+    def comparison_specs(self) -> list[Comparison]:
+        """The pairs of arms the study compares: ``comparisons``, or the study's three with ``margin`` on TK."""
+        if self.comparisons is None:
+            return study_arms.study_comparisons(self.arms, self.margin)
+        return [Comparison(c["a"], c["b"], c.get("non_inferiority_margin")) for c in self.comparisons]
+
     def _check_threshold(self) -> None:
         method = self.threshold
         if method in ("eer", "youden"):
@@ -274,8 +368,12 @@ class Config:
                           "(e.g. fixed:0.5)")
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> Config:
-        """Load a YAML file; unknown keys are an error that names them."""
+    def from_yaml(cls, path: str | Path, _within: tuple[Path, ...] = ()) -> Config:
+        """Load a YAML file; unknown keys are an error that names them.
+
+        ``base: OTHER.yaml`` (relative to the file) starts from that config instead of the defaults, so a
+        variant of a study (``configs/demo_controls.yaml``: the demo with two more arms) states only what differs.
+        """
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such config; see configs/ for paper.yaml and demo.yaml")
@@ -285,8 +383,14 @@ class Config:
             raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: expected key: value lines, got a {type(values).__name__}")
+        start = cls()
+        if "base" in values:
+            base = path.parent / str(values.pop("base"))
+            if base.resolve() in _within or base.resolve() == path.resolve():
+                raise ConfigError(f"{path}: base {base} leads back to itself; name a config that does not")
+            start = cls.from_yaml(base, (*_within, path.resolve()))
         try:
-            return cls().override(**values)
+            return start.override(**values)
         except (ConfigError, KeyError) as err:
             raise ConfigError(f"{path}: {err.args[0]}") from None
 
@@ -347,9 +451,9 @@ class Config:
 
 
 def _renamed(values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` with fields of older configs (:data:`RENAMED`) given their current name and value."""
+    """``values`` with fields of older configs (:data:`RENAMED_FIELDS`) given their current name and value."""
     values = dict(values)
-    for old, (new, mapping) in RENAMED.items():
+    for old, (new, mapping) in RENAMED_FIELDS.items():
         if old in values:
             value = values.pop(old)
             if value not in mapping:

@@ -10,7 +10,7 @@ groups (linked videos) and the report says how many groups and videos they rest 
 
 Other data (a manifest CSV or a folder of ``real/`` and ``fake/`` images) and the files given to
 :func:`predict_paths` go through the same image creation as training
-(:func:`tdfake.image_creation.create_images`: OR copies, TK or TK_diff images), so the model sees
+(:func:`tdfake.image_creation.create_images`: the arm's image kind with its parameters), so the model sees
 what it was trained on; unreadable files are skipped and listed in ``skipped.csv``.
 """
 
@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from tdfake import layout, provenance
+from tdfake.arms import study_results
 from tdfake.config import Config
 from tdfake.constants import LABEL_NAMES
 from tdfake.datasets import build_manifest, read_manifest
@@ -55,18 +56,16 @@ def stage_images(root: Path, relpaths: list[str], run: Run, out: Path) -> tuple[
     """Make the arm's images of ``root/relpath`` under ``out`` as training did; (file or None, skipped).
 
     Image creation handles exactly the listed files (not everything else under ``root``); the
-    images land in ``out/images/<kind>/<relpath>``.  Existing outputs are reused, so an
+    images land in ``out/images/<folder>/<relpath>``.  Existing outputs are reused, so an
     interrupted evaluation resumes; staged images made with other settings or from another data
     folder are made anew (``replace_changed``).  ``skipped`` is image creation's table of unusable files
     (path relative to ``root``, reason).
     """
-    cfg = run.cfg
+    cfg, spec = run.cfg, run.spec
     images_root = out / layout.IMAGES_DIR
-    summary = create_images(
-        root, images_root, kinds=(run.kind,), rank=tuple(cfg.rank), method=cfg.tucker_method,
-        workers=cfg.workers, image_format=cfg.image_format, progress=False, paths=relpaths, replace_changed=True,
-    )
-    files = [derived_path(images_root, run.kind, rel, cfg.image_format) for rel in relpaths]
+    summary = create_images(root, images_root, [spec], workers=cfg.workers, image_format=cfg.image_format,
+                            progress=False, paths=relpaths, replace_changed=True)
+    files = [derived_path(images_root, spec.folder, rel, cfg.image_format) for rel in relpaths]
     skipped = pd.read_csv(summary.skipped_csv, dtype=str)
     return [str(f) if f.is_file() else None for f in files], skipped
 
@@ -159,9 +158,12 @@ def evaluate_run(
 
 
 def report_markdown(report: Report, run: Run, data: os.PathLike | str | None = None) -> str:
-    """The report of one run, with the study's published table for the same arm beside it."""
+    """The report of one run, with the study's published table for the same arm beside it (when the study
+    had that arm)."""
     tested = f"`{data}`" if data is not None else "the run's test split"
-    text = report.to_markdown(title=f"{run.arm} ({run.kind}): {tested}")
+    text = report.to_markdown(title=f"{run.arm} ({run.spec.folder}): {tested}")
+    if study_results(run.arm) is None:
+        return text
     beside = side_by_side({"this run": report.table, "study (FF++ c40 NeuralTextures)": study_table(run.arm)})
     return text + "\n### Beside the study's published results\n\n" + table_markdown(beside) + "\n"
 

@@ -36,14 +36,15 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from tdfake import layout
-from tdfake.config import ARMS, Config
+from tdfake.arms import label as arm_label
+from tdfake.config import Config
 from tdfake.constants import LABEL_NAMES
 from tdfake.dataset_layouts import CLASS_FOLDERS
 from tdfake.evaluate import expand_paths, load_model, stage_images
 from tdfake.images import read_rgb
 from tdfake.layout import Run, load_run
 from tdfake.pipeline import paths_dataset
-from tdfake.plots import arm_label, finish
+from tdfake.plots import finish
 
 TARGETS = ("predicted", "fake", "real")
 XCEPTION_LAST_CONV = "block14_sepconv2_act"
@@ -383,10 +384,12 @@ def explain_study(out_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
 
 
 def plot_explain_grid(out_dir: os.PathLike | str, path: os.PathLike | str | None = None, n_per_class: int = 2,
-                      arms: Iterable[str] = tuple(ARMS), target: str = "predicted") -> Figure:
-    """The Grad-CAM grid of a ``tdfake run`` folder's finished ``arms`` on seeded test images (e.g. for graphs/)."""
+                      arms: Iterable[str] | None = None, target: str = "predicted") -> Figure:
+    """The Grad-CAM grid of a ``tdfake run`` folder's finished ``arms`` (default: all of them) on seeded test
+    images (e.g. for graphs/)."""
     runs = [load_run(run_dir) for run_dir in layout.finished_arms(out_dir, arms)]
     if not runs:
-        raise FileNotFoundError(f"{out_dir}: no finished arm among {', '.join(arms)}; train the study first")
+        raise FileNotFoundError(f"{out_dir}: no finished arm among {', '.join(arms or layout.study_arms(out_dir))}; "
+                                "train the study first")
     examples = split_examples(runs, n_per_class)
     return plot_grid([explain_arm(run, examples, target) for run in runs], path)

@@ -5,7 +5,7 @@ What is drawn depends on what the study folder holds (all read through :mod:`tdf
 * every arm with a ``history.csv``: its training curves; the learning-rate schedule of the first;
 * every evaluated arm: ROC curves, confusion matrices, the comparison bars (with the extra test sets);
 * ``comparisons.csv`` (``tdfake run``): the forest plot of the paired comparisons;
-* the split's first real and fake test crops: the Tucker example;
+* the split's first real and fake test crops as each arm sees them (the "Tucker example");
 * ``sweep/sweep.csv`` and ``robustness/robustness.csv``: their figures;
 * the finished arms: the Grad-CAM grid (this loads each arm's checkpoint, see :mod:`tdfake.explain`).
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from tdfake import layout, plots
-from tdfake.config import ARMS, Config
+from tdfake.config import Config
 from tdfake.constants import LABEL_NAMES
 from tdfake.datasets import read_manifest
 from tdfake.explain import plot_explain_grid
@@ -33,13 +33,14 @@ from tdfake.test_sets import load_set_reports
 
 
 def draw_graphs(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = None,
-                arms: tuple[str, ...] = tuple(ARMS)) -> dict[str, Path]:
+                arms: tuple[str, ...] | None = None) -> dict[str, Path]:
     """Regenerate the standard figures of a ``tdfake run`` folder; returns name → file written.
 
-    ``graphs_dir`` defaults to the config's ``graphs_dir``.  Arms without a report are left out of
-    the result figures.
+    ``graphs_dir`` defaults to the config's ``graphs_dir``; ``arms`` to the study folder's
+    (:func:`tdfake.layout.study_arms`).  Arms without a report are left out of the result figures.
     """
     out_dir = Path(out_dir)
+    arms = layout.study_arms(out_dir) if arms is None else arms
     started = layout.started_arms(out_dir, arms)
     first, present = started[0], [run.name for run in started]
     cfg = Config.from_yaml(first / layout.CONFIG_FILE)
@@ -77,7 +78,8 @@ def draw_graphs(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None
 
     examples = _first_test_crops(split)
     if examples:
-        save("tucker", lambda p: plots.plot_tucker_example(examples, tuple(cfg.rank), cfg.tucker_method, p))
+        specs = {arm: Config.from_yaml(out_dir / arm / layout.CONFIG_FILE).image_spec(arm) for arm in present}
+        save("tucker", lambda p: plots.plot_arm_images(examples, specs, p))
     sweep = layout.read_sweep(out_dir)
     if sweep is not None:
         save("sweep", lambda p: plots.plot_sweep(sweep, p))

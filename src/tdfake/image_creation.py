@@ -1,7 +1,10 @@
-"""Turn a folder of face crops into the study's ``OR/``, ``TK/``, ``TK_diff/`` (and ``CP/``, ``CP_diff/``) trees.
+"""Turn a folder of face crops into the study's ``OR/``, ``TK/``, ``TK_diff/`` (or any image kind's) trees.
 
 Every image under ``src`` (any nesting, e.g. ``REAL/`` and ``FAKE/NeuralTextures/``) becomes
-``out/<kind>/<same relative path>`` for each requested kind.  The run is built for large sets:
+``out/<folder>/<same relative path>`` for each requested :class:`~tdfake.transforms.ImageSpec` (an
+image kind with its parameters, made by :mod:`tdfake.transforms`; the folder is the kind's name,
+or the kind and its parameters when an arm gives its own, e.g. ``TK_rank-5-5-3``).  The run is
+built for large sets:
 
 * **resumable** — an image whose outputs all exist is not even decoded, so a rerun finishes fast;
   a kind added later (``CP``) is computed only where it is missing;
@@ -17,17 +20,18 @@ Every image under ``src`` (any nesting, e.g. ``REAL/`` and ``FAKE/NeuralTextures
   ``shard=(i, n)`` keeps the images whose index in the sorted listing is ``i`` modulo ``n``, so
   an array job of ``n`` tasks covers the set exactly once;
 * **forgiving** — grayscale, RGBA and 16-bit inputs are converted by :func:`tdfake.images.read_rgb`;
-  corrupt or non-image files, and images smaller than the Tucker rank (whose "reconstruction"
-  would be the image itself), are skipped and listed (path relative to ``src``, reason) in ``out/skipped.csv``
+  corrupt or non-image files, and images a kind cannot use (smaller than the Tucker rank, whose
+  "reconstruction" would be the image itself), are skipped for every kind and listed (path relative to
+  ``src``, reason) in ``out/skipped.csv``
   (``out/skipped-shard-I-of-N.csv`` for a shard, so concurrent shards never overwrite each other),
   rewritten on each run.
 
-**Provenance**: each kind's parameters (source folder, format, size; rank and method for TK /
-TK_diff, CP rank and method for CP / CP_diff) and a fingerprint of the source files are recorded
-in ``out/<kind>.provenance.json`` (see :mod:`tdfake.provenance`).  A later call whose parameters
-differ never keeps the old images: it raises, naming the fields, or with ``replace_changed=True``
-clears ``out/<kind>/`` and makes the kind anew.  A kind folder without a record (an older
-tdfake) counts as made with unknown parameters.
+**Provenance**: each folder's parameters (source folder, format, size; the kind's parameters and
+implementation, :meth:`~tdfake.transforms.ImageSpec.record`) and a fingerprint of the source files
+are recorded in ``out/<folder>.provenance.json`` (see :mod:`tdfake.provenance`).  A later call whose
+parameters differ never keeps the old images: it raises, naming the fields, or with
+``replace_changed=True`` clears ``out/<folder>/`` and makes it anew.  A folder without a record (an
+older tdfake) counts as made with unknown parameters.
 
 ``OR`` is the original as RGB: the file's bytes are copied when it is stored as 8-bit 3-channel
 and neither ``size`` nor ``image_format`` asks for a change (so no JPEG is re-compressed);
@@ -51,10 +55,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from tdfake import images, provenance, tucker
-
-TUCKER_KINDS = ("TK", "TK_diff")
-CP_KINDS = ("CP", "CP_diff")
+from tdfake import images, provenance
+from tdfake.transforms import ORIGINAL, ImageSpec
 
 
 @dataclass(frozen=True)
@@ -78,26 +80,25 @@ class CreationSummary:
 class _Job:
     source: Path
     relpath: str
-    targets: dict[str, Path]  # kind -> output path, only the missing ones
+    targets: dict[ImageSpec, Path]  # spec -> output path, only the missing ones
 
 
 def create_images(
     src: os.PathLike | str,
     out: os.PathLike | str,
-    kinds: Sequence[str] = ("OR", "TK", "TK_diff"),
-    rank: Sequence[int] = tucker.TUCKER_RANK,
-    method: str = "fast",
+    specs: Sequence[ImageSpec],
     workers: int = 1,
     shard: tuple[int, int] = (0, 1),
     image_format: str | None = None,
     size: int | None = None,
-    cp_rank: int = tucker.CP_RANK,
     progress: bool = True,
     paths: Sequence[str] | None = None,
     replace_changed: bool = False,
 ) -> CreationSummary:
-    """Write ``out/<kind>/<relpath>`` for every image under ``src`` and each kind; see the module doc.
+    """Write ``out/<spec.folder>/<relpath>`` for every image under ``src`` and each spec; see the module doc.
 
+    ``specs``: the kinds with their parameters (:func:`tdfake.transforms.spec`, or a config's
+    :meth:`~tdfake.config.Config.image_specs`).
     ``image_format`` (``"png"``, ``"jpg"``) replaces the output suffix, ``None`` keeps the input's;
     ``size`` resizes each image to ``size`` x ``size`` (OpenCV area interpolation) before the
     transforms.  ``paths``: only these files (POSIX paths relative to ``src``, e.g. a split's
@@ -106,28 +107,25 @@ def create_images(
     parameters instead of raising :class:`~tdfake.provenance.ProvenanceMismatch` (see the module doc).
     """
     start = time.perf_counter()
-    kinds = _check_kinds(kinds)
-    rank = tuple(int(r) for r in rank)
-    if method not in tucker.METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(tucker.METHODS)}")
+    specs = _check_specs(specs)
     index, count = _check_shard(shard)
     src, out = Path(src), Path(out)
     if paths is None:
         files = images.list_images(src)[index::count]
     else:
         files = [src / relpath for relpath in sorted(set(paths))][index::count]
-    wanted = {kind: kind_params(kind, src, rank, method, image_format, size, cp_rank) for kind in kinds}
+    wanted = {spec: folder_params(spec, src, image_format, size) for spec in specs}
     _claim_kind_folders(out, wanted, provenance.file_fingerprint(files, root=src), replace_changed)
 
     jobs: list[_Job] = []
     for path in files:
         relpath = path.relative_to(src).as_posix()
-        targets = {kind: images.derived_path(out, kind, relpath, image_format) for kind in kinds}
-        missing = {kind: target for kind, target in targets.items() if not target.exists()}
+        targets = {spec: images.derived_path(out, spec.folder, relpath, image_format) for spec in specs}
+        missing = {spec: target for spec, target in targets.items() if not target.exists()}
         if missing:
             jobs.append(_Job(path, relpath, missing))
 
-    options = dict(rank=rank, method=method, size=size, cp_rank=cp_rank, keep_format=image_format is None)
+    options = dict(size=size, keep_format=image_format is None)
     skipped: list[tuple[str, str]] = []
     bar = tqdm(total=len(jobs), unit="img", desc="tdfake images", disable=not progress or not jobs)
     with bar, threadpool_limits(1):
@@ -150,22 +148,16 @@ def create_images(
     )
 
 
-def kind_params(kind: str, src: Path, rank: tuple[int, ...], method: str, image_format: str | None,
-                size: int | None, cp_rank: int) -> dict:
-    """The parameters one kind's images depend on (OR: none of the decompositions'; the others also the
-    implementation that computed them, :func:`tdfake.tucker.implementation`, so a changed fast path remakes them)."""
-    params = {"source": str(Path(src).resolve()), "image_format": image_format, "size": size}
-    if kind in TUCKER_KINDS:
-        params.update(rank=list(rank), method=method, implementation=tucker.implementation(method))
-    elif kind in CP_KINDS:
-        params.update(cp_rank=int(cp_rank), method=method, implementation=tucker.implementation(method))
-    return params
+def folder_params(spec: ImageSpec, src: Path, image_format: str | None, size: int | None) -> dict:
+    """The parameters one folder's images depend on: source, format, size and the kind's parameters and
+    implementation (:meth:`~tdfake.transforms.ImageSpec.record`; so a changed fast path remakes them)."""
+    return {"source": str(Path(src).resolve()), "image_format": image_format, "size": size, **spec.record()}
 
 
-def _claim_kind_folders(out: Path, params: dict[str, dict], data: dict, replace_changed: bool) -> None:
-    """Check each kind's record against ``params``; clear (or refuse) a kind made otherwise; write the records."""
-    for kind, wanted in params.items():
-        folder, record_file = out / kind, provenance.record_path(out, kind)
+def _claim_kind_folders(out: Path, params: dict[ImageSpec, dict], data: dict, replace_changed: bool) -> None:
+    """Check each folder's record against ``params``; clear (or refuse) a folder made otherwise; write the records."""
+    for spec, wanted in params.items():
+        folder, record_file = out / spec.folder, provenance.record_path(out, spec.folder)
         record = provenance.read_record(record_file)
         has_images = folder.is_dir() and any(folder.iterdir())
         if record is not None:
@@ -180,7 +172,7 @@ def _claim_kind_folders(out: Path, params: dict[str, dict], data: dict, replace_
             print(f"tdfake: {folder} was made with other parameters ({changed}); making it anew")
             shutil.rmtree(folder)
         if changed or record is None:
-            provenance.write_record(record_file, kind, wanted, data)
+            provenance.write_record(record_file, spec.kind, wanted, data)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -199,11 +191,15 @@ def _check_shard(shard: tuple[int, int]) -> tuple[int, int]:
     return index, count
 
 
-def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
-    unknown = [kind for kind in kinds if kind not in tucker.KINDS]
-    if unknown or not kinds:
-        raise ValueError(f"unknown image kinds {unknown or list(kinds)}; choose from {', '.join(tucker.KINDS)}")
-    return tuple(dict.fromkeys(kinds))
+def _check_specs(specs: Sequence[ImageSpec]) -> tuple[ImageSpec, ...]:
+    """The specs without repeats; an error for none, or for two that would share a folder."""
+    specs = tuple(dict.fromkeys(specs))
+    if not specs or not all(isinstance(spec, ImageSpec) for spec in specs):
+        raise ValueError(f"give the image kinds to make as ImageSpecs (tdfake.transforms.spec), got {specs!r}")
+    folders = [spec.folder for spec in specs]
+    if len(set(folders)) < len(folders):
+        raise ValueError(f"two image specs share a folder ({folders}); give other parameters their own folder")
+    return specs
 
 
 def _collect(results, bar) -> list[tuple[str, str]]:
@@ -215,32 +211,23 @@ def _collect(results, bar) -> list[tuple[str, str]]:
     return sorted(skipped)
 
 
-def _process(job: _Job, rank, method, size, cp_rank, keep_format) -> str | None:
+def _process(job: _Job, size, keep_format) -> str | None:
     """Write the missing outputs of one image; return None, or the reason it was skipped."""
     try:
         stored = images.read_stored(job.source)
         image = images.read_rgb(job.source, stored=stored)
         if size:
             image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-        needs_tucker = any(kind in job.targets for kind in TUCKER_KINDS)
-        if needs_tucker and (image.shape[0] < rank[0] or image.shape[1] < rank[1]):
-            return (
-                f"image is {image.shape[0]}x{image.shape[1]}, smaller than the Tucker rank {rank[0]}x{rank[1]} "
-                "(its TK image would be the image itself); use larger crops, --size or a smaller --rank"
-            )
-        outputs: dict[str, np.ndarray] = {}
-        if needs_tucker:
-            tk = tucker.tk_image(image, rank, method)
-            outputs["TK"], outputs["TK_diff"] = tk, tucker.diff_image(tk, image)
-        if any(kind in job.targets for kind in CP_KINDS):
-            cp = tucker.cp_image(image, cp_rank, method)
-            outputs["CP"], outputs["CP_diff"] = cp, tucker.diff_image(cp, image)
-        for kind, target in job.targets.items():
-            if kind == "OR":
+        reason = next((why for why in (spec.unusable(image) for spec in job.targets) if why), None)
+        if reason is not None:
+            return reason
+        made: dict = {}  # a residual kind reuses its base kind's image of this crop
+        for spec, target in job.targets.items():
+            if spec.kind == ORIGINAL:
                 unchanged = keep_format and not size and images.is_stored_rgb8(stored)
                 _write_original(job.source, image, target, unchanged)
             else:
-                images.write_rgb(target, outputs[kind])
+                images.write_rgb(target, spec.apply(image, made))
     except images.ImageReadError as err:
         return err.reason
     except Exception as err:  # one bad file must not cost the rest of the run; the reason is recorded

@@ -14,9 +14,9 @@ A **run folder** holds one trained arm (written by :func:`tdfake.train.train_arm
 A **study folder** (``cfg.out_dir`` of ``tdfake run``)::
 
     manifest.csv  split.csv                the data and the one split all arms share (+ split.provenance.json)
-    images/OR|TK|TK_diff/<path>            the arm images (+ <kind>.provenance.json)
-    baseline/ tk/ tk_diff/                 one run folder per arm, trained with the config's seed
-    seed_<s>/baseline|tk|tk_diff/          the same arms trained with another seed s (``seeds``)
+    images/OR|TK|TK_diff|.../<path>        the arm images, a folder per kind and parameters (+ <folder>.provenance.json)
+    baseline/ tk/ tk_diff/ ...             one run folder per arm of the config, trained with the config's seed
+    seed_<s>/baseline|tk|tk_diff|.../      the same arms trained with another seed s (``seeds``)
     test_sets/<name>/                      extra test sets' manifests and images
     results.md  results.csv  comparisons.csv   the arms side by side, and paired comparisons between them
     sweep/  robustness/  explain/          the outputs of ``tdfake sweep``, ``robustness`` and ``explain``
@@ -32,10 +32,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from tdfake.config import ARMS, Config
+from tdfake.arms import STUDY_ARMS
+from tdfake.config import Config
 from tdfake.datasets import read_manifest
 from tdfake.images import image_paths
 from tdfake.metrics import Report
+from tdfake.transforms import ImageSpec
 
 # ------------------------------------------------------------------------------- file names
 
@@ -105,13 +107,28 @@ def is_run(path: os.PathLike | str) -> bool:
     return all((path / name).is_file() for name in (BEST_CHECKPOINT, CONFIG_FILE, SPLIT_FILE))
 
 
-def finished_arms(out_dir: os.PathLike | str, arms: Iterable[str] = tuple(ARMS)) -> list[Path]:
-    """The arm folders of a study folder that hold a finished run, in the study's order."""
+def study_arms(out_dir: os.PathLike | str) -> list[str]:
+    """The arms of a study folder: its subfolders holding a run's config.yaml, in the order of the arms of
+    the config of the run written last (the study's order), arms that config does not name after them."""
+    folders = sorted(Path(out_dir).glob(f"*/{CONFIG_FILE}"))
+    if not folders:
+        return []
+    order = list(Config.from_yaml(max(folders, key=lambda f: f.stat().st_mtime_ns)).arms)
+    found = [f.parent.name for f in folders]
+    return [arm for arm in order if arm in found] + [arm for arm in found if arm not in order]
+
+
+def finished_arms(out_dir: os.PathLike | str, arms: Iterable[str] | None = None) -> list[Path]:
+    """The arm folders of a study folder that hold a finished run, in the study's order (default arms:
+    :func:`study_arms`)."""
+    arms = study_arms(out_dir) if arms is None else arms
     return [Path(out_dir) / arm for arm in arms if is_run(Path(out_dir) / arm)]
 
 
-def evaluated_arms(out_dir: os.PathLike | str, arms: Iterable[str] = tuple(ARMS)) -> list[str]:
-    """The arms of a study folder that have a report (finished and evaluated), in the study's order."""
+def evaluated_arms(out_dir: os.PathLike | str, arms: Iterable[str] | None = None) -> list[str]:
+    """The arms of a study folder that have a report (finished and evaluated), in the study's order (default
+    arms: :func:`study_arms`)."""
+    arms = study_arms(out_dir) if arms is None else arms
     return [arm for arm in arms if (Path(out_dir) / arm / REPORT_JSON).is_file()]
 
 
@@ -134,23 +151,26 @@ def find_runs(paths: Iterable[os.PathLike | str]) -> list[Path]:
     for path in map(Path, paths):
         if is_run(path) or (path / BEST_CHECKPOINT).is_file():  # a run missing its config: load_run names the file
             runs.append(path)
-        elif path.is_dir() and any((path / arm).is_dir() for arm in ARMS):
+        elif path.is_dir() and study_arms(path):
             finished = finished_arms(path)
             if not finished:
-                raise FileNotFoundError(f"{path}: no finished arm ({', '.join(ARMS)} with {BEST_CHECKPOINT}); "
-                                        "train the study first (`tdfake run`)")
+                raise FileNotFoundError(f"{path}: no finished arm ({', '.join(study_arms(path))} with "
+                                        f"{BEST_CHECKPOINT}); train the study first (`tdfake run`)")
             runs += finished
         else:
             raise FileNotFoundError(f"{path}: not a run folder (no {BEST_CHECKPOINT}) nor a study folder holding "
-                                    f"{', '.join(ARMS)}; pass what `tdfake run` or `tdfake train` wrote")
+                                    f"arms (e.g. {', '.join(STUDY_ARMS)}); pass what `tdfake run` or "
+                                    "`tdfake train` wrote")
     return runs
 
 
-def started_arms(out_dir: os.PathLike | str, arms: Iterable[str] = tuple(ARMS)) -> list[Path]:
-    """The arm folders of a study that hold a config (arms that started training), in the study's order."""
+def started_arms(out_dir: os.PathLike | str, arms: Iterable[str] | None = None) -> list[Path]:
+    """The arm folders of a study that hold a config (arms that started training), in the study's order
+    (default arms: :func:`study_arms`)."""
+    arms = study_arms(out_dir) if arms is None else list(arms)
     started = [Path(out_dir) / arm for arm in arms if (Path(out_dir) / arm / CONFIG_FILE).is_file()]
     if not started:
-        raise FileNotFoundError(f"{out_dir}: no run folders ({', '.join(arms)}); "
+        raise FileNotFoundError(f"{out_dir}: no run folders ({', '.join(arms) or 'none'}); "
                                 "run `tdfake run` or `tdfake train` first")
     return started
 
@@ -206,9 +226,14 @@ class Run:
     split: pd.DataFrame
     seed: int  # the training seed (initialisation, shuffling, augmentation); the split's is cfg.seed
 
+    @property
+    def spec(self) -> ImageSpec:
+        """The arm's image kind with its parameters, and its images' folder (from the run's config)."""
+        return self.cfg.image_spec(self.arm)
+
     def files(self, rows: pd.DataFrame) -> list[str]:
         """The arm's image file of each split row (see :func:`tdfake.images.image_paths`)."""
-        return image_paths(rows, self.images_root, self.kind, self.cfg.image_format)
+        return image_paths(rows, self.images_root, self.spec.folder, self.cfg.image_format)
 
     @property
     def threshold(self) -> float:
@@ -221,11 +246,11 @@ class Run:
         return Report.from_json(path) if path.is_file() else None
 
 
-def write_run_info(run_dir: Path, arm: str, images_root: os.PathLike | str | None, seed: int) -> None:
+def write_run_info(run_dir: Path, arm: str, kind: str, images_root: os.PathLike | str | None, seed: int) -> None:
     """``run.json``: the arm, its image kind, where its images are (relative to the run folder, so a
     moved project still evaluates) and the training seed, for :func:`load_run`."""
     root = None if images_root is None else os.path.relpath(Path(images_root).resolve(), run_dir.resolve())
-    info = {"arm": arm, "kind": ARMS[arm], "images_root": root, "seed": int(seed)}
+    info = {"arm": arm, "kind": kind, "images_root": root, "seed": int(seed)}
     (run_dir / RUN_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
 
@@ -243,9 +268,9 @@ def load_run(run_dir: os.PathLike | str) -> Run:
     info_file = run_dir / RUN_INFO_FILE
     info = json.loads(info_file.read_text()) if info_file.is_file() else {}
     arm = info.get("arm", run_dir.name)
-    if arm not in ARMS:
-        raise ValueError(f"{run_dir}: cannot tell the arm; name the folder after one of {sorted(ARMS)} "
-                         "or write run.json with keys arm, kind, images_root")
+    if arm not in cfg.arms:
+        raise ValueError(f"{run_dir}: cannot tell the arm; name the folder after one of the arms of its "
+                         f"config.yaml ({', '.join(cfg.arms)}) or write run.json with keys arm, kind, images_root")
     if "images_root" not in info:
         images_root: Path | None = run_dir.parent / IMAGES_DIR
     elif info["images_root"] is None:
@@ -253,8 +278,8 @@ def load_run(run_dir: os.PathLike | str) -> Run:
     else:
         images_root = Path(info["images_root"])
         images_root = images_root if images_root.is_absolute() else run_dir / images_root
-    return Run(run_dir, cfg, arm, info.get("kind", ARMS[arm]), images_root, read_manifest(run_dir / SPLIT_FILE),
-               int(info.get("seed", cfg.seed)))
+    return Run(run_dir, cfg, arm, info.get("kind", cfg.image_spec(arm).kind), images_root,
+               read_manifest(run_dir / SPLIT_FILE), int(info.get("seed", cfg.seed)))
 
 
 def chosen_threshold(run_dir: os.PathLike | str) -> float:

@@ -34,6 +34,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from tdfake.arms import STUDY_RESULTS
 from tdfake.constants import LABEL_NAMES
 from tdfake.stats import group_bootstrap, percentile_interval, weighted_auroc
 
@@ -43,21 +44,6 @@ TABLE_COLUMNS = ("precision", "recall", "f1-score", "support", "value")
 STUDY_THRESHOLD = 0.5
 """Class predictions in the study's table use 0.5."""
 
-STUDY_RESULTS: dict[str, dict[str, Any]] = {
-    "baseline": {
-        "accuracy": 0.839, "auroc": 0.943, "thresh": 0.183,
-        "REAL": (0.78, 0.94, 0.85), "FAKE": (0.92, 0.74, 0.82),
-    },
-    "tk": {
-        "accuracy": 0.8285, "auroc": 0.9405, "thresh": 0.052,
-        "REAL": (0.77, 0.94, 0.85), "FAKE": (0.92, 0.71, 0.81),
-    },
-    "tk_diff": {
-        "accuracy": 0.708, "auroc": 0.782, "thresh": 0.629,
-        "REAL": (0.76, 0.60, 0.67), "FAKE": (0.67, 0.81, 0.74),
-    },
-}
-"""The study's published test results (1000 real + 1000 fake, FaceForensics++ c40 NeuralTextures)."""
 STUDY_SUPPORT = 1000
 FEW_GROUPS = 10
 """Below this many test groups a bootstrap cannot see the spread between videos; reports say so."""
@@ -311,7 +297,8 @@ def _table(per_class: dict[str, ClassScores], auroc: float, thresh: float, accur
 
 
 def study_table(arm: str) -> pd.DataFrame:
-    """The study's published results for ``arm`` (baseline / tk / tk_diff) in the report's table shape."""
+    """The study's published results for ``arm`` (baseline / tk / tk_diff, :data:`tdfake.arms.STUDY_RESULTS`)
+    in the report's table shape; KeyError for an arm the study did not have."""
     if arm not in STUDY_RESULTS:
         raise KeyError(f"no study results for arm {arm!r}; arms: {sorted(STUDY_RESULTS)}")
     r = STUDY_RESULTS[arm]

@@ -31,13 +31,14 @@ from tdfake import tf_startup
 tf_startup.install()  # before the imports below: several of them import TensorFlow
 
 from tdfake import layout, plots
-from tdfake.config import ARMS, Config
+from tdfake.arms import study_results
+from tdfake.config import Config
 from tdfake.constants import OWN_TEST_SET
 from tdfake.explain import explain_arm, plot_explanation, split_examples
 from tdfake.graphs import draw_graphs
 from tdfake.images import read_rgb
 from tdfake.layout import load_run
-from tdfake.metrics import STUDY_RESULTS, Report, side_by_side, study_table, table_markdown
+from tdfake.metrics import Report, side_by_side, study_table, table_markdown
 from tdfake.results import compare_arms as paired_comparisons
 from tdfake.results import comparisons_markdown, results_table
 from tdfake.split import split_summary
@@ -103,9 +104,10 @@ def show_config(cfg: Config, overrides: dict | None = None) -> None:
     ))
 
 
-def _check_arm(arm: str) -> None:
-    if arm not in ARMS:
-        raise ValueError(f"arm {arm!r} is not one of {', '.join(ARMS)}; set `arm` in the parameters cell")
+def _check_arm(cfg: Config, arm: str) -> None:
+    if arm not in cfg.arms:
+        raise ValueError(f"arm {arm!r} is not one of the config's arms ({', '.join(cfg.arms)}); set `arm` in the "
+                         "parameters cell, or add the arm to the config's `arms:`")
 
 
 def _interval(value: float, ci) -> str:
@@ -172,32 +174,37 @@ def conclude_images(reference: pd.DataFrame, counts: dict[str, int], n_rows: int
 
 def arm_data(cfg: Config, arm: str) -> Prepared:
     """The split all arms share and this arm's images, made on first use and reused after; shows the split."""
-    _check_arm(arm)
-    prepared = prepare(cfg, kinds=[ARMS[arm]])
+    _check_arm(cfg, arm)
+    prepared = prepare(cfg, [arm])
     display(split_summary(prepared.split))
     return prepared
 
 
-def show_report(report: Report, arm: str) -> None:
-    """The arm's test report as Markdown, its study-shaped table beside the study's published one for the arm."""
-    own = table_markdown(report.table)
-    both = table_markdown(side_by_side({"ours": report.table, "study": study_table(arm)}))
-    display(Markdown(report.to_markdown(title=f"{arm} ({ARMS[arm]}) on the test split").replace(own, both, 1)))
+def show_report(cfg: Config, arm: str, report: Report) -> None:
+    """The arm's test report as Markdown, its study-shaped table beside the study's published one for the arm
+    (when the study had the arm)."""
+    text = report.to_markdown(title=f"{arm} ({cfg.image_spec(arm).folder}) on the test split")
+    if study_results(arm) is not None:
+        own = table_markdown(report.table)
+        text = text.replace(own, table_markdown(side_by_side({"ours": report.table, "study": study_table(arm)})), 1)
+    display(Markdown(text))
 
 
-def conclude_arm(report: Report, arm: str) -> None:
-    """03–05's conclusion: the arm's AUROC and accuracy with their intervals, and the study's AUROC against them."""
+def conclude_arm(cfg: Config, arm: str, report: Report) -> None:
+    """03–05's conclusion: the arm's AUROC and accuracy with their intervals, and the study's AUROC against them
+    (when the study had the arm)."""
     low, high = report.ci["auroc"]
-    study = STUDY_RESULTS[arm]["auroc"]
-    where = "inside" if low <= study <= high else ("above" if study > high else "below")
     chosen = report.chosen
-    text = (f"**Conclusion.** On {report.n_real} real and {report.n_fake} fake test crops, `{arm}` ({ARMS[arm]}) "
-            f"reaches AUROC {_interval(report.auroc, report.ci['auroc'])} and accuracy "
+    text = (f"**Conclusion.** On {report.n_real} real and {report.n_fake} fake test crops, `{arm}` "
+            f"({cfg.image_spec(arm).folder}) reaches AUROC {_interval(report.auroc, report.ci['auroc'])} and accuracy "
             f"{_interval(chosen.metrics.accuracy, report.ci['accuracy_at_chosen'])} at the threshold chosen on "
             f"{chosen.source} ({chosen.threshold:.3f}); {report.accuracy:.3f} at the study's fixed 0.5. The 95 % "
-            f"intervals resample {report.ci_basis()}. "
-            f"The study's published AUROC for this arm, {study:.3f} on other data (FaceForensics++ c40), lies {where} "
-            "this interval.")
+            f"intervals resample {report.ci_basis()}.")
+    if study_results(arm) is not None:
+        study = study_results(arm)["auroc"]
+        where = "inside" if low <= study <= high else ("above" if study > high else "below")
+        text += (f" The study's published AUROC for this arm, {study:.3f} on other data (FaceForensics++ c40), lies "
+                 f"{where} this interval.")
     if high - low > 0.1:
         text += (f" The interval is {high - low:.2f} wide: too wide to rank the arms from their own reports; the "
                  "paired test on the same test rows (end of 05, or `tdfake compare`) is the one to read.")
@@ -214,37 +221,41 @@ def show_curves(cfg: Config, arm: str, report: Report) -> None:
 
 def show_explanations(cfg: Config, arm: str, n_per_class: int = 2) -> None:
     """Grad-CAM of ``n_per_class`` real and fake test images, over the image the arm sees (:mod:`tdfake.explain`)."""
-    _check_arm(arm)
+    _check_arm(cfg, arm)
     run = load_run(Path(cfg.out_dir) / arm)
     explanation = explain_arm(run, split_examples([run], n_per_class))
     for index in range(len(explanation.table)):
         display(plot_explanation(explanation, index))
 
 
-def _arms_markdown(reports: dict[str, Report]) -> str:
-    table = results_table(reports)
+def _arms_markdown(cfg: Config, reports: dict[str, Report]) -> str:
+    table = results_table(reports, cfg)
     return pd.DataFrame({
-        "input": table["kind"],
+        "input": table["images"],
         "AUROC [95% CI]": [_interval(r.auroc, r.ci["auroc"]) for r in reports.values()],
         "accuracy @val threshold [95% CI]": [_interval(r.chosen.metrics.accuracy, r.ci["accuracy_at_chosen"])
                                              for r in reports.values()],
         "accuracy @0.5 [95% CI]": [_interval(r.accuracy, r.ci["accuracy"]) for r in reports.values()],
-        "study AUROC": table["study_auroc"].map("{:.3f}".format),
-        "study accuracy @0.5": table["study_accuracy_at_0.5"].map("{:.3f}".format),
+        "study AUROC": table["study_auroc"].map(_published),
+        "study accuracy @0.5": table["study_accuracy_at_0.5"].map(_published),
     }, index=table.index).to_markdown(disable_numparse=True)
+
+
+def _published(value: float) -> str:
+    return "" if pd.isna(value) else f"{value:.3f}"
 
 
 def compare_arms(cfg: Config) -> pd.DataFrame:
     """Every evaluated arm side by side (table, figure, paired tests on the same test rows); the run's figures
     written to ``cfg.graphs_dir``.  Returns the paired comparisons (:func:`tdfake.results.compare_arms`)."""
-    arms = layout.evaluated_arms(cfg.out_dir)
+    arms = layout.evaluated_arms(cfg.out_dir, cfg.arms)
     if not arms:
         raise FileNotFoundError(f"{cfg.out_dir}: no finished arm (no <arm>/report.json); run 03, 04 or 05 first")
     reports = {arm: Report.from_json(Path(cfg.out_dir) / arm / layout.REPORT_JSON) for arm in arms}
-    display(Markdown(_arms_markdown(reports)))
+    display(Markdown(_arms_markdown(cfg, reports)))
     display(plots.plot_comparison(reports))
-    comparisons = paired_comparisons({arm: [Path(cfg.out_dir) / arm] for arm in arms}, [OWN_TEST_SET], cfg.margin,
-                                     seed=cfg.seed)
+    comparisons = paired_comparisons({arm: [Path(cfg.out_dir) / arm] for arm in arms}, [OWN_TEST_SET],
+                                     cfg.comparison_specs(), seed=cfg.seed)
     if len(comparisons):
         display(Markdown(comparisons_markdown(comparisons)))
     written = draw_graphs(cfg.out_dir, cfg.graphs_dir)
@@ -254,7 +265,7 @@ def compare_arms(cfg: Config) -> pd.DataFrame:
 
 def conclude_comparison(cfg: Config, comparisons: pd.DataFrame) -> None:
     """05's conclusion: the best arm by AUROC and what the paired tests say about each pair of arms."""
-    arms = layout.evaluated_arms(cfg.out_dir)
+    arms = layout.evaluated_arms(cfg.out_dir, cfg.arms)
     reports = {arm: Report.from_json(Path(cfg.out_dir) / arm / layout.REPORT_JSON) for arm in arms}
     best = max(reports, key=lambda arm: reports[arm].auroc)
     text = [f"**Conclusion.** {len(arms)} arm{'s' if len(arms) > 1 else ''} finished "
@@ -281,7 +292,7 @@ def sweep_ranks(cfg: Config, ranks, with_own_rank: bool = True) -> list[int]:
     have already finished (after `tdfake run` or notebooks 04 and 05): reused, so it costs no training."""
     chosen = sorted({int(r) for r in ranks})
     own = int(cfg.rank[0])
-    if with_own_rank and own not in chosen and set(TUCKER_ARMS) <= set(layout.evaluated_arms(cfg.out_dir)):
+    if with_own_rank and own not in chosen and layout.evaluated_arms(cfg.out_dir, TUCKER_ARMS) == list(TUCKER_ARMS):
         chosen = sorted([*chosen, own])
     return chosen
 
@@ -320,7 +331,7 @@ def conclude_sweep(cfg: Config, table: pd.DataFrame) -> None:
         inside = int(((at["auroc"] >= base.auroc_ci_low) & (at["auroc"] <= base.auroc_ci_high)).sum())
         best = at.loc[at["auroc"].idxmax()]
         trace = ", ".join(f"{a:.3f} at r={int(r)}" for r, a in zip(at["rank"], at["auroc"]))
-        text.append(f"`{arm}` ({ARMS[arm]}): {trace}; highest at r={int(best['rank'])}; {inside} of {len(at)} "
+        text.append(f"`{arm}` ({at['kind'].iloc[0]}): {trace}; highest at r={int(best['rank'])}; {inside} of {len(at)} "
                     "within the baseline's interval.")
     comparisons = layout.sweep_dir(cfg.out_dir) / layout.SWEEP_COMPARISONS_CSV
     paired = pd.read_csv(comparisons) if comparisons.is_file() and comparisons.stat().st_size > 1 else pd.DataFrame()

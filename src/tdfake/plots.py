@@ -5,8 +5,9 @@ Every function returns a :class:`matplotlib.figure.Figure` and, given ``path``, 
 PNG.  Figures are made without pyplot, so nothing accumulates in a long notebook session and no
 display is needed (PNG output goes through Agg); in Jupyter a returned figure shows inline.
 
-Arms are drawn in fixed colours (baseline blue, TK orange, TK_diff green) in every figure, and
-the study's published numbers, where shown, are labelled "study".
+Arms are drawn with the labels and colours of :mod:`tdfake.arms` (baseline blue, TK orange, TK_diff
+green; any other arm a colour of its own) in every figure, and the study's published numbers, where
+shown (for the arms the study had), are labelled "study".
 Figures are drawn from data (reports, tables, images) given by the caller; gathering a finished
 run's data and writing every figure is :mod:`tdfake.graphs`' job.
 """
@@ -23,15 +24,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from tdfake.config import ARMS, Config
+from tdfake.arms import colour as _colour
+from tdfake.arms import label as arm_label
+from tdfake.arms import study_results
+from tdfake.config import Config
 from tdfake.constants import LABEL_NAMES
-from tdfake.metrics import STUDY_RESULTS, Report
+from tdfake.metrics import Report
 from tdfake.model import CyclicalLR
 from tdfake.perturb import NONE, PERTURBATIONS
-from tdfake.tucker import diff_image, relative_error, to_image, transform, tucker_reconstruct
+from tdfake.transforms import ImageSpec
+from tdfake.tucker import diff_image, relative_error, to_image, tucker_reconstruct
 
-ARM_COLOURS = {"baseline": "tab:blue", "tk": "tab:orange", "tk_diff": "tab:green"}
-ARM_LABELS = {"baseline": "baseline (OR)", "tk": "TK", "tk_diff": "TK_diff"}
 GRAPH_FILES = {
     "history": "history_{arm}.png",
     "learning_rate": "learning_rate.png",
@@ -46,15 +49,6 @@ GRAPH_FILES = {
 }
 """File names :func:`tdfake.graphs.draw_graphs` writes under the graphs folder."""
 DPI = 120
-
-
-def arm_label(arm: str) -> str:
-    """The arm's name in figures: "baseline (OR)", "TK", "TK_diff"."""
-    return ARM_LABELS.get(arm, arm)
-
-
-def _colour(arm: str, index: int) -> str:
-    return ARM_COLOURS.get(arm, f"C{index % 10}")
 
 
 def finish(fig: Figure, path: os.PathLike | str | None) -> Figure:
@@ -209,8 +203,8 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
                        label="this run (95 % CI)" if g == i == 0 and len(sets) == 1 else None)
                 ax.text(xi, 0.02, f"{value:.3f}", ha="center", va="bottom", fontsize=9 if len(sets) == 1 else 7,
                         color="white", fontweight="bold", rotation=0 if len(sets) == 1 else 90)
-                if study and g == 0 and arm in STUDY_RESULTS:
-                    marks.append((xi, STUDY_RESULTS[arm][metric]))
+                if study and g == 0 and study_results(arm) is not None:
+                    marks.append((xi, study_results(arm)[metric]))
         if marks:
             ax.plot(*zip(*marks), "D", color="black", ms=8, mfc="white", mew=2, label="study")
         if len(sets) > 1:
@@ -230,36 +224,38 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
         ax.legend(loc="upper center", ncol=3, fontsize=8)
     basis = reports[arms[0]].ci_basis() if len(sets) == 1 else "each set's test groups"
     fig.suptitle(f"Arms on {'the' if len(sets) == 1 else 'each'} test set\n"
-                 f"bars: this run, 95 % CI over {basis}\ndiamonds: the study's published numbers", fontsize=10)
+                 f"bars: this run, 95 % CI over {basis}" + ("\ndiamonds: the study's published numbers" if marks
+                                                           else ""), fontsize=10)
     return finish(fig, path)
 
 
-# --------------------------------------------------------------------------- Tucker
+# --------------------------------------------------------------------------- the arms' images
 
-def plot_tucker_example(images: Mapping[str, np.ndarray], rank=(30, 30, 3), method: str = "fast",
-                        path: os.PathLike | str | None = None) -> Figure:
-    """Original / TK / TK_diff side by side, one row per image (e.g. ``{"real": a, "fake": b}``).
+def plot_arm_images(images: Mapping[str, np.ndarray], specs: Mapping[str, ImageSpec],
+                    path: os.PathLike | str | None = None) -> Figure:
+    """Each crop (rows, e.g. ``{"real": a, "fake": b}``) as each arm sees it (columns, ``{arm: spec}``).
 
-    Images are RGB uint8 (H, W, 3); TK and TK_diff come from :func:`tdfake.tucker.transform`.
+    Images are RGB uint8 (H, W, 3), made into each arm's kind by :mod:`tdfake.transforms` (with the
+    study's arms: the original, its Tucker reconstruction TK and the stretched residual TK_diff);
+    arms that see the same images share a column.
     """
-
+    columns: dict[ImageSpec, list[str]] = {}
+    for arm, spec in specs.items():
+        columns.setdefault(spec, []).append(arm_label(arm))
     rows = list(images.items())
-    fig = Figure(figsize=(9, 3.1 * len(rows)))
-    axes = np.atleast_2d(fig.subplots(len(rows), 3))
-    rank_text = "×".join(str(r) for r in rank)
+    fig = Figure(figsize=(3 * len(columns), 3.1 * len(rows)))
+    axes = np.atleast_2d(fig.subplots(len(rows), len(columns)))
     for r, (name, image) in enumerate(rows):
-        shown = [image, transform(image, "TK", rank=rank, method=method),
-                 transform(image, "TK_diff", rank=rank, method=method)]
-        titles = ["original (OR)", f"Tucker rank [{rank_text}] (TK)", "|original − TK|, stretched (TK_diff)"]
-        for c, (ax, picture, title) in enumerate(zip(axes[r], shown, titles)):
-            ax.imshow(picture)
+        made: dict = {}  # TK_diff reuses the crop's TK
+        for c, (ax, (spec, arms)) in enumerate(zip(axes[r], columns.items())):
+            ax.imshow(spec.apply(image, made))
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(title, fontsize=10)
+                ax.set_title(f"{', '.join(arms)}:\n{spec.describe()}", fontsize=9)
             if c == 0:
                 ax.set_ylabel(name, fontsize=12)
-    fig.suptitle("Tucker decomposition of face crops")
+    fig.suptitle("Face crops as each arm sees them")
     return finish(fig, path)
 
 
@@ -393,8 +389,9 @@ def plot_forest(comparisons: pd.DataFrame, path: os.PathLike | str | None = None
     fig = Figure(figsize=(8, 1.4 + 0.6 * max(n, 1)))
     ax = fig.subplots()
     y = np.arange(n)[::-1]
+    arms_b = list(dict.fromkeys(table["arm_b"]))
     for yi, row in zip(y, table.itertuples()):
-        colour = _colour(row.arm_b, list(ARMS).index(row.arm_b) if row.arm_b in ARMS else 0)
+        colour = _colour(row.arm_b, arms_b.index(row.arm_b))
         ax.errorbar(row.delta_auroc, yi, xerr=[[row.delta_auroc - row.delta_auroc_ci_low],
                                                 [row.delta_auroc_ci_high - row.delta_auroc]],
                     fmt="o", color=colour, capsize=4)

@@ -5,9 +5,10 @@ paired comparisons between arms that decide the study's question.
   study's published numbers beside the own test split's rows).
 * :func:`seed_summary` → ``seeds.csv``: mean and standard deviation over training seeds, beside the
   mean width of the test-sampling interval, so a reader sees which of the two dominates.
-* :func:`compare_arms` → ``comparisons.csv``: each arm against the baseline and ``tk_diff`` against
-  ``tk`` on every test set, paired on the same test rows (:mod:`tdfake.stats`), with a verdict in
-  words at α = 0.05 and, for ``tk``, non-inferiority to the baseline at ``cfg.margin``.
+* :func:`compare_arms` → ``comparisons.csv``: the config's comparisons (by default each Tucker arm
+  against the baseline and ``tk_diff`` against ``tk``) on every test set, paired on the same test
+  rows (:mod:`tdfake.stats`), with a verdict in words at α = 0.05 and, where a comparison has a
+  margin (by default ``tk`` against the baseline at ``cfg.margin``), non-inferiority of ``b``.
 * :func:`results_markdown` → ``results.md``: all of it for a reader.
 
 The inputs are what the runs wrote (reports and predictions, read through :mod:`tdfake.layout`),
@@ -25,18 +26,13 @@ import numpy as np
 import pandas as pd
 
 from tdfake import layout, stats
-from tdfake.config import ARMS, Config
+from tdfake.arms import Comparison, study_results
+from tdfake.config import Config
 from tdfake.constants import OWN_TEST_SET
-from tdfake.metrics import STUDY_RESULTS, Report, per_method_markdown, side_by_side, study_table, table_markdown
+from tdfake.metrics import Report, per_method_markdown, side_by_side, study_table, table_markdown
 
 SetReports = Mapping[str, Mapping[int, Mapping[str, Report]]]
 """Reports of a study: test set → training seed → arm → report."""
-
-PAIRS = (("baseline", "tk"), ("baseline", "tk_diff"), ("tk", "tk_diff"))
-"""The comparisons the study asks for: each Tucker arm against the baseline, and the residual against TK."""
-
-NON_INFERIORITY_PAIRS = (("baseline", "tk"),)
-"""The study's claim is that TK is as good as the original crop: non-inferiority of tk to the baseline."""
 
 ALPHA = 0.05
 COMPARISON_COLUMNS = [
@@ -46,25 +42,27 @@ COMPARISON_COLUMNS = [
     "delta_accuracy_at_threshold", "delta_accuracy_at_threshold_ci_low", "delta_accuracy_at_threshold_ci_high",
     "p_accuracy_at_threshold", "verdict_auroc", "verdict_accuracy_at_threshold", "margin", "non_inferior",
 ]
-"""comparisons.csv: Δ = b − a; verdicts say how b stands against a; ``non_inferior`` only for tk vs baseline."""
+"""comparisons.csv: Δ = b − a; verdicts say how b stands against a; ``non_inferior`` only where a margin is given."""
 
 
 # ------------------------------------------------------------------------------- per-run tables
 
-def results_table(reports: Mapping[str, Report]) -> pd.DataFrame:
-    """One row per arm: our test numbers (with 95 % intervals) and the study's beside them."""
+def results_table(reports: Mapping[str, Report], cfg: Config) -> pd.DataFrame:
+    """One row per arm: its image kind and folder (``cfg``'s), our test numbers (with 95 % intervals) and the
+    study's beside them (empty for an arm the study did not have)."""
     rows = []
     for arm, report in reports.items():
-        study = STUDY_RESULTS[arm]
+        spec = cfg.image_spec(arm)
+        study = study_results(arm) or {}
         rows.append({
-            "arm": arm, "kind": ARMS[arm], **report.summary(),
-            "study_accuracy_at_0.5": study["accuracy"], "study_auroc": study["auroc"],
-            "study_thresh_test_eer": study["thresh"],
+            "arm": arm, "kind": spec.kind, "images": spec.folder, **report.summary(),
+            **{f"study_{name}": study.get(key, float("nan"))
+               for name, key in (("accuracy_at_0.5", "accuracy"), ("auroc", "auroc"), ("thresh_test_eer", "thresh"))},
         })
     return pd.DataFrame(rows).set_index("arm")
 
 
-def results_by_set(sets: SetReports) -> pd.DataFrame:
+def results_by_set(sets: SetReports, cfg: Config) -> pd.DataFrame:
     """results.csv: :func:`results_table` per test set and training seed, stacked.
 
     Columns ``test_set`` and ``seed`` come first; the study's columns are kept only on the run's own
@@ -73,7 +71,7 @@ def results_by_set(sets: SetReports) -> pd.DataFrame:
     tables = []
     for name, by_seed in sets.items():
         for seed, reports in by_seed.items():
-            table = results_table(reports)
+            table = results_table(reports, cfg)
             if name != OWN_TEST_SET:
                 table[[c for c in table.columns if c.startswith("study_")]] = float("nan")
             tables.append(table.assign(test_set=name, seed=int(seed)))
@@ -165,20 +163,20 @@ def compare_scored(a: ScoredRows, b: ScoredRows, n_bootstrap: int = 2000, seed: 
     }
 
 
-def compare_arms(run_dirs: Mapping[str, Sequence[Path]], test_sets: Sequence[str], margin: float,
+def compare_arms(run_dirs: Mapping[str, Sequence[Path]], test_sets: Sequence[str], comparisons: Sequence[Comparison],
                  n_bootstrap: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """comparisons.csv: every pair of :data:`PAIRS` whose arms both ran, on every test set.
+    """comparisons.csv: every comparison (``cfg.comparison_specs()``) whose arms both ran, on every test set.
 
     ``run_dirs``: arm → its run folders, one per training seed, in the same seed order for every arm.
     """
     rows = []
     for name in test_sets:
         scored = {arm: scored_rows(dirs, name) for arm, dirs in run_dirs.items()}
-        for arm_a, arm_b in PAIRS:
-            if arm_a in scored and arm_b in scored:
-                pair_margin = margin if (arm_a, arm_b) in NON_INFERIORITY_PAIRS else None
-                rows.append({"test_set": name, "arm_a": arm_a, "arm_b": arm_b,
-                             **compare_scored(scored[arm_a], scored[arm_b], n_bootstrap, seed, pair_margin)})
+        for pair in comparisons:
+            if pair.a in scored and pair.b in scored:
+                rows.append({"test_set": name, "arm_a": pair.a, "arm_b": pair.b,
+                             **compare_scored(scored[pair.a], scored[pair.b], n_bootstrap, seed,
+                                              pair.non_inferiority_margin)})
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
@@ -237,9 +235,9 @@ def results_markdown(cfg: Config, sets: SetReports, comparisons: pd.DataFrame | 
         lines += [
             "## Paired comparisons (Δ = b − a on the same test rows)", "",
             f"Verdicts at α = {ALPHA}: *higher* / *lower* when the two-sided p is below α, else *no detectable "
-            "difference* (which is not a proof of equality; the non-inferiority column tests that, for TK against "
-            f"the baseline at margin {cfg.margin:g} AUROC: non-inferior only when the lower end of the interval of Δ "
-            f"is above −{cfg.margin:g}). Several seeds are pooled as the mean over seeds of the paired difference; "
+            "difference* (which is not a proof of equality; the non-inferiority column tests that, for the pairs "
+            "given a margin: b is non-inferior only when the lower end of the interval of Δ is above −margin, in "
+            "AUROC). Several seeds are pooled as the mean over seeds of the paired difference; "
             "the intervals are the test-sampling ones given these trained models (the seed spread is in its own "
             "table). Accuracy is each arm's at its own validation threshold.", "",
             comparisons_markdown(comparisons), "",
@@ -254,22 +252,26 @@ def results_markdown(cfg: Config, sets: SetReports, comparisons: pd.DataFrame | 
                   "Accuracy @0.5 and THRESH (EER threshold of the test ROC) are computed as the study did; the "
                   "threshold chosen on validation and the test accuracy at it are the leak-free figures. "
                   f"The 95 % intervals resample {first.resampled()}.", "",
-                  _summary_table(by_arm), ""]
+                  _summary_table(by_arm, cfg), ""]
     for arm, report in reports.items():
-        lines += [f"## {arm} ({ARMS[arm]}), training seed {first_seed}, beside the study", "",
-                  table_markdown(side_by_side({"ours": report.table, "study": study_table(arm)})), ""]
+        if study_results(arm) is None:
+            lines += [f"## {arm} ({cfg.image_spec(arm).folder}), training seed {first_seed}", "",
+                      table_markdown(report.table), ""]
+        else:
+            lines += [f"## {arm} ({cfg.image_spec(arm).folder}), training seed {first_seed}, beside the study", "",
+                      table_markdown(side_by_side({"ours": report.table, "study": study_table(arm)})), ""]
     lines.append(sets_markdown(cfg, {name: by_seed[first_seed] for name, by_seed in sets.items()}))
     return "\n".join(lines)
 
 
-def _summary_table(reports: Mapping[str, Report]) -> str:
-    results = results_table(reports)
+def _summary_table(reports: Mapping[str, Report], cfg: Config) -> str:
+    results = results_table(reports, cfg)
 
     def interval(row, name):
         return f"{row[name]:.3f} [{row[name + '_ci_low']:.3f}, {row[name + '_ci_high']:.3f}]"
 
     summary = pd.DataFrame({
-        "input": results["kind"],
+        "input": results["images"],
         "accuracy @0.5 [95% CI]": [interval(r, "accuracy_at_0.5") for _, r in results.iterrows()],
         "AUROC [95% CI]": [interval(r, "auroc") for _, r in results.iterrows()],
         "CI rests on": [report.ci_basis() for report in reports.values()],
@@ -278,11 +280,16 @@ def _summary_table(reports: Mapping[str, Report]) -> str:
         "threshold (val EER)": results["threshold"].map("{:.3f}".format),
         "accuracy @val threshold [95% CI]": [interval(r, "accuracy_at_threshold") for _, r in results.iterrows()],
         "video AUROC": results["video_auroc"].map(lambda v: "" if pd.isna(v) else f"{v:.3f}"),
-        "study accuracy": results["study_accuracy_at_0.5"],
-        "study AUROC": results["study_auroc"],
-        "study THRESH": results["study_thresh_test_eer"],
+        "study accuracy": results["study_accuracy_at_0.5"].map(_number),
+        "study AUROC": results["study_auroc"].map(_number),
+        "study THRESH": results["study_thresh_test_eer"].map(_number),
     })
-    return summary.to_markdown()
+    return summary.to_markdown(disable_numparse=True)
+
+
+def _number(value: float) -> str:
+    """A published number as the study gave it; empty for an arm the study did not have."""
+    return "" if pd.isna(value) else f"{value:g}"
 
 
 def _seed_table(seeds: pd.DataFrame) -> str:
@@ -307,20 +314,20 @@ def sets_markdown(cfg: Config, sets: Mapping[str, Mapping[str, Report]]) -> str:
             lines += [f"## Test set `{name}`: {cfg.test_sets.get(name, '')}", "",
                       (f"All {first.n_real} real + {first.n_fake} fake images of the folder; thresholds chosen on "
                        f"the run's own validation split; 95 % intervals over {first.ci_basis()}."), "",
-                      _set_table(reports), ""]
+                      _set_table(reports, cfg), ""]
         for arm, report in reports.items():
             if report.per_method:
-                lines += [f"### Per method: {arm} ({ARMS[arm]}) on `{name}`", "",
+                lines += [f"### Per method: {arm} ({cfg.image_spec(arm).folder}) on `{name}`", "",
                           per_method_markdown(report.per_method), ""]
     return "\n".join(lines)
 
 
-def _set_table(reports: Mapping[str, Report]) -> str:
+def _set_table(reports: Mapping[str, Report], cfg: Config) -> str:
     def interval(value: float, ci: tuple[float, float]) -> str:
         return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
     table = pd.DataFrame({
-        "input": [ARMS[arm] for arm in reports],
+        "input": [cfg.image_spec(arm).folder for arm in reports],
         "accuracy @0.5 [95% CI]": [interval(r.accuracy, r.ci["accuracy"]) for r in reports.values()],
         "AUROC [95% CI]": [interval(r.auroc, r.ci["auroc"]) for r in reports.values()],
         "AP": [f"{r.average_precision:.3f}" for r in reports.values()],

@@ -1,7 +1,10 @@
-"""The study end to end: data → one shared split → OR/TK/TK_diff images → three arms × training seeds → results.
+"""The study end to end: data → one shared split → the arms' images → every arm × training seed → results.
 
+The arms are the config's (``arms:``; the study's baseline, tk and tk_diff by default), each
+trained on its image kind with its parameters; images of one kind and parameters are made once,
+under ``OUT/images/<folder>/``, and shared by every arm that trains on them.
 ``prepare`` is what every training entry point needs first (``tdfake train`` calls it for one
-arm, ``tdfake run`` for all three); ``run_study`` is the README's main job.  Every step writes
+arm, ``tdfake run`` for all of them); ``run_study`` is the README's main job.  Every step writes
 its output under ``cfg.out_dir`` (laid out as :mod:`tdfake.layout` says) and is skipped on a
 re-run when its output is already there and was made with the same parameters (checked against
 its ``*.provenance.json`` record, see :mod:`tdfake.provenance`), so an interrupted run resumes
@@ -17,13 +20,14 @@ tables and draws nothing: the figures are :mod:`tdfake.graphs`'.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from tdfake import layout, provenance
-from tdfake.config import ARMS, Config
+from tdfake.config import Config
 from tdfake.constants import OWN_TEST_SET
 from tdfake.datasets import build_manifest, read_manifest
 from tdfake.demo import make_demo_data
@@ -35,8 +39,6 @@ from tdfake.results import compare_arms, results_by_set, results_markdown, seed_
 from tdfake.split import split_manifest
 from tdfake.test_sets import evaluate_test_sets
 from tdfake.train import train_arm
-
-_ALL_KINDS = tuple(ARMS.values())
 
 
 @dataclass
@@ -101,46 +103,40 @@ def load_or_make_split(cfg: Config, data_dir: Path) -> pd.DataFrame:
     return split
 
 
-def prepare(cfg: Config, kinds: list[str] | tuple[str, ...] = _ALL_KINDS) -> Prepared:
-    """Make (or reuse) the data, the split and the images of the given kinds for the split's rows.
+def prepare(cfg: Config, arms: Sequence[str] | None = None) -> Prepared:
+    """Make (or reuse) the data, the split and the images of the given arms (default: all) for the split's rows.
 
     Images made with other parameters (rank, method, format, data folder) are cleared and made anew.
     """
     data_dir = data_folder(cfg)
     split = load_or_make_split(cfg, data_dir)
     images_root = Path(cfg.out_dir) / layout.IMAGES_DIR
-    return Prepared(split=make_arm_images(cfg, data_dir, split, images_root, kinds), images_root=images_root,
+    return Prepared(split=make_arm_images(cfg, data_dir, split, images_root, arms), images_root=images_root,
                     data_dir=data_dir)
 
 
 def make_arm_images(cfg: Config, data_dir: Path, split: pd.DataFrame, images_root: Path,
-                    kinds: list[str] | tuple[str, ...]) -> pd.DataFrame:
-    """The split rows' images of ``kinds`` under ``images_root`` (made or reused); returns the usable rows.
+                    arms: Sequence[str] | None = None) -> pd.DataFrame:
+    """The split rows' images of ``arms`` (default: all of the config's) under ``images_root`` (made or
+    reused); returns the usable rows.
 
-    The images follow ``cfg`` (rank, Tucker method, format); kinds made with other settings are
-    made anew (see :func:`tdfake.image_creation.create_images`).
+    The images follow ``cfg`` (each arm's kind and parameters, the format); images made with other
+    settings are made anew (see :func:`tdfake.image_creation.create_images`).  Arms of one kind and
+    parameters share one folder, made once.
     """
-    create_images(
-        data_dir,
-        images_root,
-        kinds=tuple(kinds),
-        rank=tuple(cfg.rank),
-        method=cfg.tucker_method,
-        workers=cfg.workers,
-        image_format=cfg.image_format,
-        paths=list(split["path"]),
-        replace_changed=True,
-    )
-    return usable_rows(split, images_root, kinds, cfg.image_format)
+    specs = list(cfg.image_specs(arms).values())
+    create_images(data_dir, images_root, specs, workers=cfg.workers, image_format=cfg.image_format,
+                  paths=list(split["path"]), replace_changed=True)
+    return usable_rows(split, images_root, [spec.folder for spec in specs], cfg.image_format)
 
 
-def usable_rows(split: pd.DataFrame, images_root: Path, kinds, image_format: str | None) -> pd.DataFrame:
+def usable_rows(split: pd.DataFrame, images_root: Path, folders, image_format: str | None) -> pd.DataFrame:
     """Drop split rows whose image could not be made (recorded in ``images/skipped.csv``).
 
     A bad file fails for every kind alike, so all arms keep the same rows.
     """
     present = split["path"].map(
-        lambda rel: all(derived_path(images_root, kind, rel, image_format).is_file() for kind in kinds)
+        lambda rel: all(derived_path(images_root, folder, rel, image_format).is_file() for folder in folders)
     )
     if not present.all():
         print(f"tdfake: {int((~present).sum())} split rows have no usable image and are left out; "
@@ -158,7 +154,7 @@ def run_arm(cfg: Config, arm: str, prepared: Prepared | None = None, force: bool
     ``report.provenance.json`` matches the checkpoint, split and threshold method now.
     """
     if prepared is None:
-        prepared = prepare(cfg, [ARMS[arm]])
+        prepared = prepare(cfg, [arm])
     seed = int(cfg.seed if seed is None else seed)
     run_dir = layout.arm_dir(cfg.out_dir, arm, seed, cfg.seed) if run_dir is None else Path(run_dir)
     train_arm(cfg, arm, prepared.split, prepared.images_root, run_dir, resume=True, force=force, seed=seed)
@@ -175,29 +171,30 @@ class StudyResults:
 
 
 def run_study(cfg: Config, force: bool = False) -> StudyResults:
-    """The README's main job: all three arms on one split, for every training seed; results; resumable.
+    """The README's main job: all of the config's arms on one split, for every training seed; results; resumable.
 
     ``force``: retrain from scratch the arms whose recorded settings differ from ``cfg``.  Every
     arm is also scored on each of ``cfg.test_sets`` (see :mod:`tdfake.test_sets`).  Writes
     ``results.csv`` (one row per test set, seed and arm), ``seeds.csv`` (mean and sd over seeds),
-    ``comparisons.csv`` (paired tests between arms, see :mod:`tdfake.results`) and ``results.md``.
+    ``comparisons.csv`` (the config's paired comparisons, see :mod:`tdfake.results`) and ``results.md``.
     """
     prepared = prepare(cfg)
     seeds = layout.training_seeds(cfg)
-    own = {seed: {arm: run_arm(cfg, arm, prepared, force=force, seed=seed) for arm in ARMS} for seed in seeds}
-    run_dirs = {arm: [layout.arm_dir(cfg.out_dir, arm, seed, cfg.seed) for seed in seeds] for arm in ARMS}
+    arms = list(cfg.arms)
+    own = {seed: {arm: run_arm(cfg, arm, prepared, force=force, seed=seed) for arm in arms} for seed in seeds}
+    run_dirs = {arm: [layout.arm_dir(cfg.out_dir, arm, seed, cfg.seed) for seed in seeds] for arm in arms}
     sets: dict[str, dict[int, dict[str, Report]]] = {OWN_TEST_SET: own}
     for name, by_run in evaluate_test_sets(cfg, [d for dirs in run_dirs.values() for d in dirs]).items():
-        sets[name] = {seed: {arm: by_run[run_dirs[arm][i]] for arm in ARMS} for i, seed in enumerate(seeds)}
+        sets[name] = {seed: {arm: by_run[run_dirs[arm][i]] for arm in arms} for i, seed in enumerate(seeds)}
     return write_results(cfg, sets, run_dirs)
 
 
 def write_results(cfg: Config, sets, run_dirs: dict[str, list[Path]]) -> StudyResults:
     """results.csv, seeds.csv, comparisons.csv and results.md of a study from its reports and predictions."""
     out_dir = Path(cfg.out_dir)
-    results = results_by_set(sets)
+    results = results_by_set(sets, cfg)
     seeds = seed_summary(results)
-    comparisons = compare_arms(run_dirs, list(sets), cfg.margin, seed=cfg.seed)
+    comparisons = compare_arms(run_dirs, list(sets), cfg.comparison_specs(), seed=cfg.seed)
     results.to_csv(out_dir / layout.RESULTS_CSV)
     seeds.to_csv(out_dir / layout.SEEDS_CSV, index=False)
     comparisons.to_csv(out_dir / layout.COMPARISONS_CSV, index=False)

@@ -1,5 +1,9 @@
 """Detection against Tucker rank: the TK and TK_diff arms retrained at ranks [r, r, 3] on one split.
 
+Each rank is the config with its ``tk`` and ``tk_diff`` arms (``{input: TK}``, ``{input: TK_diff}``
+unless the config says otherwise) given that rank, so their images are made and their runs
+fingerprinted as any arm's (:mod:`tdfake.transforms`, :mod:`tdfake.train`).
+
 The study tried one rank, [30, 30, 3].  A lower rank keeps less of the face in ``TK`` and
 leaves more of it in ``TK_diff``; a sweep shows where each arm's detection comes from.  Every
 rank trains ``tk`` and ``tk_diff`` with the config's settings on the *same* split (the one in
@@ -28,7 +32,8 @@ from pathlib import Path
 import pandas as pd
 
 from tdfake import layout
-from tdfake.config import ARMS, Config
+from tdfake.arms import STUDY_ARMS
+from tdfake.config import Config
 from tdfake.constants import OWN_TEST_SET
 from tdfake.plots import plot_sweep
 from tdfake.results import compare_scored, scored_rows
@@ -45,6 +50,16 @@ SWEEP_COLUMNS = ["rank", "arm", "kind", "seed", "auroc", "auroc_ci_low", "auroc_
 def rank_of(cfg: Config, r: int) -> list[int]:
     """The config's rank with height and width set to ``r`` (the channel rank is kept: 3 in the study)."""
     return [int(r), int(r), int(cfg.rank[2])]
+
+
+def rank_config(cfg: Config, r: int) -> Config:
+    """``cfg`` at rank r: the Tucker rank and the ``tk`` / ``tk_diff`` arms' rank set to :func:`rank_of`.
+
+    The arms keep their other settings (added as the study's when the config has no such arm).
+    """
+    rank = rank_of(cfg, r)
+    arms = {**cfg.arms, **{arm: {**cfg.arms.get(arm, STUDY_ARMS[arm]), "rank": rank} for arm in TUCKER_ARMS}}
+    return cfg.override(rank=rank, arms=arms)
 
 
 def rank_root(cfg: Config, r: int) -> Path:
@@ -73,26 +88,26 @@ def run_sweep(cfg: Config, ranks, force: bool = False) -> pd.DataFrame:
     """
     ranks = check_ranks(ranks)
     seeds = layout.training_seeds(cfg)
-    prepared = prepare(cfg, kinds=["OR"])
+    prepared = prepare(cfg, ["baseline"])
     print(f"tdfake sweep: baseline, then ranks {', '.join(map(str, ranks))} ({2 * len(ranks)} Tucker arms"
           f"{f' x {len(seeds)} seeds' if len(seeds) > 1 else ''})")
     rows = []
     for seed in seeds:
         run_dir = layout.arm_dir(cfg.out_dir, "baseline", seed, cfg.seed)
-        rows.append(_row(None, "baseline", seed, run_arm(cfg, "baseline", prepared, force=force, seed=seed), run_dir))
+        report = run_arm(cfg, "baseline", prepared, force=force, seed=seed)
+        rows.append(_row(None, "baseline", cfg.image_spec("baseline").kind, seed, report, run_dir))
     runs: dict[tuple[int, str], list[Path]] = {}
     for r in ranks:
-        rank_cfg = cfg.override(rank=rank_of(cfg, r))
+        rank_cfg = rank_config(cfg, r)
         root = rank_root(cfg, r)
-        kinds = [ARMS[arm] for arm in TUCKER_ARMS]
-        split = make_arm_images(rank_cfg, prepared.data_dir, prepared.split, root / layout.IMAGES_DIR, kinds)
+        split = make_arm_images(rank_cfg, prepared.data_dir, prepared.split, root / layout.IMAGES_DIR, TUCKER_ARMS)
         at_rank = Prepared(split=split, images_root=root / layout.IMAGES_DIR, data_dir=prepared.data_dir)
         for arm in TUCKER_ARMS:
             for seed in seeds:
                 print(f"tdfake sweep: rank {r}, {arm}" + (f", seed {seed}" if len(seeds) > 1 else ""))
                 run_dir = layout.arm_dir(root, arm, seed, cfg.seed)
                 report = run_arm(rank_cfg, arm, at_rank, force=force, run_dir=run_dir, seed=seed)
-                rows.append(_row(r, arm, seed, report, run_dir))
+                rows.append(_row(r, arm, rank_cfg.image_spec(arm).kind, seed, report, run_dir))
                 runs.setdefault((r, arm), []).append(run_dir)
     table = pd.DataFrame(rows, columns=SWEEP_COLUMNS)
     out = layout.sweep_dir(cfg.out_dir)
@@ -116,9 +131,9 @@ def sweep_comparisons(cfg: Config, runs: dict[tuple[int, str], list[Path]]) -> p
     return pd.DataFrame(rows)
 
 
-def _row(rank: int | None, arm: str, seed: int, report, run_dir: Path) -> dict:
+def _row(rank: int | None, arm: str, kind: str, seed: int, report, run_dir: Path) -> dict:
     summary = report.summary()
-    return {"rank": rank, "arm": arm, "kind": ARMS[arm], "seed": seed,
+    return {"rank": rank, "arm": arm, "kind": kind, "seed": seed,
             **{k: summary[k] for k in SWEEP_COLUMNS if k in summary}, "run_dir": str(run_dir)}
 
 

@@ -1,4 +1,4 @@
-"""Train one arm (baseline / tk / tk_diff) into a run folder, resumably.
+"""Train one arm (baseline / tk / tk_diff, or any arm of the config) into a run folder, resumably.
 
 A run folder (its layout is :mod:`tdfake.layout`'s) holds everything needed to judge and continue the run::
 
@@ -57,7 +57,7 @@ import pandas as pd
 import tensorflow as tf
 
 from tdfake import layout, provenance
-from tdfake.config import ARMS, Config, recorded_as_now, training_fields
+from tdfake.config import Config, recorded_as_now, training_fields
 from tdfake.model import CyclicalLR, build_model, load_model
 from tdfake.pipeline import make_dataset
 
@@ -117,22 +117,25 @@ def model_for(cfg: Config) -> keras.Model:
 
 def training_params(cfg: Config, arm: str, split_df: pd.DataFrame, seed: int | None = None,
                     images_root: os.PathLike | str | None = None) -> dict:
-    """What a run's result depends on: the training fields of the config, the arm, the training seed
-    and a fingerprint of its split.
+    """What a run's result depends on: the training fields of the config, the arm's image parameters,
+    the arm, the training seed and a fingerprint of its split.
 
-    Exactly the fields :func:`tdfake.config.training_fields` names for the arm's image kind (the
-    baseline's OR images do not depend on the Tucker settings); ``seed`` replaces ``cfg.seed``
-    (with one seed they are the same).  Places, speed switches and evaluation settings are not in
-    it, so changing them never asks for retraining.  A TK / TK_diff arm trained on ``images_root``
-    also records the implementation its images' record names (``tucker_implementation``), so images
-    remade by a changed Tucker path make the arm train anew instead of resuming on other images.
+    Exactly the fields :func:`tdfake.config.training_fields` names, and the parameters of the arm's
+    image kind (:meth:`tdfake.transforms.ImageSpec.fingerprint`: ``rank`` and ``tucker_method`` for
+    TK / TK_diff, none for the baseline's OR images); ``seed`` replaces ``cfg.seed`` (with one
+    seed they are the same).  Places, speed switches, evaluation settings and the other arms are
+    not in it, so changing them never asks for retraining.  An arm whose images have an
+    implementation version, trained on ``images_root``, also records the one its images' record
+    names (``image_implementation``), so images remade by a changed implementation make the arm
+    train anew instead of resuming on other images.
     """
-    kind = ARMS[arm]
-    settings = {key: getattr(cfg, key) for key in training_fields(kind)}
+    spec = cfg.image_spec(arm)
+    settings = {key: getattr(cfg, key) for key in training_fields()}
+    settings.update(spec.fingerprint())
     settings["seed"] = int(cfg.seed if seed is None else seed)
-    if kind != "OR" and images_root is not None:
-        record = provenance.read_record(provenance.record_path(Path(images_root), kind))
-        settings["tucker_implementation"] = record["params"].get("implementation") if record else None
+    if spec.implementation() is not None and images_root is not None:
+        record = provenance.read_record(provenance.record_path(Path(images_root), spec.folder))
+        settings["image_implementation"] = record["params"].get("implementation") if record else None
     columns = [c for c in ("path", "label", "group", "split") if c in split_df.columns]
     return {**settings, "arm": arm, "split": provenance.table_fingerprint(split_df, columns)}
 
@@ -172,16 +175,14 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
               model_builder: ModelBuilder = model_for) -> Path:
     """Train ``arm`` on the ``train`` rows of ``split_df``, validate on ``val``; returns ``run_dir``.
 
-    Images are ``images_root/<kind>/<path>`` (``kind`` = ``ARMS[arm]``), or ``root/path`` of each
+    Images are ``images_root/<folder>/<path>`` (the folder of ``cfg.image_spec(arm)``), or ``root/path`` of each
     row when ``images_root`` is None.  ``resume`` continues a run made with the same settings;
     ``force`` replaces a run that cannot be continued (see the module doc).  ``seed``: the
     training seed (default ``cfg.seed``).  ``model_builder`` makes the untrained model from the
     config (tests pass a tiny one).  A finished run is not trained again; its ``config.yaml`` takes
     the evaluation settings of ``cfg`` (e.g. a new threshold method), which its fingerprint allows.
     """
-    if arm not in ARMS:
-        raise ValueError(f"arm must be one of {sorted(ARMS)}, got {arm!r}")
-    kind = ARMS[arm]
+    spec = cfg.image_spec(arm)
     seed = int(cfg.seed if seed is None else seed)
     run_dir = Path(run_dir)
     history_csv, best, last = (run_dir / layout.HISTORY_FILE, run_dir / layout.BEST_CHECKPOINT,
@@ -191,7 +192,7 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
     done = completed_epochs(history_csv) if continuing and last.is_file() else 0
     if continuing and done >= cfg.epochs:
         cfg.override(epochs=done).to_yaml(run_dir / layout.CONFIG_FILE)
-        layout.write_run_info(run_dir, arm, images_root, seed)
+        layout.write_run_info(run_dir, arm, spec.kind, images_root, seed)
         print(f"{run_dir}: already trained for {done} epochs (epochs={cfg.epochs}); nothing to do")
         return run_dir
 
@@ -203,10 +204,10 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
     seeded = cfg.override(seed=seed)  # the pipeline's shuffling and augmentation follow the training seed
     # Build the datasets before touching the run folder: missing files, empty splits and one-class
     # splits fail before any training.  One dataset holds every remaining epoch, epoch by epoch.
-    train_ds = make_dataset(split_df, "train", seeded, images_root, kind, first_epoch=done,
+    train_ds = make_dataset(split_df, "train", seeded, images_root, spec.folder, first_epoch=done,
                             num_epochs=int(cfg.epochs) - done)
     steps = math.ceil(int((split_df["split"] == "train").sum()) / int(cfg.batch_size))
-    val_ds = make_dataset(split_df, "val", seeded, images_root, kind, cache=True)  # read every epoch, unaugmented
+    val_ds = make_dataset(split_df, "val", seeded, images_root, spec.folder, cache=True)  # every epoch, unaugmented
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if not done:
@@ -215,7 +216,7 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
             (run_dir / name).unlink(missing_ok=True)
     cfg.to_yaml(run_dir / layout.CONFIG_FILE)  # only the fields outside params (epochs, places, switches) can differ
     split_df.to_csv(run_dir / layout.SPLIT_FILE, index=False)
-    layout.write_run_info(run_dir, arm, images_root, seed)
+    layout.write_run_info(run_dir, arm, spec.kind, images_root, seed)
     provenance.write_record(provenance.record_path(run_dir, "training"), "training", params)
 
     previous_policy = keras.mixed_precision.global_policy().name

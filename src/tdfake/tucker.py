@@ -10,6 +10,8 @@ rebuilt it with ``tl.tucker_to_tensor`` and saved
 where ``to_image`` shifts the minimum to 0 and stretches the maximum to 255 over all channels at
 once, truncating to uint8.  ``CP`` / ``CP_diff`` do the same with
 ``parafac(x, rank=8, init='random', tol=1e-5)`` (defined in the study, never used there).
+These are the functions; the image kinds built on them (names, parameters, versions) are
+registered in :mod:`tdfake.transforms`.
 
 Two ways to compute the decompositions, chosen by ``method``:
 
@@ -60,7 +62,6 @@ import numpy as np
 
 from tdfake import constants
 
-KINDS = ("OR", "TK", "TK_diff", "CP", "CP_diff")
 METHODS = ("fast", "tensorly")
 TUCKER_RANK = constants.TUCKER_RANK
 CP_RANK = constants.CP_RANK
@@ -161,31 +162,6 @@ def cp_image(x: np.ndarray, rank: int = CP_RANK, method: str = "fast") -> np.nda
 def cp_diff_image(x: np.ndarray, rank: int = CP_RANK, method: str = "fast") -> np.ndarray:
     """The stretched |CP image - original| (uint8)."""
     return diff_image(cp_image(x, rank, method), x)
-
-
-def transform(
-    x: np.ndarray,
-    kind: str,
-    rank: Sequence[int] = TUCKER_RANK,
-    method: str = "fast",
-    cp_rank: int = CP_RANK,
-) -> np.ndarray:
-    """The ``kind`` image (one of :data:`KINDS`) of one image or a batch, as uint8.
-
-    ``OR`` is the input itself as uint8 (the study's originals are uint8 already).
-    ``rank`` is the Tucker rank, ``cp_rank`` the CP rank.
-    """
-    if kind == "OR":
-        return np.asarray(x).astype(np.uint8)
-    if kind == "TK":
-        return tk_image(x, rank, method)
-    if kind == "TK_diff":
-        return tk_diff_image(x, rank, method)
-    if kind == "CP":
-        return cp_image(x, cp_rank, method)
-    if kind == "CP_diff":
-        return cp_diff_image(x, cp_rank, method)
-    raise ValueError(f"unknown image kind {kind!r}; choose from {', '.join(KINDS)}")
 
 
 # --------------------------------------------------------------------------- shared plumbing

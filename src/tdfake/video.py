@@ -6,7 +6,7 @@ default as DeepfakeBench, ``np.linspace(0, n - 1, frames)`` floored; or every ``
 each sampled frame goes through :class:`tdfake.faces.FaceDetector` (MTCNN, one batch per video)
 and the crop rule of ``tdfake faces`` (:func:`tdfake.faces.square_crop`, margin 1.3, 256 px,
 written as JPEG like ``tdfake faces`` writes its crops), and each crop becomes the arm's input
-image (OR / TK / TK_diff) through :func:`tdfake.evaluate.stage_images`, as training made them,
+image (its kind with its parameters) through :func:`tdfake.evaluate.stage_images`, as training made them,
 before :func:`tdfake.evaluate.score_files` scores it.  The kept face is that of ``tdfake faces``:
 the most confident detection at or above 0.9, the largest among equally confident ones.
 
@@ -40,6 +40,7 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from tdfake import layout
+from tdfake.arms import colour as arm_colour
 from tdfake.constants import LABEL_NAMES
 from tdfake.datasets import build_manifest
 from tdfake.evaluate import (
@@ -55,7 +56,6 @@ from tdfake.faces import CROP_MARGIN, CROP_SIZE, VIDEO_EXTENSIONS, FaceDetector,
 from tdfake.images import IMAGE_EXTENSIONS, list_images, to_rgb_uint8, write_rgb
 from tdfake.layout import Run, load_run
 from tdfake.metrics import Report
-from tdfake.plots import ARM_COLOURS
 
 DEFAULT_FRAMES = 32
 """Frames sampled per video by default: DeepfakeBench's 32, evenly spaced."""
@@ -344,7 +344,7 @@ def plot_scores(frames: pd.DataFrame, thresholds: dict[str, float], path: os.Pat
     timed = bool(len(frames)) and bool(frames["time"].notna().all())
     x = frames["time"] if timed else frames["frame"].astype(float)
     for i, (arm, threshold) in enumerate(thresholds.items()):
-        colour = ARM_COLOURS.get(arm, f"C{i % 10}")
+        colour = arm_colour(arm, i)
         score = frames[f"{arm}_score"]
         ax.plot(x, score, "o-", color=colour, ms=3, lw=1.5, label=f"{arm} (mean {score.mean():.3f})")
         ax.axhline(threshold, color=colour, ls="--", lw=1, alpha=0.8)

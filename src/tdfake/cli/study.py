@@ -58,9 +58,11 @@ def graphs(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "run", help="the study end to end: data, split, OR/TK/TK_diff images, three arms, results, graphs",
-        description="Demo data (or the configured data) -> one split shared by all arms -> OR/TK/TK_diff "
-                    "images -> train and evaluate baseline, tk, tk_diff -> results.md, results.csv, graphs/. "
+        "run", help="the study end to end: data, split, the arms' images, every arm, results, graphs",
+        description="Demo data (or the configured data) -> one split shared by all arms -> each arm's images "
+                    "(OR/TK/TK_diff for the study's arms) -> train and evaluate every arm of the config (`arms:`; "
+                    "baseline, tk, tk_diff by default) -> results.md, results.csv, comparisons.csv (the config's "
+                    "`comparisons:`), graphs/. "
                     "Re-running resumes: finished steps are not redone; steps made with other settings "
                     "are made anew, except trained arms, which stop the run unless --force.",
     )

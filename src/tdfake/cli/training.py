@@ -5,6 +5,7 @@ Examples::
     tdfake train --config configs/demo.yaml --arm baseline          # demo data, made on first use
     tdfake train --config configs/paper.yaml --arm tk --split runs/paper/split.csv --images data/images
     tdfake train --config configs/demo.yaml --arm tk_diff --resume --epochs 12 --set batch_size=8
+    tdfake train --config my.yaml --arm tk_r5          # any arm the config names under `arms:`
 """
 
 from __future__ import annotations
@@ -13,22 +14,22 @@ import argparse
 
 from tdfake.cli.options import add_config_arguments, load_config
 
-ARM_NAMES = ("baseline", "tk", "tk_diff")
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="train one arm (baseline / tk / tk_diff) into a run folder",
+        help="train one arm (baseline / tk / tk_diff, or any arm of the config) into a run folder",
         description="Train Xception on one arm's images. Without --split/--images the config's data "
-                    "is prepared first (demo data, split, Tucker images). The run folder gets "
+                    "is prepared first (demo data, split, the arm's images). The run folder gets "
                     "config.yaml, split.csv, history.csv, best.keras, last.keras and "
                     "training.provenance.json; an existing run is never replaced without --force.",
     )
     add_config_arguments(parser)
-    parser.add_argument("--arm", required=True, choices=ARM_NAMES, help="which images to train on")
+    parser.add_argument("--arm", required=True,
+                        help="which arm to train: one the config names under `arms:` (the study's: baseline, tk, "
+                             "tk_diff)")
     parser.add_argument("--split", help="split CSV (manifest rows + split column); default: prepare from the config")
-    parser.add_argument("--images", help="folder holding OR/, TK/, TK_diff/ images; with --split")
+    parser.add_argument("--images", help="folder holding the arm's images (OR/, TK/, TK_diff/, ...); with --split")
     parser.add_argument("--run-dir", help="output folder (default: <out_dir>/<arm>)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from last.keras and history.csv (same settings; a larger --epochs is fine)")
@@ -40,10 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tdfake.config import ARMS
     from tdfake.datasets import read_manifest
 
     cfg = load_config(args)
+    cfg.image_spec(args.arm)  # an arm the config does not name fails here, naming the config's arms
     if bool(args.split) != bool(args.images):
         raise ValueError("give --split and --images together, or neither to prepare from the config")
     if args.split:
@@ -55,7 +56,7 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         from tdfake.study import prepare
 
-        prepared = prepare(cfg, kinds=[ARMS[args.arm]])
+        prepared = prepare(cfg, [args.arm])
         split_df, images_root = prepared.split, prepared.images_root
 
     from tdfake.layout import arm_dir, training_seeds
