@@ -85,14 +85,22 @@ def test_comparisons_are_the_paired_tests_on_the_same_rows_pooled_over_seeds(stu
                                                                  ("tk", "tk_diff")]
     y, groups, base, base_dec = arrays(run_dirs, "baseline")
     _, _, diff, diff_dec = arrays(run_dirs, "tk_diff")
-    expected = stats.paired_auroc(y, base, diff, groups=groups, n_bootstrap=300, seed=42)
+    expected = stats.paired_auroc(y, base, diff, groups=groups, n_bootstrap=0, seed_effect="random")
+    fixed = stats.paired_auroc(y, base, diff, groups=groups, n_bootstrap=300, seed=42)
     row = table[(table["arm_a"] == "baseline") & (table["arm_b"] == "tk_diff")].iloc[0]
+    # two seeds: the primary columns treat seeds as random, the *_fixed ones condition on the networks
+    assert row["seed_effect"] == "random" and row["df_auroc"] == pytest.approx(expected.df)
+    assert (row["delta_auroc_fixed_ci_low"], row["delta_auroc_fixed_ci_high"]) == pytest.approx(fixed.ci)
+    assert (row["delta_auroc_bootstrap_ci_low"], row["delta_auroc_bootstrap_ci_high"]) == pytest.approx(
+        fixed.bootstrap_ci)
+    np.testing.assert_allclose(table["p_auroc_holm"], stats.holm(table["p_auroc"].to_numpy()))
+    assert row["mdd_auroc"] == pytest.approx(stats.minimum_detectable_difference(expected.se, df=expected.df))
     sklearn_delta = np.mean([roc_auc_score(y, diff[s]) - roc_auc_score(y, base[s]) for s in range(len(SEEDS))])
     assert row["delta_auroc"] == pytest.approx(sklearn_delta, abs=1e-12) == pytest.approx(expected.delta)
     assert (row["delta_auroc_ci_low"], row["delta_auroc_ci_high"]) == pytest.approx(expected.ci)
     assert row["p_auroc"] == pytest.approx(expected.p_value)
     assert row["n_seeds"] == 2 and row["n_rows"] == N_TEST and row["n_groups"] == N_TEST // 4
-    assert row["verdict_auroc"] == "lower"  # tk_diff is built far weaker than the baseline
+    assert row["verdict_auroc"] == ("lower" if row["p_auroc_holm"] < 0.05 else "no detectable difference")
     accuracy = stats.paired_accuracy(y, base_dec, diff_dec, groups=groups, n_bootstrap=300, seed=42)
     assert row["delta_accuracy_at_threshold"] == pytest.approx(accuracy.delta)
     assert row["delta_accuracy_at_threshold"] == pytest.approx(
@@ -100,6 +108,8 @@ def test_comparisons_are_the_paired_tests_on_the_same_rows_pooled_over_seeds(stu
     # non-inferiority is asked of TK against the baseline only
     tk = table[table["arm_b"] == "tk"].iloc[0]
     assert tk["margin"] == 0.02 and tk["non_inferior"] == (tk["delta_auroc_ci_low"] > -0.02)
+    assert tk["non_inferior"] == (tk["p_non_inferior"] < 0.025)
+    assert tk["inferior_beyond_margin"] == (tk["delta_auroc_ci_high"] < -0.02)
     assert row["non_inferior"] is None or pd.isna(row["non_inferior"])
 
 
@@ -158,7 +168,7 @@ def test_an_arm_the_study_did_not_have_gets_its_rows_tables_and_the_configs_comp
     assert results.loc["tk_r5", ["kind", "images"]].tolist() == ["TK", "TK_rank-5-5-3"]
     assert results.loc["baseline", "study_auroc"] == 0.943 and pd.isna(results.loc["tk_r5", "study_auroc"])
     text = results_markdown(cfg, {OWN_TEST_SET: {cfg.seed: reports}}, comparisons, seed_summary(results))
-    assert "tk_r5 vs baseline" in text and ("non-inferior (margin 0.05)" in text or "not shown (margin 0.05)" in text)
+    assert "tk_r5 vs baseline" in text and ("non-inferior (margin 0.05" in text or "not shown (margin 0.05" in text)
     assert f"## tk_r5 (TK_rank-5-5-3), training seed {cfg.seed}\n" in text
     assert f"## baseline (OR), training seed {cfg.seed}, beside the study" in text
     report = report_markdown(reports["tk_r5"], layout.load_run(tmp_path / "tk_r5"))

@@ -37,12 +37,24 @@ SetReports = Mapping[str, Mapping[int, Mapping[str, Report]]]
 ALPHA = 0.05
 COMPARISON_COLUMNS = [
     "test_set", "arm_a", "arm_b", "n_seeds", "n_rows", "n_groups", "auroc_a", "auroc_b",
-    "delta_auroc", "delta_auroc_ci_low", "delta_auroc_ci_high", "p_auroc", "auroc_method",
+    "seed_effect", "delta_auroc", "delta_auroc_ci_low", "delta_auroc_ci_high", "se_auroc", "df_auroc", "p_auroc",
+    "p_auroc_holm", "auroc_method",
+    "delta_auroc_fixed_ci_low", "delta_auroc_fixed_ci_high", "p_auroc_fixed", "df_auroc_fixed",
     "delta_auroc_bootstrap_ci_low", "delta_auroc_bootstrap_ci_high", "delta_auroc_seed_sd",
     "delta_accuracy_at_threshold", "delta_accuracy_at_threshold_ci_low", "delta_accuracy_at_threshold_ci_high",
-    "p_accuracy_at_threshold", "verdict_auroc", "verdict_accuracy_at_threshold", "margin", "non_inferior",
+    "p_accuracy_at_threshold", "verdict_auroc", "verdict_accuracy_at_threshold", "mdd_auroc",
+    "margin", "p_non_inferior", "non_inferior", "power_non_inferior", "inferior_beyond_margin",
 ]
-"""comparisons.csv: Δ = b − a; verdicts say how b stands against a; ``non_inferior`` only where a margin is given."""
+"""comparisons.csv: Δ = b − a; verdicts say how b stands against a.
+
+The primary AUROC columns (``delta_auroc``, its interval, ``se_auroc``, ``df_auroc``, ``p_auroc``) treat
+training seeds as random (``seed_effect`` "random": Obuchowski–Rockette with Hillis's df) where an arm has
+two or more seeds, and as fixed where it has one; the ``*_fixed`` columns are always the interval given the
+trained networks.  ``p_auroc_holm`` is Holm-adjusted over the comparisons of one test set, and
+``verdict_auroc`` follows it.  ``mdd_auroc``: the smallest |Δ| this comparison detects with 80 % power.
+Where a comparison has a margin: ``p_non_inferior`` (one-sided, H0 Δ ≤ −margin), ``non_inferior`` (at
+0.025), ``power_non_inferior`` (at a true Δ of 0) and ``inferior_beyond_margin`` (the upper end of the
+interval below −margin: what a positive control must show)."""
 
 
 # ------------------------------------------------------------------------------- per-run tables
@@ -144,23 +156,48 @@ def compare_scored(a: ScoredRows, b: ScoredRows, n_bootstrap: int = 2000, seed: 
         raise ValueError(f"the arms have {a.scores.shape[0]} and {b.scores.shape[0]} seeds; compare equal sets")
     y, groups = a.labels[ia], a.groups[ia]
     # (n_seeds, n_rows) arrays: stats reads one seed's (1, n_rows) as it reads a 1-D array
-    auroc = stats.paired_auroc(y, a.scores[:, ia], b.scores[:, ib], groups=groups, n_bootstrap=n_bootstrap, seed=seed)
+    fixed = stats.paired_auroc(y, a.scores[:, ia], b.scores[:, ib], groups=groups, n_bootstrap=n_bootstrap, seed=seed)
+    auroc = fixed
+    if a.scores.shape[0] >= 2:  # seeds as random readers: the primary analysis wherever it is defined
+        auroc = stats.paired_auroc(y, a.scores[:, ia], b.scores[:, ib], groups=groups, n_bootstrap=0,
+                                   seed_effect="random")
     accuracy = stats.paired_accuracy(y, a.decisions[:, ia], b.decisions[:, ib], groups=groups,
                                      n_bootstrap=n_bootstrap, seed=seed)
-    boot = auroc.bootstrap_ci if auroc.bootstrap_ci is not None else (float("nan"), float("nan"))
+    boot = fixed.bootstrap_ci if fixed.bootstrap_ci is not None else (float("nan"), float("nan"))
+    nan = float("nan")
+    with_margin = margin is not None
     return {
         "n_seeds": int(a.scores.shape[0]), "n_rows": int(common.size), "n_groups": auroc.n_groups,
-        "auroc_a": auroc.auroc_a, "auroc_b": auroc.auroc_b,
+        "auroc_a": auroc.auroc_a, "auroc_b": auroc.auroc_b, "seed_effect": auroc.seed_effect,
         "delta_auroc": auroc.delta, "delta_auroc_ci_low": auroc.ci[0], "delta_auroc_ci_high": auroc.ci[1],
-        "p_auroc": auroc.p_value, "auroc_method": auroc.method,
+        "se_auroc": auroc.se, "df_auroc": auroc.df, "p_auroc": auroc.p_value, "auroc_method": auroc.method,
+        # one comparison is its own family; compare_arms adjusts over a test set's comparisons
+        "p_auroc_holm": auroc.p_value, "verdict_auroc": stats.verdict(auroc, ALPHA),
+        "delta_auroc_fixed_ci_low": fixed.ci[0], "delta_auroc_fixed_ci_high": fixed.ci[1],
+        "p_auroc_fixed": fixed.p_value, "df_auroc_fixed": fixed.df,
         "delta_auroc_bootstrap_ci_low": boot[0], "delta_auroc_bootstrap_ci_high": boot[1],
-        "delta_auroc_seed_sd": auroc.seed_sd,
+        "delta_auroc_seed_sd": fixed.seed_sd,
         "delta_accuracy_at_threshold": accuracy.delta, "delta_accuracy_at_threshold_ci_low": accuracy.ci[0],
         "delta_accuracy_at_threshold_ci_high": accuracy.ci[1], "p_accuracy_at_threshold": accuracy.p_value,
-        "verdict_auroc": stats.verdict(auroc, ALPHA), "verdict_accuracy_at_threshold": stats.verdict(accuracy, ALPHA),
-        "margin": margin if margin is not None else float("nan"),
-        "non_inferior": stats.non_inferior(auroc, margin) if margin is not None else None,
+        "verdict_accuracy_at_threshold": stats.verdict(accuracy, ALPHA),
+        "mdd_auroc": stats.minimum_detectable_difference(auroc.se, alpha=ALPHA, df=auroc.df),
+        "margin": margin if with_margin else nan,
+        "p_non_inferior": stats.non_inferiority_p(auroc, margin) if with_margin else nan,
+        "non_inferior": stats.non_inferior(auroc, margin) if with_margin else None,
+        "power_non_inferior": stats.non_inferiority_power(auroc.se, margin, df=auroc.df) if with_margin else nan,
+        "inferior_beyond_margin": bool(auroc.ci[1] < -margin) if with_margin else None,
     }
+
+
+def _holm_verdicts(rows: pd.DataFrame) -> pd.DataFrame:
+    """``p_auroc_holm`` over the comparisons of each test set and ``verdict_auroc`` from it."""
+    rows = rows.copy()
+    for _, part in rows.groupby("test_set", sort=False):
+        rows.loc[part.index, "p_auroc_holm"] = stats.holm(part["p_auroc"].to_numpy(dtype=float))
+    rows["verdict_auroc"] = [
+        ("higher" if delta > 0 else "lower") if p < ALPHA else "no detectable difference"
+        for delta, p in zip(rows["delta_auroc"], rows["p_auroc_holm"])]
+    return rows
 
 
 def compare_arms(run_dirs: Mapping[str, Sequence[Path]], test_sets: Sequence[str], comparisons: Sequence[Comparison],
@@ -177,7 +214,7 @@ def compare_arms(run_dirs: Mapping[str, Sequence[Path]], test_sets: Sequence[str
                 rows.append({"test_set": name, "arm_a": pair.a, "arm_b": pair.b,
                              **compare_scored(scored[pair.a], scored[pair.b], n_bootstrap, seed,
                                               pair.non_inferiority_margin)})
-    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    return _holm_verdicts(pd.DataFrame(rows, columns=COMPARISON_COLUMNS))
 
 
 def comparisons_markdown(comparisons: pd.DataFrame) -> str:
@@ -189,13 +226,18 @@ def comparisons_markdown(comparisons: pd.DataFrame) -> str:
     def non_inferiority(row) -> str:
         if row["non_inferior"] is None or pd.isna(row["non_inferior"]):
             return ""
-        return f"{'non-inferior' if bool(row['non_inferior']) else 'not shown'} (margin {row['margin']:.2f})"
+        return (f"{'non-inferior' if bool(row['non_inferior']) else 'not shown'} (margin {row['margin']:.2f}, "
+                f"p {_p(row['p_non_inferior'])})")
 
     shown = pd.DataFrame({
         "test set": comparisons["test_set"],
         "b vs a": [f"{r.arm_b} vs {r.arm_a}" for r in comparisons.itertuples()],
+        "seeds": [f"{r.n_seeds} ({r.seed_effect})" for r in comparisons.itertuples()],
         "ΔAUROC [95% CI]": [interval(r, "delta_auroc") for _, r in comparisons.iterrows()],
-        "p": comparisons["p_auroc"].map(_p),
+        "p (Holm)": [f"{_p(r.p_auroc)} ({_p(r.p_auroc_holm)})" for r in comparisons.itertuples()],
+        "seeds fixed: [95% CI]": [f"[{r.delta_auroc_fixed_ci_low:+.3f}, {r.delta_auroc_fixed_ci_high:+.3f}]"
+                                  for r in comparisons.itertuples()],
+        "MDD (80 %)": comparisons["mdd_auroc"].map(lambda v: f"{v:.3f}"),
         "verdict (AUROC)": comparisons["verdict_auroc"],
         "Δaccuracy @val thresholds [95% CI]": [interval(r, "delta_accuracy_at_threshold")
                                                for _, r in comparisons.iterrows()],
