@@ -74,3 +74,30 @@ def test_registry_entries_state_their_input_and_weights():
     assert BACKBONES["xception"].input_range == (-1.0, 1.0)
     assert BACKBONES["efficientnet_b0"].rescales_inside
     assert BACKBONES["small_cnn"].imagenet is None
+
+
+@pytest.mark.slow
+def test_a_backbone_registered_at_test_time_trains_a_tiny_study_through_tdfake_run(tiny_study, monkeypatch, tmp_path):
+    """A user's own network: one ``register_backbone`` call in their code, then ``backbone: NAME`` in the config."""
+    import pandas as pd
+    from tiny_models import tiny_study_argv
+
+    from tdfake import layout
+    from tdfake.cli import main
+    from tdfake.model import load_model
+
+    monkeypatch.setitem(BACKBONES, "one_conv", None)  # restored after the test
+
+    def one_conv(inputs, imagenet):
+        x = keras.layers.Conv2D(4, 3, strides=4, name="only_conv")(inputs)
+        return keras.Model(keras.utils.get_source_inputs(inputs), x)
+
+    register_backbone(Backbone(name="one_conv", build=one_conv, min_image_size=8, input_range=(-1.0, 1.0)))
+    overrides = {**tiny_study, "out_dir": str(tmp_path / "run"), "graphs_dir": str(tmp_path / "graphs"),
+                 "backbone": "one_conv", "preprocess": "backbone", "arms": "{baseline: {input: OR}, tk: {input: TK}}",
+                 "comparisons": "[{a: baseline, b: tk}]"}
+    assert main(tiny_study_argv(overrides)) == 0
+    comparisons = pd.read_csv(tmp_path / "run" / layout.COMPARISONS_CSV)
+    assert comparisons[["arm_a", "arm_b"]].drop_duplicates().values.tolist() == [["baseline", "tk"]]
+    model = load_model(tmp_path / "run" / "baseline" / layout.BEST_CHECKPOINT, compile=False)
+    assert model.name == "one_conv_avg" and model.get_layer("input_scaling") is not None
