@@ -45,7 +45,7 @@ MIN_DETECT_SIZE = 48
 DETECT_BATCH = 16
 """Frames per MTCNN call: on 2 CPU cores the rate grows up to about 16 frames and then levels off."""
 DETECT_PIXELS = 8_000_000
-"""Working-copy pixels per MTCNN call at most (4 full-HD frames searched at full resolution): bounds its memory."""
+"""Working-copy pixels per MTCNN call at most (3 full-HD frames searched at full resolution): bounds its memory."""
 
 
 @dataclass

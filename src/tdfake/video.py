@@ -31,6 +31,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,9 +129,10 @@ def score_videos(runs: Sequence[Run], videos: Sequence[os.PathLike | str], frame
     detector, in a thread, and searched for faces :data:`tdfake.faces.DETECT_BATCH` at a time;
     faces are found once per frame and shared by the arms; each run's model is loaded once, and
     crops are staged and scored :data:`SCORE_BATCH` at a time across videos, so image creation
-    and ``model.predict`` start once per batch, not per video.  No more than a batch of frames is
-    held at once, whatever ``every``.  A video that cannot be used gets its :class:`VideoScores`
-    with the reason in ``error`` and never stops the rest.
+    and ``model.predict`` start once per batch, not per video, in a thread of their own while the
+    next crops are found.  No more than two batches of frames are held at once, whatever
+    ``every``.  A video that cannot be used gets its :class:`VideoScores` with the reason in
+    ``error`` and never stops the rest.
     """
     detector = detector or FaceDetector()
     arms = layout.arms_of(runs)
@@ -144,14 +146,23 @@ def score_videos(runs: Sequence[Run], videos: Sequence[os.PathLike | str], frame
     crops: list[dict[int, str]] = [{} for _ in results]  # per video: frame number -> crop file
     scored: dict[str, dict[str, float]] = {arm: {} for arm in arms}  # per arm: crop file -> score
     pending: list[str] = []
+    scoring: list[Future] = []  # the batch being scored while the next one is detected
     with tempfile.TemporaryDirectory(prefix="tdfake-video-") as tmp, \
-            tqdm(total=sum(map(len, indices)), desc="frames", unit="frame", disable=not progress) as bar:
+            tqdm(total=sum(map(len, indices)), desc="frames", unit="frame", disable=not progress) as bar, \
+            ThreadPoolExecutor(1, thread_name_prefix="tdfake-score") as scorer:
         crops_root = Path(tmp) / "crops"
 
-        def flush() -> None:
+        def score(relpaths: list[str]) -> None:
             for run, model, arm in zip(runs, models, arms):
-                scored[arm].update(_score_crops(run, model, crops_root, pending, Path(tmp) / arm))
-            pending.clear()
+                scored[arm].update(_score_crops(run, model, crops_root, relpaths, Path(tmp) / arm))
+
+        def flush() -> None:
+            """Score the pending crops in the scoring thread, once the batch before them is done."""
+            while scoring:
+                scoring.pop().result()
+            if pending:
+                scoring.append(scorer.submit(score, list(pending)))
+                pending.clear()
 
         for k, batch in prefetched(_frame_batches(results, counts, indices)):
             result = results[k]
@@ -167,6 +178,7 @@ def score_videos(runs: Sequence[Run], videos: Sequence[os.PathLike | str], frame
             if len(pending) >= SCORE_BATCH:
                 flush()
         flush()
+        flush()  # waits for the last batch
         bar.update(bar.total - bar.n)  # the sampled frames that truncated and unreadable videos did not give
     for result, found in zip(results, crops):
         if result.frames and not found:
