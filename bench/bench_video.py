@@ -13,9 +13,10 @@ Nth frame, as ``tdfake faces --every N`` does.  Rates are sampled frames per sec
 2. ``tdfake predict`` of one TK arm at the demo config (80 px, fast Tucker; Xception with random
    weights, whose speed does not depend on them) on the same frames (``--every N``), and at its
    default 32 frames per video; per sampled frame, and per second of video.
-3. The stages, each on its own (best of ``--rounds``): decode (also retrieving every frame, what
-   ``--every N`` saves); MTCNN at the working size (:class:`tdfake.faces.FaceDetector`, batched)
-   and at full resolution one frame at a time on a few frames (what ``tdfake faces`` did before);
+3. The stages, each on its own (best of ``--rounds``; after decoding, on the first 64 sampled
+   frames): decode (also retrieving every frame, what ``--every N`` saves); MTCNN at the working
+   size and at ``--sizes`` (:class:`tdfake.faces.FaceDetector`, batched) and at full resolution one
+   frame at a time on 8 frames (what ``tdfake faces`` did before);
    crop (:func:`tdfake.faces.square_crop` and the JPEG write); Tucker (demo ``fast`` path, and the
    study's ``tensorly`` call on 8 crops); network (Xception at the demo's 80 px and the study's
    256 px, ``model.predict`` in batches of 32).
@@ -52,6 +53,7 @@ from tdfake.video import predict
 from tdfake.video_io import DEFAULT_FRAMES, VideoFrames, probe
 
 ROOT = Path(__file__).resolve().parents[1]
+STAGE_FRAMES = 64  # the stages after decoding are timed on at most this many frames
 TENSORLY_CROPS = 8
 FULL_RESOLUTION_FRAMES = 8
 
@@ -107,6 +109,8 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="sample every Nth frame (default 1)")
     parser.add_argument("--detect-size", type=int, default=DETECT_SIZE,
                         help=f"working size of the face detector (default {DETECT_SIZE})")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[320, 480, 960],
+                        help="other working sizes whose detection rate is shown beside (stage 3)")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tdfake-bench-video-") as tmp:
@@ -171,15 +175,19 @@ def main() -> None:
                     pass
 
             rates["decode, every frame to RGB"] = best_rate(read_all, n, args.rounds)
-        rates[f"detect, MTCNN at {args.detect_size} px, batched"] = best_rate(lambda: detector.best_boxes(frames), n,
-                                                                              args.rounds)
+        part = frames[:STAGE_FRAMES]
+        for size in sorted({args.detect_size, *args.sizes}):
+            other = detector if size == args.detect_size else FaceDetector(detect_size=size)
+            other.best_boxes(part[:16])
+            rates[f"detect, MTCNN at {size} px, batched"] = best_rate(lambda d=other: d.best_boxes(part), len(part),
+                                                                      args.rounds)
         full = FaceDetector(detect_size=None)
         few = frames[:FULL_RESOLUTION_FRAMES]
         full.best_box(few[0])
         rates["detect, MTCNN at full resolution"] = best_rate(lambda: [full.best_box(f) for f in few], len(few), 1)
-        boxes = detector.best_boxes(frames)
-        found = [(f, b) for f, b in zip(frames, boxes) if b is not None]
-        print(f"faces found in {len(found)} of {n} frames")
+        boxes = detector.best_boxes(part)
+        found = [(f, b) for f, b in zip(part, boxes) if b is not None]
+        print(f"faces found in {len(found)} of {len(part)} frames")
 
         def crop() -> None:
             for k, (image, box) in enumerate(found):

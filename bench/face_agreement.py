@@ -8,8 +8,11 @@ resolution and at each ``--sizes`` working size, then prints per size: the frame
 found a face, their median and 5th-percentile IoU, the frames with IoU below 0.5 (another face
 kept, or a different box), the frames that gain a face (none at full resolution) or lose one, and
 the seconds MTCNN took per frame (on a shared machine a rough figure: ``bench_video.py`` times).
+As a yardstick it also prints how much the full-resolution box itself moves from one sampled
+frame to the next (median IoU of consecutive frames' boxes): a working size whose IoU is near
+that changes the crop by about as much as a frame's step does.
 
-    python bench/face_agreement.py VIDEOS [--sizes 320 480 640 960] [--every 1]
+    python bench/face_agreement.py VIDEOS [--sizes 320 480 640] [--every 1]
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ def agreement(full: list, scaled: list) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("videos", type=Path, help="a folder of videos (searched recursively)")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[320, 480, 640, 960],
+    parser.add_argument("--sizes", type=int, nargs="+", default=[320, 480, 640],
                         help="working sizes (longer side, px) to compare with full resolution")
     parser.add_argument("--every", type=int, default=1, help="every Nth frame of each video (default every frame)")
     args = parser.parse_args()
@@ -63,6 +66,7 @@ def main() -> None:
                  f"{args.every} frame(s) of {len(videos)} videos")
     detectors = {size: FaceDetector(detect_size=size) for size in [None, *args.sizes]}
     boxes = {size: [] for size in detectors}
+    steps = []  # IoU of the full-resolution boxes of consecutive sampled frames
     seconds = dict.fromkeys(detectors, 0.0)
     for path in videos:
         frames = [image for _, image in VideoFrames(path, lambda n: n % args.every == 0)]
@@ -73,11 +77,14 @@ def main() -> None:
             found = [detector.best_box(f) for f in frames] if size is None else detector.best_boxes(frames)
             seconds[size] += time.perf_counter() - start
             boxes[size] += found
+            if size is None:
+                steps += [iou(a, b) for a, b in zip(found, found[1:]) if a is not None and b is not None]
             print(f"  {'full' if size is None else size}: face in {sum(b is not None for b in found)}, "
                   f"{time.perf_counter() - start:.1f} s", flush=True)
     total = len(boxes[None])
     print(f"\nfull resolution: a face in {sum(b is not None for b in boxes[None])} of {total} frames, "
-          f"{seconds[None] / total:.3f} s per frame")
+          f"{seconds[None] / total:.3f} s per frame; from one sampled frame to the next its box moves by a median "
+          f"IoU of {np.median(steps):.3f} (5th percentile {np.percentile(steps, 5):.3f})")
     print("| working size | frames with a face in both | median IoU | 5th-percentile IoU | IoU < 0.5 | gained | lost "
           "| s per frame |")
     print("|---|---|---|---|---|---|---|---|")

@@ -3,7 +3,7 @@
 Why: the study trained on face crops of FaceForensics++ videos; users with raw videos (or DFDC
 clips, or photos) need the same kind of crops.  Faces are found with MTCNN (the ``mtcnn``
 package ships its weights and runs on TensorFlow, imported only when extraction starts), on a
-copy of each frame scaled so its longer side is ``detect_size`` (640 px by default; the box is
+copy of each frame scaled so its longer side is ``detect_size`` (320 px by default; the box is
 scaled back and the crop cut from the full-resolution frame, see :class:`FaceDetector`).  Per
 frame the most confident face is kept (the largest one among equally confident faces), its box
 is made square around its centre with side ``margin`` x the box's longer side (padding with
@@ -38,8 +38,9 @@ CROP_MARGIN = 1.3
 CROP_SIZE = 256
 MIN_CONFIDENCE = 0.9
 """The crop rule of ``tdfake faces`` (and of ``tdfake predict`` on videos, so both crop alike)."""
-DETECT_SIZE = 640
-"""Longer side (px) of the copy of a frame that MTCNN searches, chosen by box agreement with full resolution."""
+DETECT_SIZE = 320
+"""Longer side (px) of the copy of a frame that MTCNN searches: the size that meets the speed target (25 full-HD
+frames/s on 2 cores) and, on real full-HD videos, keeps every face that full resolution finds (docs/benchmarks.md)."""
 MIN_DETECT_SIZE = 48
 """Below this MTCNN's image pyramid (20 px faces upwards) has hardly a level to search."""
 DETECT_BATCH = 16
@@ -66,9 +67,11 @@ class FaceDetector:
     pixels (never scaled up; ``None``: the image as it is), and the box is scaled back to the
     image, so the crop is cut from the full-resolution frame.  Faces in these datasets are large
     and MTCNN's cost grows with the pixels: at :data:`DETECT_SIZE` a full-HD frame costs about a
-    tenth of its full-resolution search, with the boxes that search finds (see the agreement
-    figures in ``docs/benchmarks.md``).  MTCNN's smallest face is 20 px at the working size, so
-    at 640 px a face must span at least 1/32 of the frame's longer side.
+    thirtieth of its full-resolution search, and on real full-HD videos the box it finds overlaps
+    the full-resolution one at a median IoU of 0.91 (the agreement figures in
+    ``docs/benchmarks.md``).  MTCNN's smallest face is 20 px at the working size, so at 320 px a
+    face must span at least 1/16 of the frame's longer side (120 px in full HD, 80 px at 720p);
+    for smaller faces search a larger copy (``detect_size`` 640, or ``None``).
 
     ``best_boxes(images)`` does the same for a list of same-sized images (a video's frames), in
     batches of :data:`DETECT_BATCH` through each MTCNN stage, with the same boxes.

@@ -4,7 +4,7 @@ Why: a user holds videos, not face crops, and a detector trained on crops must s
 the way its training crops were.  So a video is sampled (``frames`` evenly spaced frames, 32 by
 default as DeepfakeBench, ``np.linspace(0, n - 1, frames)`` floored; or every ``every``-th frame),
 the sampled frames are read with :mod:`tdfake.video_io` (as ``tdfake faces`` reads them), each
-goes through :class:`tdfake.faces.FaceDetector` (MTCNN on a 640 px copy, in batches of frames)
+goes through :class:`tdfake.faces.FaceDetector` (MTCNN on a 320 px copy, in batches of frames)
 and the crop rule of ``tdfake faces`` (:func:`tdfake.faces.square_crop`, margin 1.3, 256 px,
 written as JPEG like ``tdfake faces`` writes its crops), and each crop becomes the arm's input
 image (OR / TK / TK_diff) through :func:`tdfake.evaluate.stage_images`, as training made them,
