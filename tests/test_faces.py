@@ -98,8 +98,10 @@ def test_resume_skips_finished_sources_and_crops_parse_as_ffpp(videos, extracted
 
 def test_cli_faces_on_one_video(videos, tmp_path, capsys):
     out = tmp_path / "crops"
-    assert main(["faces", str(videos / "REAL" / "000.avi"), str(out / "REAL"), "--every", "4", "--size", "48"]) == 0
+    assert main(["faces", str(videos / "REAL" / "000.avi"), str(out / "REAL"), "--every", "4", "--size", "48",
+                 "--detect-size", "0"]) == 0
     assert "2 crops written" in capsys.readouterr().out
+    assert json.loads((out / "REAL" / "faces.json").read_text())["params"]["detect_size"] is None  # 0: full frame
     write_rgb(out / "FAKE" / "x" / "000_001_frame0.jpg", np.zeros((48, 48, 3), np.uint8))
     m = build_manifest(out)
     assert m.loc[m["label"] == 0, "video"].unique().tolist() == ["000"]
