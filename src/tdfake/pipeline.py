@@ -249,6 +249,9 @@ def paths_dataset(paths: Sequence[str], cfg: Config, labels: Sequence[int] | Non
 
     options = tf.data.Options()
     options.deterministic = True
+    # Several workers (tf.distribute): each runs this whole pipeline and keeps its replicas' parts of every
+    # batch, so a global batch and its augmentation are the same however many workers share it.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     scale = input_scale(cfg)
     if not training:
         ds = tf.data.Dataset.from_tensor_slices(items).with_options(options).map(load, num_parallel_calls=AUTOTUNE)

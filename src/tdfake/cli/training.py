@@ -68,5 +68,6 @@ def run_train(args: argparse.Namespace) -> int:
     for seed in seeds:
         run_dir = Path(args.run_dir) if args.run_dir else arm_dir(cfg.out_dir, args.arm, seed, cfg.seed)
         train_arm(cfg, args.arm, split_df, images_root, run_dir, resume=args.resume, force=args.force, seed=seed)
-        print(f"run folder: {run_dir}")
+        # With several workers (TF_CONFIG) only the chief writes its run folder.
+        print(f"run folder: {run_dir}" if run_dir.is_dir() else "run folder: the chief's (this worker writes none)")
     return 0
