@@ -122,7 +122,7 @@ def evaluate_run(
         test["file"] = run.files(test)
         skipped = pd.DataFrame(columns=["path", "reason"])
     else:
-        out = Path(out_dir) if out_dir is not None else run.run_dir / f"eval-{Path(data).stem}"
+        out = Path(out_dir) if out_dir is not None else layout.eval_dir(run.run_dir, data)
         out.mkdir(parents=True, exist_ok=True)
         test, skipped = stage_rows(external_rows(data), run, out)
         test = test[test["file"].notna()]

@@ -170,6 +170,20 @@ def test_set_names(run_dirs: Iterable[os.PathLike | str]) -> list[str]:
     return sorted({p.parent.name for run in run_dirs for p in Path(run, TEST_SETS_DIR).glob(f"*/{REPORT_JSON}")})
 
 
+def data_name(data: os.PathLike | str) -> str:
+    """The name other data goes by in folder names and tables: a folder's name, a manifest's without ``.csv``.
+
+    The whole name otherwise, so a folder ``faces.v2`` is ``faces.v2`` (not ``faces``).
+    """
+    path = Path(data)
+    return path.stem if path.suffix.lower() == ".csv" else path.name
+
+
+def eval_dir(run_dir: os.PathLike | str, data: os.PathLike | str) -> Path:
+    """Where a run's scores and report on other data are written by default: ``RUN/eval-<data name>``."""
+    return Path(run_dir) / f"eval-{data_name(data)}"
+
+
 def sweep_dir(out_dir: os.PathLike | str) -> Path:
     """Where a study's rank sweep writes its table, figure and the other ranks' images and arms."""
     return Path(out_dir) / SWEEP_DIR

@@ -517,7 +517,7 @@ def _as_test_rows(table: pd.DataFrame, column: str) -> pd.DataFrame:
 
 def _eval_dir(run: Run, data: Path, out_dir: os.PathLike | str | None, several: bool) -> Path:
     if out_dir is None:
-        return run.run_dir / f"eval-{data.name}"
+        return layout.eval_dir(run.run_dir, data)
     return Path(out_dir) / run.arm if several else Path(out_dir)
 
 
