@@ -116,22 +116,18 @@ def evaluate_run(
     val = run.split[run.split["split"] == "val"].copy()
     val["file"] = run.files(val)
 
+    skipped = None
     if data is None:
         out = run.run_dir
         test = run.split[run.split["split"] == "test"].copy()
         test["file"] = run.files(test)
-        skipped = pd.DataFrame(columns=["path", "reason"])
     else:
         out = Path(out_dir) if out_dir is not None else layout.eval_dir(run.run_dir, data)
-        out.mkdir(parents=True, exist_ok=True)
         test, skipped = stage_rows(external_rows(data), run, out)
-        test = test[test["file"].notna()]
-        if len(skipped):
-            skipped.to_csv(out / layout.SKIPPED_FILE, index=False)
-            print(f"tdfake: {len(skipped)} images could not be used; see {out / layout.SKIPPED_FILE}")
+        test = test[test["file"].notna()].copy()
 
     if len(test) == 0:
-        raise ValueError(f"{run.run_dir}: no test images to score")
+        raise ValueError(f"{run.run_dir}: no test images to score{unusable_hint(skipped)}")
     test["score"] = score_files(model, test["file"].tolist(), cfg, verbose)
     if len(val) and all(os.path.isfile(f) for f in val["file"]):
         val["score"] = score_files(model, val["file"].tolist(), cfg, verbose)
@@ -139,22 +135,38 @@ def evaluate_run(
         print(f"tdfake: the run's validation images are not under {run.images_root}; "
               "the decision threshold is chosen on the test data instead (the report says so)")
         val = val.iloc[0:0].assign(score=[])
+    report = report_on_rows(run, test, val, n_bootstrap)
+    write_evaluation(out, report, report_markdown(report, run, data), test, val, skipped)
+    return report
 
-    report = evaluate_scores(
-        test["label"].astype(int), test["score"],
-        val_true=val["label"].astype(int) if len(val) else None, val_score=val["score"] if len(val) else None,
-        groups=test["group"].astype(str) if "group" in test.columns else None,
-        videos=test["video"].astype(str) if "video" in test.columns else None,
-        threshold_method=cfg.threshold, n_bootstrap=n_bootstrap, seed=cfg.seed,
-        methods=test["method"] if "method" in test.columns else None,
-    )
+
+def unusable_hint(skipped: pd.DataFrame | None) -> str:
+    """``" (N could not be used; the first, PATH: REASON)"`` for an error message, or "" when none were skipped."""
+    if skipped is None or skipped.empty:
+        return ""
+    first = skipped.iloc[0]
+    return f" ({len(skipped)} could not be used; the first, {first['path']}: {first['reason']})"
+
+
+def write_evaluation(out: Path, report: Report, markdown: str, test: pd.DataFrame, val: pd.DataFrame,
+                     skipped: pd.DataFrame | None = None, what: str = "images") -> None:
+    """Write an evaluation folder: a run's own, ``eval-<name>``, an extra test set's or a video folder's.
+
+    ``report`` is :func:`report_on_rows` of the scored ``test`` rows at the threshold chosen on the
+    scored ``val`` rows.  Writes ``predictions.csv`` (the validation rows, then the test rows),
+    ``report.json``, ``report.md`` (the text ``markdown``) and, when ``skipped`` (path, reason) is
+    given, ``skipped.csv`` (its header alone when nothing was skipped, so no older list stays
+    behind); ``what`` names the skipped things in the message that counts them.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    if skipped is not None:
+        skipped.to_csv(out / layout.SKIPPED_FILE, index=False)
+        if len(skipped):
+            print(f"tdfake: {len(skipped)} {what} could not be used; see {out / layout.SKIPPED_FILE}")
     predictions = pd.concat([val, test], ignore_index=True)
-    if "group" not in predictions.columns:
-        predictions["group"] = ""
     predictions[PREDICTION_COLUMNS].to_csv(out / layout.PREDICTIONS_FILE, index=False)
     report.to_json(out / layout.REPORT_JSON)
-    (out / layout.REPORT_MD).write_text(report_markdown(report, run, data))
-    return report
+    (out / layout.REPORT_MD).write_text(markdown)
 
 
 def report_markdown(report: Report, run: Run, data: os.PathLike | str | None = None) -> str:
@@ -212,11 +224,14 @@ def predict_paths(run_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
 def report_on_rows(run: Run, test: pd.DataFrame, val: pd.DataFrame, n_bootstrap: int = 1000) -> Report:
     """The report of scored test rows (manifest columns + ``score``) at the threshold ``run`` chose on ``val``.
 
-    Bootstrap intervals resample the rows' groups, seeded with the run's split seed, as
-    :func:`evaluate_run` does, so every arm and training seed resamples the same groups.
+    An empty ``val`` chooses the threshold on the test rows (the report says so).  Bootstrap
+    intervals resample the rows' groups, seeded with the run's split seed, so every arm and
+    training seed resamples the same groups.
     """
+    has_val = len(val) > 0
     return evaluate_scores(
-        test["label"].astype(int), test["score"], val_true=val["label"].astype(int), val_score=val["score"],
+        test["label"].astype(int), test["score"], val_true=val["label"].astype(int) if has_val else None,
+        val_score=val["score"] if has_val else None,
         groups=test["group"].astype(str), videos=test["video"].astype(str),
         threshold_method=run.cfg.threshold, n_bootstrap=n_bootstrap,
         seed=run.cfg.seed, methods=test["method"],

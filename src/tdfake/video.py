@@ -50,6 +50,7 @@ from tdfake.evaluate import (
     report_on_rows,
     score_files,
     stage_images,
+    write_evaluation,
 )
 from tdfake.faces import CROP_MARGIN, CROP_SIZE, VIDEO_EXTENSIONS, FaceDetector, square_crop
 from tdfake.images import IMAGE_EXTENSIONS, list_images, to_rgb_uint8, write_rgb
@@ -487,24 +488,17 @@ def evaluate_videos(run_dirs: Sequence[os.PathLike | str], data: os.PathLike | s
     evaluations = []
     for run in runs:
         out = _eval_dir(run, data, out_dir, several=len(runs) > 1)
-        out.mkdir(parents=True, exist_ok=True)
         val = layout.validation_scores(run.run_dir)
         scored = _as_test_rows(video_rows, f"{run.arm}_mean")
         scored_frames = _as_test_rows(frame_rows, f"{run.arm}_score")
         unused = video_rows[video_rows[f"{run.arm}_mean"].isna()]
-        pd.DataFrame({"path": unused["path"], "reason": unused["error"]}).to_csv(out / layout.SKIPPED_FILE,
-                                                                                  index=False)
-        if len(unused):
-            print(f"tdfake: {len(unused)} videos could not be scored; see {out / layout.SKIPPED_FILE}")
         video_report = report_on_rows(run, scored, val, n_bootstrap)
         frame_report = report_on_rows(run, scored_frames, val, n_bootstrap)
+        write_evaluation(out, video_report, evaluation_markdown(video_report, frame_report, run, data), scored, val,
+                         unused[["path", "error"]].rename(columns={"error": "reason"}), "videos")
         video_rows.to_csv(out / layout.VIDEOS_CSV, index=False)
         frame_rows.to_csv(out / layout.FRAMES_CSV, index=False)
-        predictions = pd.concat([val, scored], ignore_index=True)
-        predictions[["path", "label", "group", "split", "score"]].to_csv(out / layout.PREDICTIONS_FILE, index=False)
-        video_report.to_json(out / layout.REPORT_JSON)
         frame_report.to_json(out / layout.FRAME_REPORT_JSON)
-        (out / layout.REPORT_MD).write_text(evaluation_markdown(video_report, frame_report, run, data))
         evaluations.append(VideoEvaluation(run, out, video_report, frame_report))
     return evaluations
 
