@@ -32,15 +32,15 @@ from tdfake.image_creation import create_images
 from tdfake.images import derived_path, list_images
 from tdfake.layout import Run, load_run
 from tdfake.metrics import Report, evaluate_scores, side_by_side, study_table, table_markdown
-from tdfake.model import load_model as load_checkpoint
+from tdfake.model import load_model
 from tdfake.pipeline import paths_dataset
 
 PREDICTION_COLUMNS = ["path", "label", "group", "split", "score"]
 
 
-def load_model(run: Run):
+def load_run_model(run: Run):
     """The run's best checkpoint (custom objects such as CyclicalLR come with :mod:`tdfake.model`)."""
-    return load_checkpoint(run.run_dir / layout.BEST_CHECKPOINT, compile=False)
+    return load_model(run.run_dir / layout.BEST_CHECKPOINT, compile=False)
 
 
 def score_files(model, paths: list[str], cfg: Config, verbose: int = 0) -> np.ndarray:
@@ -111,7 +111,7 @@ def evaluate_run(
     ``run_dir/eval-<data name>``); the threshold is still chosen on the run's validation split.
     """
     run = load_run(run_dir)
-    model = load_model(run)
+    model = load_run_model(run)
     cfg = run.cfg
     val = run.split[run.split["split"] == "val"].copy()
     val["file"] = run.files(val)
@@ -212,7 +212,7 @@ def predict_paths(run_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
         reasons = dict(zip(skipped["path"].astype(str), skipped["reason"].astype(str)))
         good = [i for i, f in enumerate(staged) if f is not None]
         scores = np.full(len(files), np.nan)
-        scores[good] = score_files(load_model(run), [staged[i] for i in good], run.cfg, verbose)
+        scores[good] = score_files(load_run_model(run), [staged[i] for i in good], run.cfg, verbose)
     table = pd.DataFrame({"path": [str(f) for f in files], "score": scores})
     table["prediction"] = np.where(np.isnan(scores), "", np.where(scores >= threshold, LABEL_NAMES[1], LABEL_NAMES[0]))
     table["error"] = [

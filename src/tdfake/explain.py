@@ -39,7 +39,7 @@ from tdfake import layout
 from tdfake.config import ARMS, Config
 from tdfake.constants import LABEL_NAMES
 from tdfake.datasets import CLASS_FOLDERS
-from tdfake.evaluate import expand_paths, load_model, stage_images
+from tdfake.evaluate import expand_paths, load_run_model, stage_images
 from tdfake.images import read_rgb
 from tdfake.layout import Run, load_run
 from tdfake.pipeline import paths_dataset
@@ -230,7 +230,7 @@ def explain_arm(run: Run, examples: Examples, target: str = "predicted") -> ArmE
             raise ValueError(f"{run.arm}: none of the {len(rows)} images could be used ({reasons}); "
                              "pass readable image files")
         used = [files[i] for i in keep]
-        heatmaps, scores = grad_cam_files(load_model(run), used, run.cfg, target, threshold)
+        heatmaps, scores = grad_cam_files(load_run_model(run), used, run.cfg, target, threshold)
         images = [read_rgb(f) for f in used]
     table = rows.iloc[keep].reset_index(drop=True).assign(score=scores)
     table["decision"] = np.where(scores >= threshold, LABEL_NAMES[1], LABEL_NAMES[0])

@@ -8,7 +8,7 @@ shows only as text until PNG display is switched on); ``show_config`` then says 
 the notebook runs on.  The arm steps (``arm_data``, ``show_report`` (beside the study's published
 table), ``show_curves``, ``show_explanations``) are the body of
 ``03_baseline``, ``04_tk`` and ``05_tk_diff``: those three notebooks make the same calls and differ
-only in their ``arm`` parameter.  ``compare_arms`` is the closing comparison of ``05_tk_diff``;
+only in their ``arm`` parameter.  ``show_comparisons`` is the closing comparison of ``05_tk_diff``;
 ``sweep_ranks``, ``show_sweep`` and ``show_rank_examples`` are the body of ``06_rank_sweep``.  Every notebook ends
 with a ``conclude_*`` call: a few sentences written from that notebook's own results, as Markdown.
 
@@ -38,8 +38,7 @@ from tdfake.graphs import draw_graphs
 from tdfake.images import read_rgb
 from tdfake.layout import load_run
 from tdfake.metrics import STUDY_RESULTS, Report, side_by_side, study_table, table_markdown
-from tdfake.results import compare_arms as paired_comparisons
-from tdfake.results import comparisons_markdown, results_table
+from tdfake.results import compare_arms, comparisons_markdown, results_table
 from tdfake.split import split_summary
 from tdfake.study import Prepared, data_folder, load_or_make_split, prepare
 from tdfake.sweep import TUCKER_ARMS, run_sweep, sweep_markdown
@@ -234,7 +233,7 @@ def _arms_markdown(reports: dict[str, Report]) -> str:
     }, index=table.index).to_markdown(disable_numparse=True)
 
 
-def compare_arms(cfg: Config) -> pd.DataFrame:
+def show_comparisons(cfg: Config) -> pd.DataFrame:
     """Every evaluated arm side by side (table, figure, paired tests on the same test rows); the run's figures
     written to ``cfg.graphs_dir``.  Returns the paired comparisons (:func:`tdfake.results.compare_arms`)."""
     arms = layout.evaluated_arms(cfg.out_dir)
@@ -243,8 +242,8 @@ def compare_arms(cfg: Config) -> pd.DataFrame:
     reports = {arm: Report.from_json(Path(cfg.out_dir) / arm / layout.REPORT_JSON) for arm in arms}
     display(Markdown(_arms_markdown(reports)))
     display(plots.plot_comparison(reports))
-    comparisons = paired_comparisons({arm: [Path(cfg.out_dir) / arm] for arm in arms}, [OWN_TEST_SET], cfg.margin,
-                                     seed=cfg.seed)
+    comparisons = compare_arms({arm: [Path(cfg.out_dir) / arm] for arm in arms}, [OWN_TEST_SET], cfg.margin,
+                               seed=cfg.seed)
     if len(comparisons):
         display(Markdown(comparisons_markdown(comparisons)))
     written = draw_graphs(cfg.out_dir, cfg.graphs_dir)

@@ -39,7 +39,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from tdfake import layout, provenance, stats
-from tdfake.evaluate import external_rows, load_model, report_on_rows, score_files, stage_rows
+from tdfake.evaluate import external_rows, load_run_model, report_on_rows, score_files, stage_rows
 from tdfake.images import ImageReadError, read_rgb, write_rgb
 from tdfake.layout import SKIPPED_FILE, load_run, validation_scores
 from tdfake.perturb import NONE, PERTURBATIONS, perturb
@@ -77,7 +77,7 @@ def condition_name(name: str, level: int) -> str:
     return NONE if name == NONE else f"{name}-{level}"
 
 
-def scored_rows(runs: Sequence, data: os.PathLike | str | None = None) -> pd.DataFrame:
+def rows_to_score(runs: Sequence, data: os.PathLike | str | None = None) -> pd.DataFrame:
     """The rows every arm is scored on: ``data`` (folder or manifest) or the first run's test split.
 
     Without ``data`` the arms must share their test split (as the arms of one study do).
@@ -195,11 +195,11 @@ def robustness(run_dirs: Iterable[os.PathLike | str], data: os.PathLike | str | 
     layout.arms_of(runs)
     vals = {run.arm: validation_scores(run.run_dir) for run in runs}  # fails early when a run is not evaluated
     out = Path(out) if out is not None else default_out(run_dirs)
-    rows = scored_rows(runs, data)
+    rows = rows_to_score(runs, data)
     todo = conditions(perturbations)
     records, skipped = [], []
     for run in runs:
-        model_of = functools.cache(functools.partial(load_model, run))  # loaded once, and only if needed
+        model_of = functools.cache(functools.partial(load_run_model, run))  # loaded once, and only if needed
         unperturbed = None
         for name, level in tqdm(todo, desc=f"robustness {run.arm}", unit="condition"):
             scores = arm_scores(run, model_of, rows, name, level, seed, out)

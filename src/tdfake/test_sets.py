@@ -27,7 +27,7 @@ from tdfake import layout, provenance
 from tdfake.config import Config
 from tdfake.datasets import build_manifest
 from tdfake.evaluate import (
-    load_model,
+    load_run_model,
     report_markdown,
     report_on_rows,
     score_files,
@@ -96,7 +96,7 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
     test = test[test["file"].notna()].copy()
     if test.empty:
         raise ValueError(f"test_sets.{name}: no usable images{unusable_hint(skipped_rows)}")
-    test["score"] = score_files(load_model(run), test["file"].tolist(), run.cfg)
+    test["score"] = score_files(load_run_model(run), test["file"].tolist(), run.cfg)
     report = report_on_rows(run, test, val, n_bootstrap)
     write_evaluation(out, report, report_markdown(report, run, test["root"].iloc[0]), test, val, skipped_rows,
                      f"images of test set {name}")

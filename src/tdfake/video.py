@@ -43,8 +43,8 @@ from tdfake import layout
 from tdfake.constants import LABEL_NAMES
 from tdfake.datasets import build_manifest
 from tdfake.evaluate import (
-    load_model,
     load_or_make_report,
+    load_run_model,
     predict_paths,
     report_markdown,
     report_on_rows,
@@ -236,7 +236,7 @@ def score_videos(runs: Sequence[Run], videos: Sequence[os.PathLike | str], frame
     """
     detector = detector or FaceDetector()
     arms = layout.arms_of(runs)
-    models = [load_model(run) for run in runs]
+    models = [load_run_model(run) for run in runs]
     plans = []
     for path in map(Path, videos):
         count, fps, error = probe(path)
