@@ -22,6 +22,17 @@ from tdfake.study import load_or_make_split
 NAMES = [f"real/r{i:02d}.png" for i in range(10)] + [f"fake/f{i:02d}.png" for i in range(10)]
 
 
+def test_a_record_compares_as_json_holds_it_numpy_tuples_and_nan_alike(tmp_path):
+    path = tmp_path / "step.provenance.json"
+    provenance.write_record(path, "step", {"n": np.int64(3), "rank": (5, 5, 3), "margin": float("nan"),
+                                           "flag": np.bool_(True), "by_seed": {42: np.float32(0.5)}})
+    assert json.loads(path.read_text())["params"] == {"n": 3, "rank": [5, 5, 3], "margin": None, "flag": True,
+                                                      "by_seed": {"42": 0.5}}
+    assert provenance.unchanged(path, {"n": 3, "rank": [5, 5, 3], "margin": np.nan, "flag": True,
+                                       "by_seed": {"42": 0.5}})  # NaN equals NaN once both are null
+    assert provenance.differences({"margin": None}, {"margin": 0.02}) == {"margin": (None, 0.02)}
+
+
 def test_fingerprint_covers_names_sizes_and_times(tmp_path):
     files = [tmp_path / "a.png", tmp_path / "b.png"]
     for f in files:

@@ -24,6 +24,9 @@ SPLIT_FRACTIONS = (0.81, 0.09, 0.10)
 SPLIT_MODES = ("group", "frame")
 """How to split: ``group`` keeps every video (and linked videos) in one split; ``frame`` is the study's leak."""
 
+STUDY_THRESHOLD = 0.5
+"""The study's decision threshold: class predictions in its table, and what a run not yet evaluated decides at."""
+
 OWN_TEST_SET = "test"
 """Name of a run's own test split among its test sets (results.csv's ``test_set`` column);
 extra sets need other names."""

@@ -33,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from tdfake.config import ARMS, Config
+from tdfake.constants import STUDY_THRESHOLD
 from tdfake.datasets import read_manifest
 from tdfake.images import image_paths
 from tdfake.metrics import Report
@@ -71,9 +72,6 @@ FRAMES_CSV = "frames.csv"  # per sampled video frame: face box, score per arm
 VIDEOS_CSV = "videos.csv"  # per video: frames, faces, mean / max / share / prediction per arm
 IMAGES_CSV = "images.csv"  # the images of a `tdfake predict` call that also scored videos
 FRAME_REPORT_JSON = "frame_report.json"  # frame-level report beside a video folder's (video-level) report.json
-
-STUDY_THRESHOLD = 0.5
-"""The threshold a run that has not been evaluated yet decides at (the study's)."""
 
 
 # ------------------------------------------------------------------------------- study folder
