@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from tdfake.constants import OWN_TEST_SET, SEED, SPLIT_FRACTIONS, SPLIT_MODES, TUCKER_RANK
+from tdfake.constants import OWN_TEST_SET, SEED, SPLIT_FRACTIONS, SPLIT_MODES, TUCKER_METHOD, TUCKER_RANK
 
 ARMS = {"baseline": "OR", "tk": "TK", "tk_diff": "TK_diff"}
 """Training arms and the image kind each one trains on."""
@@ -112,7 +112,7 @@ class Config:
     # Tucker image creation
     rank: list[int] = field(default_factory=lambda: list(TUCKER_RANK), metadata=TUCKER)
     # "tensorly" (the study's call) or "fast" (batched, converges further)
-    tucker_method: str = field(default="tensorly", metadata=TUCKER)
+    tucker_method: str = field(default=TUCKER_METHOD, metadata=TUCKER)
     image_format: str | None = field(default=None, metadata=TRAINING)  # None keeps the input's format, as the study did
     workers: int = 2
 

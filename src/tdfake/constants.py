@@ -15,6 +15,10 @@ SEED = 42
 TUCKER_RANK = (30, 30, 3)
 """The study's Tucker rank for the TK / TK_diff images (height, width, channels)."""
 
+TUCKER_METHOD = "tensorly"
+"""How TK / TK_diff (and CP) images are computed unless told otherwise: the study's exact tensorly call.
+``"fast"`` (batched, float32, :mod:`tdfake.tucker`) is asked for by name, as ``configs/demo.yaml`` does."""
+
 CP_RANK = 8
 """Rank of the study's (unused) CP decomposition, tdfake's CP / CP_diff images."""
 

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from tdfake.constants import LABEL_NAMES as CLASS_NAMES
+from tdfake.constants import TUCKER_METHOD
 from tdfake.images import read_rgb
 from tdfake.tucker import relative_error, tucker_reconstruct
 
@@ -161,7 +162,7 @@ def plot_spectra(spectra: pd.DataFrame) -> Figure:
 
 
 def tucker_error_vs_rank(manifest: pd.DataFrame, ranks=(5, 10, 20, 30, 50), n_per_class: int = 20, seed: int = 0,
-                         size: int = 128, method: str = "fast") -> pd.DataFrame:
+                         size: int = 128, method: str = TUCKER_METHOD) -> pd.DataFrame:
     """Tucker reconstruction quality per class at ranks (r, r, 3), mean and std over a sample.
 
     Columns: class, rank, rel_error (``||x - x_r|| / ||x||``), psnr, ssim (scikit-image, the

@@ -86,7 +86,7 @@ def create_images(
     out: os.PathLike | str,
     kinds: Sequence[str] = ("OR", "TK", "TK_diff"),
     rank: Sequence[int] = tucker.TUCKER_RANK,
-    method: str = "fast",
+    method: str = tucker.TUCKER_METHOD,
     workers: int = 1,
     shard: tuple[int, int] = (0, 1),
     image_format: str | None = None,

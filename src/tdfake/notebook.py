@@ -95,7 +95,7 @@ def show_config(cfg: Config, overrides: dict | None = None) -> None:
     changed = ", ".join(f"`{key}={value!r}`" for key, value in (overrides or {}).items()) or "none"
     display(Markdown(
         f"Config **{cfg.name}**: data {data}; run folder `{_shown(cfg.out_dir)}`; Tucker rank {list(cfg.rank)} "
-        f"({cfg.tucker_method}); Xception {weights} at {cfg.image_size} px, {cfg.epochs} "
+        f"({cfg.tucker_method}); {cfg.backbone} {weights} at {cfg.image_size} px, {cfg.epochs} "
         f"epoch{'s' if cfg.epochs != 1 else ''} of batch {cfg.batch_size}; split seed {cfg.seed}, "
         f"training seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}.  \n"
         f"Overrides of the config file: {changed}."

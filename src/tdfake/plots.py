@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tdfake.config import ARMS, Config
-from tdfake.constants import LABEL_NAMES
+from tdfake.constants import LABEL_NAMES, TUCKER_METHOD
 from tdfake.metrics import STUDY_RESULTS, Report
 from tdfake.model import CyclicalLR
 from tdfake.perturb import NONE, PERTURBATIONS
@@ -236,7 +236,7 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
 
 # --------------------------------------------------------------------------- Tucker
 
-def plot_tucker_example(images: Mapping[str, np.ndarray], rank=(30, 30, 3), method: str = "fast",
+def plot_tucker_example(images: Mapping[str, np.ndarray], rank=(30, 30, 3), method: str = TUCKER_METHOD,
                         path: os.PathLike | str | None = None) -> Figure:
     """Original / TK / TK_diff side by side, one row per image (e.g. ``{"real": a, "fake": b}``).
 
@@ -304,7 +304,7 @@ def plot_sweep(table: pd.DataFrame, path: os.PathLike | str | None = None) -> Fi
     return finish(fig, path)
 
 
-def plot_rank_examples(image: np.ndarray, ranks, method: str = "fast", channels: int = 3,
+def plot_rank_examples(image: np.ndarray, ranks, method: str = TUCKER_METHOD, channels: int = 3,
                        path: os.PathLike | str | None = None) -> Figure:
     """One crop's TK (top row) and TK_diff (bottom row) at every rank r of ``ranks`` (rank [r, r, channels]).
 

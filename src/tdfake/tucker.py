@@ -11,13 +11,14 @@ where ``to_image`` shifts the minimum to 0 and stretches the maximum to 255 over
 once, truncating to uint8.  ``CP`` / ``CP_diff`` do the same with
 ``parafac(x, rank=8, init='random', tol=1e-5)`` (defined in the study, never used there).
 
-Two ways to compute the decompositions, chosen by ``method``:
+Two ways to compute the decompositions, chosen by ``method`` (default :data:`TUCKER_METHOD`,
+``"tensorly"``, the config's default too):
 
 ``"tensorly"``
     the reference: tensorly called exactly as the study did, one image at a time, in float64.
     CP adds ``random_state=42`` (the study left it unseeded, so its CP images were not
     reproducible).
-``"fast"`` (default)
+``"fast"``
     Tucker batched over images, in float32: a seeded randomized sketch ten columns wider than the
     rank (one power iteration) finds height and width bases, the image is compressed onto them,
     the small core gets an exact HOSVD, and two HOOI sweeps on the full image refine it (see
@@ -63,6 +64,7 @@ from tdfake import constants
 KINDS = ("OR", "TK", "TK_diff", "CP", "CP_diff")
 METHODS = ("fast", "tensorly")
 TUCKER_RANK = constants.TUCKER_RANK
+TUCKER_METHOD = constants.TUCKER_METHOD
 CP_RANK = constants.CP_RANK
 TUCKER_TOL = 1e-4
 CP_TOL = 1e-5
@@ -127,7 +129,7 @@ def relative_error(x: np.ndarray, reconstruction: np.ndarray) -> np.ndarray | fl
 
 # --------------------------------------------------------------------------- public transforms
 
-def tucker_reconstruct(x: np.ndarray, rank: Sequence[int] = TUCKER_RANK, method: str = "fast") -> np.ndarray:
+def tucker_reconstruct(x: np.ndarray, rank: Sequence[int] = TUCKER_RANK, method: str = TUCKER_METHOD) -> np.ndarray:
     """Tucker reconstruction of one image (H, W, C) or a batch (N, H, W, C), uint8 or float.
 
     Returns the float reconstruction with the same shape (float64 for ``"tensorly"``, float32
@@ -136,29 +138,29 @@ def tucker_reconstruct(x: np.ndarray, rank: Sequence[int] = TUCKER_RANK, method:
     return _apply(x, _check_tucker_rank(rank), method, _tucker_tensorly, _tucker_fast, np.float32)
 
 
-def cp_reconstruct(x: np.ndarray, rank: int = CP_RANK, method: str = "fast") -> np.ndarray:
+def cp_reconstruct(x: np.ndarray, rank: int = CP_RANK, method: str = TUCKER_METHOD) -> np.ndarray:
     """CP (parafac) reconstruction of one image or a batch, float64, same shape; flat images come back unchanged."""
     if int(rank) < 1:
         raise ValueError(f"CP rank must be a positive integer, got {rank}")
     return _apply(x, int(rank), method, _cp_tensorly, _cp_fast, np.float64)
 
 
-def tk_image(x: np.ndarray, rank: Sequence[int] = TUCKER_RANK, method: str = "fast") -> np.ndarray:
+def tk_image(x: np.ndarray, rank: Sequence[int] = TUCKER_RANK, method: str = TUCKER_METHOD) -> np.ndarray:
     """The study's TK image: ``to_image`` of the Tucker reconstruction (uint8, same shape as ``x``)."""
     return to_image(tucker_reconstruct(x, rank, method))
 
 
-def tk_diff_image(x: np.ndarray, rank: Sequence[int] = TUCKER_RANK, method: str = "fast") -> np.ndarray:
+def tk_diff_image(x: np.ndarray, rank: Sequence[int] = TUCKER_RANK, method: str = TUCKER_METHOD) -> np.ndarray:
     """The study's TK_diff image: the stretched |TK image - original| (uint8)."""
     return diff_image(tk_image(x, rank, method), x)
 
 
-def cp_image(x: np.ndarray, rank: int = CP_RANK, method: str = "fast") -> np.ndarray:
+def cp_image(x: np.ndarray, rank: int = CP_RANK, method: str = TUCKER_METHOD) -> np.ndarray:
     """``to_image`` of the CP reconstruction (uint8)."""
     return to_image(cp_reconstruct(x, rank, method))
 
 
-def cp_diff_image(x: np.ndarray, rank: int = CP_RANK, method: str = "fast") -> np.ndarray:
+def cp_diff_image(x: np.ndarray, rank: int = CP_RANK, method: str = TUCKER_METHOD) -> np.ndarray:
     """The stretched |CP image - original| (uint8)."""
     return diff_image(cp_image(x, rank, method), x)
 
@@ -167,7 +169,7 @@ def transform(
     x: np.ndarray,
     kind: str,
     rank: Sequence[int] = TUCKER_RANK,
-    method: str = "fast",
+    method: str = TUCKER_METHOD,
     cp_rank: int = CP_RANK,
 ) -> np.ndarray:
     """The ``kind`` image (one of :data:`KINDS`) of one image or a batch, as uint8.
