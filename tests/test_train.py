@@ -7,6 +7,7 @@ the default lane.
 """
 
 import json
+import logging
 import shutil
 
 import keras
@@ -139,7 +140,7 @@ def test_resume_continues_epochs_and_schedule_via_cli_as_an_uninterrupted_run_wo
 
 
 def test_an_existing_run_is_refused_unless_resumed_with_the_same_settings_or_forced(small_run, tiny_data, tmp_path,
-                                                                                    capsys):
+                                                                                    capsys, caplog):
     split, root = tiny_data
     cfg = Config().override(**TINY)
     run_dir = shutil.copytree(small_run, tmp_path / "tk")
@@ -172,14 +173,15 @@ def test_an_existing_run_is_refused_unless_resumed_with_the_same_settings_or_for
     assert Config.from_yaml(run_dir / "config.yaml") == cfg  # a refused resume leaves config.yaml alone
 
     # a finished run resumed with the same settings is left alone
+    caplog.set_level(logging.INFO, logger="tdfake")
     train_arm(cfg, "tk", split, root / "images", run_dir, resume=True, model_builder=one_layer)
     assert (run_dir / "last.keras").stat().st_mtime_ns == made
-    assert "nothing to do" in capsys.readouterr().out
+    assert "nothing to do" in caplog.text
 
     # retrained from scratch with the new settings
     train_arm(cfg.override(base_lr=2e-4), "tk", split, root / "images", run_dir, resume=True, force=True,
               model_builder=one_layer)
-    assert "--force: retraining from scratch" in capsys.readouterr().out
+    assert "--force: retraining from scratch" in caplog.text
     assert Config.from_yaml(run_dir / "config.yaml").base_lr == 2e-4
     assert len(pd.read_csv(run_dir / "history.csv")) == 1 and (run_dir / "last.keras").stat().st_mtime_ns != made
     assert json.loads((run_dir / "training.provenance.json").read_text())["params"]["base_lr"] == 2e-4

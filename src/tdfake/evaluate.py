@@ -16,6 +16,7 @@ what it was trained on; unreadable files are skipped and listed in ``skipped.csv
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterable
@@ -34,6 +35,8 @@ from tdfake.layout import Run, load_run
 from tdfake.metrics import Report, evaluate_scores, side_by_side, study_table, table_markdown
 from tdfake.model import load_model
 from tdfake.pipeline import paths_dataset
+
+logger = logging.getLogger(__name__)
 
 PREDICTION_COLUMNS = ["path", "label", "group", "split", "score"]
 
@@ -132,8 +135,8 @@ def evaluate_run(
     if len(val) and all(os.path.isfile(f) for f in val["file"]):
         val["score"] = score_files(model, val["file"].tolist(), cfg, verbose)
     else:
-        print(f"tdfake: the run's validation images are not under {run.images_root}; "
-              "the decision threshold is chosen on the test data instead (the report says so)")
+        logger.warning("tdfake: the run's validation images are not under %s; the decision threshold is chosen "
+                       "on the test data instead (the report says so)", run.images_root)
         val = val.iloc[0:0].assign(score=[])
     report = report_on_rows(run, test, val, n_bootstrap)
     write_evaluation(out, report, report_markdown(report, run, data), test, val, skipped)
@@ -162,7 +165,7 @@ def write_evaluation(out: Path, report: Report, markdown: str, test: pd.DataFram
     if skipped is not None:
         skipped.to_csv(out / layout.SKIPPED_FILE, index=False)
         if len(skipped):
-            print(f"tdfake: {len(skipped)} {what} could not be used; see {out / layout.SKIPPED_FILE}")
+            logger.warning("tdfake: %d %s could not be used; see %s", len(skipped), what, out / layout.SKIPPED_FILE)
     predictions = pd.concat([val, test], ignore_index=True)
     predictions[PREDICTION_COLUMNS].to_csv(out / layout.PREDICTIONS_FILE, index=False)
     report.to_json(out / layout.REPORT_JSON)

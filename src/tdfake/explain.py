@@ -21,6 +21,7 @@ is blended over it in the jet colormap.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -44,6 +45,8 @@ from tdfake.images import read_rgb
 from tdfake.layout import Run, load_run
 from tdfake.pipeline import paths_dataset
 from tdfake.plots import arm_label, finish
+
+logger = logging.getLogger(__name__)
 
 TARGETS = ("predicted", "fake", "real")
 XCEPTION_LAST_CONV = "block14_sepconv2_act"
@@ -330,12 +333,13 @@ def write_arm(explanation: ArmExplanation, out: Path) -> pd.DataFrame:
     (arm_dir / layout.SKIPPED_FILE).unlink(missing_ok=True)
     if len(explanation.skipped):
         explanation.skipped.to_csv(arm_dir / layout.SKIPPED_FILE, index=False)
-        print(f"tdfake explain: {len(explanation.skipped)} images could not be used; see {arm_dir / 'skipped.csv'}")
+        logger.warning("tdfake explain: %d images could not be used; see %s", len(explanation.skipped),
+                       arm_dir / layout.SKIPPED_FILE)
     return table
 
 
 def _progress(run: Run, n: int, arm_dir: Path) -> None:
-    print(f"tdfake explain: {run.arm} ({run.kind}): Grad-CAM of {n} images -> {arm_dir}", flush=True)
+    logger.info("tdfake explain: %s (%s): Grad-CAM of %d images -> %s", run.arm, run.kind, n, arm_dir)
 
 
 def _examples(runs: Sequence[Run], paths, n_per_class: int, seed: int | None) -> Examples:
@@ -378,7 +382,7 @@ def explain_study(out_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
         tables.append(write_arm(explanation, out).assign(arm=run.arm))
         explanations.append(explanation)
     plot_grid(explanations, out / layout.EXPLAIN_GRID)
-    print(f"tdfake explain: grid of {len(runs)} arms -> {out / layout.EXPLAIN_GRID}")
+    logger.info("tdfake explain: grid of %d arms -> %s", len(runs), out / layout.EXPLAIN_GRID)
     return pd.concat(tables, ignore_index=True)[["arm", *TABLE_COLUMNS]]
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import shutil
 import time
@@ -52,6 +53,8 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from tdfake import images, provenance, tucker
+
+logger = logging.getLogger(__name__)
 
 TUCKER_KINDS = ("TK", "TK_diff")
 CP_KINDS = ("CP", "CP_diff")
@@ -177,7 +180,7 @@ def _claim_kind_folders(out: Path, params: dict[str, dict], data: dict, replace_
                 raise provenance.ProvenanceMismatch(
                     f"{folder} was made with other parameters ({changed}); write to a new OUT folder, "
                     f"or pass --force to delete {folder} and make it anew")
-            print(f"tdfake: {folder} was made with other parameters ({changed}); making it anew")
+            logger.info("tdfake: %s was made with other parameters (%s); making it anew", folder, changed)
             shutil.rmtree(folder)
         if changed or record is None:
             provenance.write_record(record_file, kind, wanted, data)

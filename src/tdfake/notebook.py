@@ -13,7 +13,9 @@ only in their ``arm`` parameter.  ``show_comparisons`` is the closing comparison
 with a ``conclude_*`` call: a few sentences written from that notebook's own results, as Markdown.
 
 Importing this module quiets TensorFlow's CUDA-probing start-up lines in the kernel, as the
-``tdfake`` command does (:mod:`tdfake.tf_startup`).
+``tdfake`` command does (:mod:`tdfake.tf_startup`), and shows the package's messages (its
+``logging`` records, INFO and up) in the cell's output as plain lines (:func:`tdfake.console.show_messages`);
+``logging.getLogger("tdfake").setLevel(logging.WARNING)`` keeps only the warnings.
 """
 
 # ruff: noqa: E402  (tdfake.tf_startup must be installed before TensorFlow is first imported)
@@ -26,9 +28,10 @@ from IPython import get_ipython
 from IPython.display import Markdown, display
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 
-from tdfake import tf_startup
+from tdfake import console, tf_startup
 
 tf_startup.install()  # before the imports below: several of them import TensorFlow
+console.show_messages()
 
 from tdfake import layout, plots
 from tdfake.config import ARMS, Config

@@ -29,6 +29,7 @@ run's seed.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 from collections.abc import Iterable, Sequence
@@ -43,6 +44,8 @@ from tdfake.evaluate import external_rows, load_run_model, report_on_rows, score
 from tdfake.images import ImageReadError, read_rgb, write_rgb
 from tdfake.layout import SKIPPED_FILE, load_run, validation_scores
 from tdfake.perturb import NONE, PERTURBATIONS, perturb
+
+logger = logging.getLogger(__name__)
 
 COLUMNS = ["arm", "perturbation", "level", "parameter", "setting", "auroc", "auroc_ci_low", "auroc_ci_high",
            "accuracy_at_threshold", "accuracy_at_threshold_ci_low", "accuracy_at_threshold_ci_high", "threshold",
@@ -219,7 +222,8 @@ def robustness(run_dirs: Iterable[os.PathLike | str], data: os.PathLike | str | 
     (out / SKIPPED_FILE).unlink(missing_ok=True)
     if len(skipped_rows):
         skipped_rows[["arm", "perturbation", "level", "path", "reason"]].to_csv(out / SKIPPED_FILE, index=False)
-        print(f"tdfake: {len(skipped_rows)} arm × condition images could not be used; see {out / SKIPPED_FILE}")
+        logger.warning("tdfake: %d arm × condition images could not be used; see %s", len(skipped_rows),
+                       out / SKIPPED_FILE)
     return table
 
 

@@ -45,6 +45,7 @@ more than one worker.  Every worker must see the same split and image files.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sys
@@ -59,6 +60,8 @@ from tdfake import layout, provenance
 from tdfake.config import ARMS, Config, recorded_as_now, training_fields
 from tdfake.model import CyclicalLR, build_model, load_model
 from tdfake.pipeline import make_dataset
+
+logger = logging.getLogger(__name__)
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
               "rmsprop": keras.optimizers.RMSprop}
@@ -161,7 +164,7 @@ def _check_existing_run(run_dir: Path, params: dict, resume: bool, force: bool) 
             return True
         problem = f"was trained with other settings ({provenance.describe(changed)}); {how}"
     if force:
-        print(f"{run_dir}: {problem.split(';')[0]}; --force: retraining from scratch")
+        logger.info("%s: %s; --force: retraining from scratch", run_dir, problem.split(";")[0])
         return False
     raise provenance.ProvenanceMismatch(f"{run_dir} {problem}")
 
@@ -191,7 +194,7 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
     if continuing and done >= cfg.epochs:
         cfg.override(epochs=done).to_yaml(run_dir / layout.CONFIG_FILE)
         layout.write_run_info(run_dir, arm, images_root, seed)
-        print(f"{run_dir}: already trained for {done} epochs (epochs={cfg.epochs}); nothing to do")
+        logger.info("%s: already trained for %d epochs (epochs=%d); nothing to do", run_dir, done, cfg.epochs)
         return run_dir
 
     # Seed first: the model's initial weights (and any other Keras randomness) do not depend on what
