@@ -155,8 +155,8 @@ def _check_existing_run(run_dir: Path, params: dict, resume: bool, force: bool) 
         problem = f"holds a run without {provenance.record_path(run_dir, 'training').name} (an older tdfake), " \
                   f"so its settings cannot be checked; {how}"
     else:
-        # A recorded field that is no longer a training field (e.g. test_sets, recorded by older
-        # versions) cannot make the run differ; a training field missing from the record does.
+        # A recorded field that is not a training field (such as test_sets, which some records hold)
+        # cannot make the run differ; a training field missing from the record does.
         # A field added since the record was written counts as its pre-existing value (recorded_as_now).
         recorded = {key: value for key, value in recorded_as_now(record["params"]).items() if key in params}
         changed = provenance.differences(recorded, params)

@@ -77,7 +77,8 @@ FAST_VERSION = 2
 """Version of the fast path's output: raised with every change that alters the images it makes (sketch
 width, sweeps, precision, chunking).  Image folders record it (:func:`implementation`), so TK / TK_diff
 images made by another version, and the arms trained on them, are made anew rather than reused.
-Version 2: the rebuilt path of f27ae2c (no channel factor, CholeskyQR2, two HOOI sweeps)."""
+Version 2: no channel factor at full channel rank, shifted CholeskyQR2, two HOOI sweeps (CHANGELOG.md has
+what each version changed)."""
 CPU_CHUNK = 8  # images per chunk on the CPU: a chunk's arrays stay in cache; chunks share out over threads
 GPU_CHUNK = 256  # images per chunk on a GPU: large batched products, a few hundred MB of memory
 
