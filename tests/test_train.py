@@ -21,7 +21,7 @@ from tdfake.config import Config
 from tdfake.images import write_rgb
 from tdfake.model import CyclicalLR, load_model
 from tdfake.provenance import ProvenanceMismatch
-from tdfake.train import OPTIMIZERS, compile_model, train_arm
+from tdfake.train import OPTIMIZERS, NewModelTracing, compile_model, train_arm
 
 TINY = dict(image_size=71, batch_size=8, epochs=1, weights=None, head="avg", dense_units=16, dropout=0.0,
             step_size=2, base_lr=1e-4, max_lr=1e-3, clr_mode="exp_range", gamma=0.99, seed=1)
@@ -251,3 +251,17 @@ def test_configured_optimizer_runs_on_the_cyclical_schedule(name):
     assert int(model.optimizer.iterations.numpy()) == 2
     schedule = CyclicalLR(cfg.base_lr, cfg.max_lr, cfg.step_size, cfg.clr_mode, cfg.gamma)
     assert float(model.optimizer.learning_rate) == pytest.approx(float(schedule(2)), rel=1e-5)
+
+
+def test_the_per_model_step_tracing_warning_is_dropped_and_no_other():
+    """TensorFlow counts each new model's one trace of Keras' train step as retracing; only that warning goes."""
+    drop = NewModelTracing()
+
+    def record(function):
+        message = (f"5 out of the last 13 calls to <function {function} at 0x7f13> triggered tf.function retracing. "
+                   "Tracing is expensive")
+        return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, None, None)
+
+    assert not drop.filter(record("TensorFlowTrainer._make_function.<locals>.multi_step_on_iterator"))
+    assert drop.filter(record("TensorFlowTrainer.make_predict_function.<locals>.one_step_on_data_distributed"))
+    assert drop.filter(logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, "something else", None, None))

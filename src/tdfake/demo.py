@@ -241,9 +241,9 @@ def make_demo_data(out, n_per_class: int = 200, size: int = 256, seed: int = 0, 
     videos = [make_video(index, faces, seed) for index, _ in plan]
     jobs = [(video, frames) for video, (_, frames) in zip(videos, plan)]
     if progress:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm
 
-        jobs = tqdm(jobs, desc="demo videos", unit="video")
+        jobs = tqdm(jobs, desc="demo videos", unit="video", disable=None)  # a bar on a terminal, none in a file
     for video, frames in jobs:
         source = (videos[partner(video.index, len(videos))] if paired
                   else make_video(len(videos) + video.index, faces, seed))

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from tdfake import layout, provenance
 from tdfake.config import Config
@@ -47,11 +48,23 @@ def load_run_model(run: Run):
 
 
 def score_files(model, paths: list[str], cfg: Config, verbose: int = 0) -> np.ndarray:
-    """P(fake) for each image file, in order, through the run's (unaugmented) input pipeline."""
+    """P(fake) for each image file, in order, through the run's (unaugmented) input pipeline.
+
+    The last batch is padded to ``cfg.batch_size`` with black images (their scores dropped), so the
+    model's predict function sees one input shape and is traced once, not again for a shorter last
+    batch of each file list (the validation split, the test split, each robustness condition).
+    """
     if not paths:
         return np.zeros(0)
-    dataset = paths_dataset(paths, cfg, training=False)
-    return np.asarray(model.predict(dataset, verbose=verbose), dtype=np.float64).reshape(-1)
+    size = int(cfg.batch_size)
+    dataset = paths_dataset(paths, cfg, training=False).map(lambda images: _pad_batch(images, size))
+    return np.asarray(model.predict(dataset, verbose=verbose), dtype=np.float64).reshape(-1)[:len(paths)]
+
+
+def _pad_batch(images: tf.Tensor, size: int) -> tf.Tensor:
+    """A batch of images padded with zeros (black images) to ``size`` rows."""
+    padded = tf.pad(images, [[0, size - tf.shape(images)[0]], [0, 0], [0, 0], [0, 0]])
+    return tf.ensure_shape(padded, [size, *images.shape[1:]])
 
 
 def stage_images(root: Path, relpaths: list[str], run: Run, out: Path) -> tuple[list[str | None], pd.DataFrame]:

@@ -190,9 +190,9 @@ def extract_faces(src, out, every: int = 10, margin: float = CROP_MARGIN, size: 
     todo = [f for f in files if f.relative_to(base).as_posix() not in ledger.done]
     summary.resumed = len(files) - len(todo)
     if progress:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm
 
-        todo = tqdm(todo, desc="faces", unit="file")
+        todo = tqdm(todo, desc="faces", unit="file", disable=None)  # a bar on a terminal, none in a file
     for path in todo:
         rel = path.relative_to(base)
         source = rel.as_posix()

@@ -132,7 +132,8 @@ def create_images(
 
     options = dict(rank=rank, method=method, size=size, cp_rank=cp_rank, keep_format=image_format is None)
     skipped: list[tuple[str, str]] = []
-    bar = tqdm(total=len(jobs), unit="img", desc="tdfake images", disable=not progress or not jobs)
+    # disable=None: a bar on a terminal (or a notebook widget), none in a file, where its frames would pile up
+    bar = tqdm(total=len(jobs), unit="img", desc="tdfake images", disable=None if progress and jobs else True)
     with bar, threadpool_limits(1):
         if workers <= 1 or len(jobs) <= 1:
             skipped = _collect(((job, _process(job, **options)) for job in jobs), bar)

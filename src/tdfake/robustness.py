@@ -204,7 +204,7 @@ def robustness(run_dirs: Iterable[os.PathLike | str], data: os.PathLike | str | 
     for run in runs:
         model_of = functools.cache(functools.partial(load_run_model, run))  # loaded once, and only if needed
         unperturbed = None
-        for name, level in tqdm(todo, desc=f"robustness {run.arm}", unit="condition"):
+        for name, level in tqdm(todo, desc=f"robustness {run.arm}", unit="condition", disable=None):  # none in a file
             scores = arm_scores(run, model_of, rows, name, level, seed, out)
             lost = scores[scores["score"].isna()]
             skipped.append(lost[["path", "reason"]].assign(arm=run.arm, perturbation=name, level=level))

@@ -123,7 +123,7 @@ def make_arm_images(cfg: Config, data_dir: Path, split: pd.DataFrame, images_roo
     The images follow ``cfg`` (rank, Tucker method, format); kinds made with other settings are
     made anew (see :func:`tdfake.image_creation.create_images`).
     """
-    create_images(
+    summary = create_images(
         data_dir,
         images_root,
         kinds=tuple(kinds),
@@ -134,6 +134,7 @@ def make_arm_images(cfg: Config, data_dir: Path, split: pd.DataFrame, images_roo
         paths=list(split["path"]),
         replace_changed=True,
     )
+    logger.info("tdfake images: %s in %s: %s", " ".join(kinds), images_root, summary.line())
     return usable_rows(split, images_root, kinds, cfg.image_format)
 
 

@@ -169,6 +169,30 @@ def _check_existing_run(run_dir: Path, params: dict, resume: bool, force: bool) 
     raise provenance.ProvenanceMismatch(f"{run_dir} {problem}")
 
 
+class NewModelTracing(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning about Keras' train and validation steps.
+
+    Every arm (and training seed) is a new model whose train and validation steps Keras traces once
+    each: the datasets' batch dimension is unknown, so a short last batch does not trace them again.
+    TensorFlow's detector counts traces by the step's Python code, which every model shares, so a
+    study of several short arms in one process reads as one function traced five times in a dozen
+    calls.  Only this step's warning is dropped; any other retracing is still reported.
+    """
+
+    STEP = "TensorFlowTrainer._make_function.<locals>.multi_step_on_iterator"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and self.STEP in message)
+
+
+def _quiet_new_model_tracing() -> None:
+    """Install :class:`NewModelTracing` on TensorFlow's logger, once."""
+    tf_logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, NewModelTracing) for f in tf_logger.filters):
+        tf_logger.addFilter(NewModelTracing())
+
+
 def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.PathLike | str | None,
               run_dir: os.PathLike | str, resume: bool = False, force: bool = False, seed: int | None = None,
               model_builder: ModelBuilder = model_for) -> Path:
@@ -220,6 +244,7 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
     layout.write_run_info(run_dir, arm, images_root, seed)
     provenance.write_record(provenance.record_path(run_dir, "training"), "training", params)
 
+    _quiet_new_model_tracing()
     previous_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision else "float32")
     try:

@@ -244,7 +244,8 @@ def score_videos(runs: Sequence[Run], videos: Sequence[os.PathLike | str], frame
     results: list[VideoScores] = []
     pending: list[tuple[VideoScores, dict[int, str], int]] = []  # (video, crop file per frame, frames sampled)
     with tempfile.TemporaryDirectory(prefix="tdfake-video-") as tmp, \
-            tqdm(total=sum(len(p[4]) for p in plans), desc="frames", unit="frame", disable=not progress) as bar:
+            tqdm(total=sum(len(p[4]) for p in plans), desc="frames", unit="frame",
+                 disable=None if progress else True) as bar:  # None: no bar frames in a file
         crops_root = Path(tmp) / "crops"
 
         def flush() -> None:
