@@ -31,3 +31,21 @@ def test_import_layers_hold():
     result = subprocess.run([str(Path(sys.executable).with_name("lint-imports")), "--no-cache"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, f"lint-imports (contract in pyproject.toml):\n{result.stdout}{result.stderr}"
+
+
+def test_only_the_tests_and_ci_name_the_machine_s_data_folder():
+    """A clone's code and docs name environment variables for optional data, never a folder outside the repository."""
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: no list of tracked files")
+    naming = []
+    for name in listed.stdout.splitlines():
+        if name.startswith("tests/") or name == ".ci/run" or not (ROOT / name).is_file():
+            continue
+        try:
+            text = (ROOT / name).read_text()
+        except UnicodeDecodeError:  # images and other binary files
+            continue
+        if "../shared/" in text or "/work/shared" in text:
+            naming.append(name)
+    assert not naming, f"these files name a folder outside the repository: {naming}"
