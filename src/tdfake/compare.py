@@ -46,8 +46,8 @@ def compare_runs(run_a: os.PathLike | str, run_b: os.PathLike | str, data: os.Pa
         if data is not None:
             name = layout.data_name(data)
             tables = [_scored_on(run, data) for run in (a, b)]
-            pair = [scored_rows([a], name, tables[:1]), scored_rows([b], name, tables[1:])]
-            rows.append({**arms, "test_set": name, **compare_scored(*pair, n_bootstrap, seed)})
+            first, second = scored_rows([a], name, tables[:1]), scored_rows([b], name, tables[1:])
+            rows.append({**arms, "test_set": name, **compare_scored(first, second, n_bootstrap, seed)})
             continue
         sets = [OWN_TEST_SET] + sorted(set(layout.test_set_names([a])) & set(layout.test_set_names([b])))
         for name in sets:

@@ -295,7 +295,7 @@ def build_manifest(data_dir, layout: str = "auto", group_regex: str | None = Non
     if layout not in LAYOUTS:
         raise ValueError(f"layout={layout!r}: choose one of {', '.join(LAYOUTS)}")
     videos = list_videos is not None
-    lister = list_videos if videos else list_images
+    lister: Lister = list_videos if list_videos is not None else list_images
     if layout == "auto":
         layout = detect_layout(data_dir, metadata, videos)
     if layout == "kaggle_dfdc":
@@ -313,7 +313,8 @@ def build_manifest(data_dir, layout: str = "auto", group_regex: str | None = Non
     records, links, unparsed = [], [], 0
     for rel, label, method in _files(data_dir, lister):
         stem = rel.stem
-        video, linked = None, []
+        video: str | None = None
+        linked: list[str] = []
         if layout == "ffpp":
             video, linked = (stem, _ffpp_links(stem, label)) if videos else _ffpp_video(stem, label)
         elif layout == "dfdc":

@@ -11,6 +11,7 @@ whether to show or save them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import overload
 
 import cv2
 import numpy as np
@@ -41,6 +42,14 @@ def sample_rows(manifest: pd.DataFrame, n_per_class: int | None = 50, seed: int 
         pick = np.random.default_rng([seed, int(label)]).permutation(len(part))[:n_per_class]
         parts.append(part.iloc[np.sort(pick)])
     return pd.concat(parts).reset_index(drop=True)
+
+
+@overload
+def load_images(rows: pd.DataFrame, size: None = None) -> list[np.ndarray]: ...
+
+
+@overload
+def load_images(rows: pd.DataFrame, size: int) -> np.ndarray: ...
 
 
 def load_images(rows: pd.DataFrame, size: int | None = None) -> np.ndarray | list[np.ndarray]:

@@ -226,9 +226,9 @@ def predict_paths(run_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
     with tempfile.TemporaryDirectory(prefix="tdfake-predict-") as tmp:
         staged, skipped = stage_images(common, relpaths, run, Path(tmp))
         reasons = dict(zip(skipped["path"].astype(str), skipped["reason"].astype(str)))
-        good = [i for i, f in enumerate(staged) if f is not None]
+        good = {i: f for i, f in enumerate(staged) if f is not None}
         scores = np.full(len(files), np.nan)
-        scores[good] = score_files(load_run_model(run), [staged[i] for i in good], run.cfg, verbose)
+        scores[list(good)] = score_files(load_run_model(run), list(good.values()), run.cfg, verbose)
     table = pd.DataFrame({"path": [str(f) for f in files], "score": scores})
     table["prediction"] = np.where(np.isnan(scores), "", np.where(scores >= threshold, LABEL_NAMES[1], LABEL_NAMES[0]))
     table["error"] = [

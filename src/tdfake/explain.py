@@ -223,16 +223,18 @@ def explain_arm(run: Run, examples: Examples, target: str = "predicted") -> ArmE
     threshold = run.threshold
     rows = examples.rows
     with tempfile.TemporaryDirectory(prefix="tdfake-explain-") as tmp:
+        files: Sequence[str | None]
         if examples.staged:
             files, skipped = stage_images(Path(rows["root"].iloc[0]), rows["path"].tolist(), run, Path(tmp))
         else:
             files, skipped = run.files(rows), pd.DataFrame(columns=["path", "reason"])
-        keep = [i for i, f in enumerate(files) if f is not None]
+        usable = {i: f for i, f in enumerate(files) if f is not None}
+        keep = list(usable)
         if not keep:
             reasons = "; ".join(f"{path}: {reason}" for path, reason in skipped.head(3).itertuples(index=False))
             raise ValueError(f"{run.arm}: none of the {len(rows)} images could be used ({reasons}); "
                              "pass readable image files")
-        used = [files[i] for i in keep]
+        used = list(usable.values())
         heatmaps, scores = grad_cam_files(load_run_model(run), used, run.cfg, target, threshold)
         images = [read_rgb(f) for f in used]
     table = rows.iloc[keep].reset_index(drop=True).assign(score=scores)

@@ -22,6 +22,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -59,7 +60,7 @@ class FaceDetector:
 
     def __init__(self, min_confidence: float = MIN_CONFIDENCE):
         self.min_confidence = min_confidence
-        self._mtcnn = None
+        self._mtcnn: Any = None  # mtcnn.MTCNN (untyped), built on first use
 
     def faces(self, image: np.ndarray | list[np.ndarray]) -> list:
         """MTCNN's detections of an image (a list of dicts), or of each image of a list (a list of lists)."""
@@ -87,7 +88,8 @@ class FaceDetector:
         if not found:
             return None
         best = max(found, key=lambda f: (round(f["confidence"], 3), f["box"][2] * f["box"][3]))
-        return tuple(int(v) for v in best["box"])
+        x, y, w, h = (int(v) for v in best["box"])
+        return x, y, w, h
 
 
 def square_crop(image: np.ndarray, box, margin: float = CROP_MARGIN, size: int = CROP_SIZE) -> np.ndarray:
@@ -153,7 +155,7 @@ class _Ledger:
             self.done = set(state.get("done", []))
         if (out / SKIPPED).is_file():
             with open(out / SKIPPED, newline="") as handle:
-                self.skipped = [tuple(r) for r in csv.reader(handle)][1:]
+                self.skipped = [(source, frame, reason) for source, frame, reason in csv.reader(handle)][1:]
 
     def start(self, source: str) -> None:
         """Forget earlier skips of a source that is being (re)done."""

@@ -46,6 +46,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -158,7 +159,7 @@ def kind_params(kind: str, src: Path, rank: tuple[int, ...], method: str, image_
                 size: int | None, cp_rank: int) -> dict:
     """The parameters one kind's images depend on (OR: none of the decompositions'; the others also the
     implementation that computed them, :func:`tdfake.tucker.implementation`, so a changed fast path remakes them)."""
-    params = {"source": str(Path(src).resolve()), "image_format": image_format, "size": size}
+    params: dict[str, Any] = {"source": str(Path(src).resolve()), "image_format": image_format, "size": size}
     if kind in TUCKER_KINDS:
         params.update(rank=list(rank), method=method, implementation=tucker.implementation(method))
     elif kind in CP_KINDS:

@@ -354,7 +354,10 @@ def study_table(arm: str) -> pd.DataFrame:
     if arm not in STUDY_RESULTS:
         raise KeyError(f"no study results for arm {arm!r}; arms: {sorted(STUDY_RESULTS)}")
     r = STUDY_RESULTS[arm]
-    per_class = {name: ClassScores(*r[name], support=STUDY_SUPPORT) for name in CLASS_NAMES}
+    per_class = {}
+    for name in CLASS_NAMES:
+        precision, recall, f1 = r[name]
+        per_class[name] = ClassScores(precision, recall, f1, support=STUDY_SUPPORT)
     return _table(per_class, r["auroc"], r["thresh"], r["accuracy"], 2 * STUDY_SUPPORT)
 
 

@@ -117,13 +117,13 @@ def split_paths(paths: Iterable[os.PathLike | str]) -> tuple[list[Path], list[Pa
     ``FileNotFoundError`` before any work.  A file given by name is a video when :func:`is_video`
     says so and an image otherwise (an unreadable one then gets its error row).
     """
-    paths = [Path(p) for p in paths]
-    missing = [str(p) for p in paths if not p.exists()]
+    given = [Path(p) for p in paths]
+    missing = [str(p) for p in given if not p.exists()]
     if missing:
         raise FileNotFoundError(f"{', '.join(missing)}: no such file or folder")
     images: list[Path] = []
     videos: list[Path] = []
-    for path in paths:
+    for path in given:
         if path.is_dir():
             found_videos, found_images = list_videos(path), list_images(path)
             if not found_videos and not found_images:
@@ -253,7 +253,8 @@ def score_videos(runs: Sequence[Run], videos: Sequence[os.PathLike | str], frame
             for run, model, arm in zip(runs, models, arms):
                 scores = _score_crops(run, model, crops_root, relpaths, Path(tmp) / arm)
                 for result, crops, _ in pending:
-                    result.scores[arm] = np.array([scores.get(crops.get(n), np.nan) for n in result.frames])
+                    result.scores[arm] = np.array([scores[crops[n]] if crops.get(n) in scores else np.nan
+                                                   for n in result.frames])
             bar.update(sum(n for _, _, n in pending))
             pending.clear()
 
@@ -284,8 +285,8 @@ def _score_crops(run: Run, model, crops_root: Path, relpaths: list[str], staging
     if not relpaths:
         return {}
     files, _ = stage_images(crops_root, relpaths, run, staging)
-    good = [i for i, f in enumerate(files) if f is not None]
-    values = score_files(model, [files[i] for i in good], run.cfg)
+    good = {i: f for i, f in enumerate(files) if f is not None}
+    values = score_files(model, list(good.values()), run.cfg)
     return {relpaths[i]: float(v) for i, v in zip(good, values)}
 
 
