@@ -25,6 +25,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -83,7 +84,7 @@ class FaceDetector:
                              f"resolution")
         self.min_confidence = min_confidence
         self.detect_size = detect_size
-        self._mtcnn = None
+        self._mtcnn: Any = None  # mtcnn.MTCNN (untyped), built on first use
 
     def faces(self, image: np.ndarray | list[np.ndarray]) -> list:
         """MTCNN's detections of an image as given (a list of dicts), or of each image of a list (a list of lists)."""
@@ -188,7 +189,7 @@ class _Ledger:
             self.done = set(state.get("done", []))
         if (out / SKIPPED).is_file():
             with open(out / SKIPPED, newline="") as handle:
-                self.skipped = [tuple(r) for r in csv.reader(handle)][1:]
+                self.skipped = [(source, frame, reason) for source, frame, reason in csv.reader(handle)][1:]
 
     def start(self, source: str) -> None:
         """Forget earlier skips of a source that is being (re)done."""
@@ -232,9 +233,9 @@ def extract_faces(src, out, every: int = 10, margin: float = CROP_MARGIN, size: 
     todo = [f for f in files if f.relative_to(base).as_posix() not in ledger.done]
     summary.resumed = len(files) - len(todo)
     if progress:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm
 
-        todo = tqdm(todo, desc="faces", unit="file")
+        todo = tqdm(todo, desc="faces", unit="file", disable=None)  # a bar on a terminal, none in a file
     for path in todo:
         rel = path.relative_to(base)
         source = rel.as_posix()

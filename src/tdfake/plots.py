@@ -28,7 +28,7 @@ from tdfake.arms import colour as _colour
 from tdfake.arms import label as arm_label
 from tdfake.arms import study_results
 from tdfake.config import Config
-from tdfake.constants import LABEL_NAMES
+from tdfake.constants import LABEL_NAMES, TUCKER_METHOD
 from tdfake.metrics import Report
 from tdfake.model import CyclicalLR
 from tdfake.perturb import NONE, PERTURBATIONS
@@ -300,7 +300,7 @@ def plot_sweep(table: pd.DataFrame, path: os.PathLike | str | None = None) -> Fi
     return finish(fig, path)
 
 
-def plot_rank_examples(image: np.ndarray, ranks, method: str = "fast", channels: int = 3,
+def plot_rank_examples(image: np.ndarray, ranks, method: str = TUCKER_METHOD, channels: int = 3,
                        path: os.PathLike | str | None = None) -> Figure:
     """One crop's TK (top row) and TK_diff (bottom row) at every rank r of ``ranks`` (rank [r, r, channels]).
 

@@ -67,14 +67,14 @@ from tdfake.config import Config, recorded_as_now, training_fields
 from tdfake.model import CyclicalLR, build_model
 from tdfake.pipeline import make_dataset
 
+logger = logging.getLogger(__name__)
+
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
               "rmsprop": keras.optimizers.RMSprop}
 """``cfg.optimizer`` -> Keras optimizer class (Keras' defaults but the cyclical learning rate); the study: adam."""
 
 ModelBuilder = Callable[[Config], keras.Model]
 """Builds the untrained model of a run from its config (default: :func:`model_for`)."""
-
-log = logging.getLogger(__name__)
 
 
 class WorkerLostError(ConnectionError):
@@ -221,8 +221,8 @@ def _check_existing_run(run_dir: Path, params: dict, resume: bool, force: bool) 
         problem = f"holds a run without {provenance.record_path(run_dir, 'training').name} (an older tdfake), " \
                   f"so its settings cannot be checked; {how}"
     else:
-        # A recorded field that is no longer a training field (e.g. test_sets, recorded by older
-        # versions) cannot make the run differ; a training field missing from the record does.
+        # A recorded field that is not a training field (such as test_sets, which some records hold)
+        # cannot make the run differ; a training field missing from the record does.
         # A field added since the record was written counts as its pre-existing value (recorded_as_now).
         recorded = {key: value for key, value in recorded_as_now(record["params"]).items() if key in params}
         changed = provenance.differences(recorded, params)
@@ -230,9 +230,33 @@ def _check_existing_run(run_dir: Path, params: dict, resume: bool, force: bool) 
             return True
         problem = f"was trained with other settings ({provenance.describe(changed)}); {how}"
     if force:
-        print(f"{run_dir}: {problem.split(';')[0]}; --force: retraining from scratch")
+        logger.info("%s: %s; --force: retraining from scratch", run_dir, problem.split(";")[0])
         return False
     raise provenance.ProvenanceMismatch(f"{run_dir} {problem}")
+
+
+class NewModelTracing(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning about Keras' train and validation steps.
+
+    Every arm (and training seed) is a new model whose train and validation steps Keras traces once
+    each: the datasets' batch dimension is unknown, so a short last batch does not trace them again.
+    TensorFlow's detector counts traces by the step's Python code, which every model shares, so a
+    study of several short arms in one process reads as one function traced five times in a dozen
+    calls.  Only this step's warning is dropped; any other retracing is still reported.
+    """
+
+    STEP = "TensorFlowTrainer._make_function.<locals>.multi_step_on_iterator"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and self.STEP in message)
+
+
+def _quiet_new_model_tracing() -> None:
+    """Install :class:`NewModelTracing` on TensorFlow's logger, once."""
+    tf_logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, NewModelTracing) for f in tf_logger.filters):
+        tf_logger.addFilter(NewModelTracing())
 
 
 def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.PathLike | str | None,
@@ -260,7 +284,7 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
             return _train_arm(strategy, cfg, arm, split_df, images_root, Path(run_dir), resume, force, seed,
                               model_builder)
         with tempfile.TemporaryDirectory(prefix="tdfake-worker-") as scratch:
-            log.info("%s: worker %s is not the chief; its files go to %s, removed at the end", run_dir,
+            logger.info("%s: worker %s is not the chief; its files go to %s, removed at the end", run_dir,
                      strategy.cluster_resolver.task_id, scratch)
             _train_arm(strategy, cfg, arm, split_df, images_root, Path(scratch), resume, force, seed, model_builder)
         return Path(run_dir)
@@ -301,7 +325,7 @@ def _train_arm(strategy: tf.distribute.Strategy, cfg: Config, arm: str, split_df
     if done and done >= cfg.epochs:
         cfg.override(epochs=done).to_yaml(run_dir / layout.CONFIG_FILE)
         layout.write_run_info(run_dir, arm, spec.kind, images_root, seed)
-        print(f"{run_dir}: already trained for {done} epochs (epochs={cfg.epochs}); nothing to do")
+        logger.info("%s: already trained for %d epochs (epochs=%d); nothing to do", run_dir, done, cfg.epochs)
         return run_dir
 
     # Seed first: the model's initial weights (and any other Keras randomness) do not depend on what
@@ -327,6 +351,7 @@ def _train_arm(strategy: tf.distribute.Strategy, cfg: Config, arm: str, split_df
     layout.write_run_info(run_dir, arm, spec.kind, images_root, seed)
     provenance.write_record(provenance.record_path(run_dir, "training"), "training", params)
 
+    _quiet_new_model_tracing()
     previous_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(cfg.precision)
     try:

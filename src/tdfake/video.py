@@ -45,13 +45,14 @@ from tdfake.arms import colour as arm_colour
 from tdfake.constants import LABEL_NAMES
 from tdfake.datasets import build_manifest
 from tdfake.evaluate import (
-    load_model,
     load_or_make_report,
+    load_run_model,
     predict_paths,
     report_markdown,
     report_on_rows,
     score_files,
     stage_images,
+    write_evaluation,
 )
 from tdfake.faces import CROP_MARGIN, CROP_SIZE, DETECT_BATCH, FaceDetector, square_crop
 from tdfake.images import list_images, write_rgb
@@ -88,13 +89,13 @@ def split_paths(paths: Iterable[os.PathLike | str]) -> tuple[list[Path], list[Pa
     ``FileNotFoundError`` before any work.  A file given by name is a video when :func:`is_video`
     says so and an image otherwise (an unreadable one then gets its error row).
     """
-    paths = [Path(p) for p in paths]
-    missing = [str(p) for p in paths if not p.exists()]
+    given = [Path(p) for p in paths]
+    missing = [str(p) for p in given if not p.exists()]
     if missing:
         raise FileNotFoundError(f"{', '.join(missing)}: no such file or folder")
     images: list[Path] = []
     videos: list[Path] = []
-    for path in paths:
+    for path in given:
         if path.is_dir():
             found_videos, found_images = list_videos(path), list_images(path)
             if not found_videos and not found_images:
@@ -136,7 +137,7 @@ def score_videos(runs: Sequence[Run], videos: Sequence[os.PathLike | str], frame
     """
     detector = detector or FaceDetector()
     arms = layout.arms_of(runs)
-    models = [load_model(run) for run in runs]
+    models = [load_run_model(run) for run in runs]
     results, counts, indices = [], [], []
     for path in map(Path, videos):
         count, fps, error = probe(path)
@@ -148,7 +149,8 @@ def score_videos(runs: Sequence[Run], videos: Sequence[os.PathLike | str], frame
     pending: list[str] = []
     scoring: list[Future] = []  # the batch being scored while the next one is detected
     with tempfile.TemporaryDirectory(prefix="tdfake-video-") as tmp, \
-            tqdm(total=sum(map(len, indices)), desc="frames", unit="frame", disable=not progress) as bar, \
+            tqdm(total=sum(map(len, indices)), desc="frames", unit="frame",
+                 disable=None if progress else True) as bar, \
             ThreadPoolExecutor(1, thread_name_prefix="tdfake-score") as scorer:
         crops_root = Path(tmp) / "crops"
 
@@ -215,8 +217,8 @@ def _score_crops(run: Run, model, crops_root: Path, relpaths: list[str], staging
     if not relpaths:
         return {}
     files, _ = stage_images(crops_root, relpaths, run, staging)
-    good = [i for i, f in enumerate(files) if f is not None]
-    values = score_files(model, [files[i] for i in good], run.cfg)
+    good = {i: f for i, f in enumerate(files) if f is not None}
+    values = score_files(model, list(good.values()), run.cfg)
     return {relpaths[i]: float(v) for i, v in zip(good, values)}
 
 
@@ -426,24 +428,17 @@ def evaluate_videos(run_dirs: Sequence[os.PathLike | str], data: os.PathLike | s
     evaluations = []
     for run in runs:
         out = _eval_dir(run, data, out_dir, several=len(runs) > 1)
-        out.mkdir(parents=True, exist_ok=True)
         val = layout.validation_scores(run.run_dir)
         scored = _as_test_rows(video_rows, f"{run.arm}_mean")
         scored_frames = _as_test_rows(frame_rows, f"{run.arm}_score")
         unused = video_rows[video_rows[f"{run.arm}_mean"].isna()]
-        pd.DataFrame({"path": unused["path"], "reason": unused["error"]}).to_csv(out / layout.SKIPPED_FILE,
-                                                                                  index=False)
-        if len(unused):
-            print(f"tdfake: {len(unused)} videos could not be scored; see {out / layout.SKIPPED_FILE}")
         video_report = report_on_rows(run, scored, val, n_bootstrap)
         frame_report = report_on_rows(run, scored_frames, val, n_bootstrap)
+        write_evaluation(out, video_report, evaluation_markdown(video_report, frame_report, run, data), scored, val,
+                         unused[["path", "error"]].rename(columns={"error": "reason"}), "videos")
         video_rows.to_csv(out / layout.VIDEOS_CSV, index=False)
         frame_rows.to_csv(out / layout.FRAMES_CSV, index=False)
-        predictions = pd.concat([val, scored], ignore_index=True)
-        predictions[["path", "label", "group", "split", "score"]].to_csv(out / layout.PREDICTIONS_FILE, index=False)
-        video_report.to_json(out / layout.REPORT_JSON)
         frame_report.to_json(out / layout.FRAME_REPORT_JSON)
-        (out / layout.REPORT_MD).write_text(evaluation_markdown(video_report, frame_report, run, data))
         evaluations.append(VideoEvaluation(run, out, video_report, frame_report))
     return evaluations
 
@@ -456,7 +451,7 @@ def _as_test_rows(table: pd.DataFrame, column: str) -> pd.DataFrame:
 
 def _eval_dir(run: Run, data: Path, out_dir: os.PathLike | str | None, several: bool) -> Path:
     if out_dir is None:
-        return run.run_dir / f"eval-{data.name}"
+        return layout.eval_dir(run.run_dir, data)
     return Path(out_dir) / run.arm if several else Path(out_dir)
 
 

@@ -83,10 +83,10 @@ def register(subparsers) -> None:
 
 def _write_csv(table, output: str) -> Path:
     """Write a manifest or split table to ``output`` (making its folder); returns the path."""
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(output, index=False)
-    return output
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+    return path
 
 
 def _manifest(args: argparse.Namespace) -> int:

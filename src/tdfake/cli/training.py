@@ -19,8 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train one arm (baseline / tk / tk_diff, or any arm of the config) into a run folder",
-        description="Train Xception on one arm's images. Without --split/--images the config's data "
-                    "is prepared first (demo data, split, the arm's images). The run folder gets "
+        description="Train the config's backbone (Xception, the study's, or small_cnn) on one arm's images. "
+                    "Without --split/--images the config's data is prepared first (demo data, split, "
+                    "the arm's images). The run folder gets "
                     "config.yaml, split.csv, history.csv, best.keras, last.keras and "
                     "training.provenance.json; an existing run is never replaced without --force.",
     )
