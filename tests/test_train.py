@@ -209,7 +209,7 @@ def test_a_record_from_before_a_field_existed_matches_and_other_tk_images_do_not
     shutil.copytree(root / "images", images)
     made_by = {"step": "TK", "params": {"implementation": "fast-1"}}
     (images / "TK.provenance.json").write_text(json.dumps(made_by))
-    with pytest.raises(ProvenanceMismatch, match="tucker_implementation null -> fast-1"):
+    with pytest.raises(ProvenanceMismatch, match="image_implementation null -> fast-1"):
         train_arm(cfg, "tk", split, images, run_dir, resume=True, model_builder=one_layer)
     assert (run_dir / "last.keras").stat().st_mtime_ns == made
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +34,7 @@ from tdfake.test_sets import load_set_reports
 
 
 def draw_graphs(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = None,
-                arms: tuple[str, ...] | None = None) -> dict[str, Path]:
+                arms: Sequence[str] | None = None) -> dict[str, Path]:
     """Regenerate the standard figures of a ``tdfake run`` folder; returns name → file written.
 
     ``graphs_dir`` defaults to the config's ``graphs_dir``; ``arms`` to the study folder's

@@ -202,8 +202,9 @@ def conclude_arm(cfg: Config, arm: str, report: Report) -> None:
             f"{_interval(chosen.metrics.accuracy, report.ci['accuracy_at_chosen'])} at the threshold chosen on "
             f"{chosen.source} ({chosen.threshold:.3f}); {report.accuracy:.3f} at the study's fixed 0.5. The 95 % "
             f"intervals resample {report.ci_basis()}.")
-    if study_results(arm) is not None:
-        study = study_results(arm)["auroc"]
+    published = study_results(arm)
+    if published is not None:
+        study = published["auroc"]
         where = "inside" if low <= study <= high else ("above" if study > high else "below")
         text += (f" The study's published AUROC for this arm, {study:.3f} on other data (FaceForensics++ c40), lies "
                  f"{where} this interval.")

@@ -203,8 +203,9 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
                        label="this run (95 % CI)" if g == i == 0 and len(sets) == 1 else None)
                 ax.text(xi, 0.02, f"{value:.3f}", ha="center", va="bottom", fontsize=9 if len(sets) == 1 else 7,
                         color="white", fontweight="bold", rotation=0 if len(sets) == 1 else 90)
-                if study and g == 0 and study_results(arm) is not None:
-                    marks.append((xi, study_results(arm)[metric]))
+                published = study_results(arm) if study and g == 0 else None
+                if published is not None:
+                    marks.append((xi, published[metric]))
         if marks:
             ax.plot(*zip(*marks), "D", color="black", ms=8, mfc="white", mew=2, label="study")
         if len(sets) > 1:

@@ -174,6 +174,7 @@ class ImageSpec:
                 base = ImageSpec(transform.residual_of, self.params, transform.residual_of)
                 made[key] = tucker.diff_image(base.apply(image, made), image)
             else:
+                assert transform.function is not None  # a kind is a residual or has a function (see register)
                 made[key] = np.asarray(transform.function(image, self.params), dtype=np.uint8)
         return made[key]
 

@@ -186,7 +186,7 @@ def score_videos(runs: Sequence[Run], videos: Sequence[os.PathLike | str], frame
         if result.frames and not found:
             result.error = "; ".join(filter(None, [result.error, NO_FACE]))
         for arm in arms:
-            result.scores[arm] = np.array([scored[arm].get(found.get(n), np.nan) for n in result.frames])
+            result.scores[arm] = np.array([scored[arm].get(found.get(n, ""), np.nan) for n in result.frames])
     return results
 
 
@@ -393,7 +393,7 @@ def evaluate_videos(run_dirs: Sequence[os.PathLike | str], data: os.PathLike | s
                     frames: int | None = DEFAULT_FRAMES, every: int | None = None,
                     detector: FaceDetector | None = None, progress: bool = True, data_layout: str = "auto",
                     compression: str | None = None, methods: Sequence[str] | None = None,
-                    test_list: bool | str | os.PathLike = True) -> list[VideoEvaluation]:
+                    test_list: bool | str | Path = True) -> list[VideoEvaluation]:
     """Score a labelled folder of videos with each run and report at the run's validation threshold.
 
     ``data``: ``real/`` and ``fake/`` subfolders of videos, any layout ``tdfake manifest``

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -163,7 +163,7 @@ def prefetched(items: Iterable[T], ahead: int = 1) -> Iterator[T]:
     The iterator runs in one thread, so its steps never overlap each other, only the caller's work;
     its exceptions reach the caller at the item where they happened.
     """
-    end = object()
+    end: Any = object()
     iterator = iter(items)
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="tdfake-prefetch") as pool:
