@@ -237,7 +237,7 @@ def test_missing_image_fails_before_training(tiny_data, tmp_path):
     with pytest.raises(FileNotFoundError, match="OR/REAL/000.png"):
         train_arm(Config().override(**TINY), "baseline", split, root / "images", tmp_path / "run")
     assert not (tmp_path / "run").exists()
-    with pytest.raises(ValueError, match="arm must be one of"):
+    with pytest.raises(ValueError, match="is not one of the config.s arms"):
         train_arm(Config().override(**TINY), "cp", split, root / "images", tmp_path / "run")
     keras.backend.clear_session()
 
