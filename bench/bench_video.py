@@ -1,23 +1,30 @@
-"""Frames per second of ``tdfake predict`` on a video, stage by stage: decode, face detector, Tucker, network.
+"""Frames per second of ``tdfake faces`` and ``tdfake predict`` on a video, against decoding it, stage by stage.
 
-Writes a demo-face video (``tdfake.demo``'s astronaut "video" on a blurred background, MJPG,
-WIDTH x HEIGHT, FRAMES frames) into a temporary folder and times, each in ``--rounds`` rounds
-keeping the best:
+The video is ``--video FILE`` (a real one: the published figures use a full-HD DFDC video), else
+a demo-face video written into a temporary folder (``tdfake.demo``'s astronaut "video" on a
+blurred, drifting background, MJPG, WIDTH x HEIGHT, FRAMES frames).  ``--every N`` samples every
+Nth frame, as ``tdfake faces --every N`` does.  Rates are sampled frames per second.
 
-* decode: :func:`tdfake.video.read_frames` of every frame;
-* detector: MTCNN one frame at a time (:meth:`FaceDetector.best_box`, what ``tdfake faces`` does)
-  and in batches (:func:`tdfake.video.detect_faces`, what ``tdfake predict`` does);
-* Tucker: the TK image of each 256 px crop (:func:`tdfake.tucker.tucker_reconstruct`, rank
-  [30, 30, 3]) with the demo config's ``fast`` path (all crops, one batch) and the study's
-  ``tensorly`` call (one crop at a time, on 8 crops);
-* network: Xception (random weights; the speed does not depend on them) on the crops at the demo
-  config's 80 px and the study's 256 px, ``model.predict`` in batches of 32.
+1. ``tdfake faces VIDEO --every N`` (:func:`tdfake.faces.extract_faces` into a fresh folder, the
+   detector built beforehand) against its reference, decoding those frames
+   (:class:`tdfake.video_io.VideoFrames`: every frame grabbed, the sampled ones decoded to RGB),
+   in alternating rounds; ends with ``ratio: R`` (faces / decode; the target is at least 0.1,
+   within 10x of decoding).
+2. ``tdfake predict`` of one TK arm at the demo config (80 px, fast Tucker; Xception with random
+   weights, whose speed does not depend on them) on the same frames (``--every N``), and at its
+   default 32 frames per video; per sampled frame, and per second of video.
+3. The stages, each on its own (best of ``--rounds``; after decoding, on the first 64 sampled
+   frames): decode (also retrieving every frame, what ``--every N`` saves); MTCNN at the working
+   size and at ``--sizes`` (:class:`tdfake.faces.FaceDetector`, batched) and at full resolution one
+   frame at a time on 8 frames (what ``tdfake faces`` did before);
+   crop (:func:`tdfake.faces.square_crop` and the JPEG write); Tucker (demo ``fast`` path, and the
+   study's ``tensorly`` call on 8 crops); network (Xception at the demo's 80 px and the study's
+   256 px, ``model.predict`` in batches of 32).
 
-Then the end-to-end rate of the TK arm per config, 1 / (sum of the stages' seconds per frame).
-Prints the machine and BLAS banner (threadpoolctl) and TensorFlow's thread settings first.
+Prints the machine and BLAS banner (threadpoolctl), TensorFlow's and OpenCV's thread settings first.
 
-    python bench/bench_video.py                       # 64 frames of 640x360, 2 rounds
-    python bench/bench_video.py --frames 32 --rounds 3 --width 1280 --height 720
+    python bench/bench_video.py                                   # demo video, 1280x720, 96 frames
+    python bench/bench_video.py --video clip.mp4 --every 1 --rounds 2
 """
 
 from __future__ import annotations
@@ -33,17 +40,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2
 import numpy as np
 import tensorflow as tf
-from _common import print_banner
+from _common import alternate_rounds, print_banner, print_ratio
 
-from tdfake import demo
+from tdfake import demo, layout
 from tdfake.config import Config
-from tdfake.faces import CROP_MARGIN, CROP_SIZE, FaceDetector, square_crop
+from tdfake.datasets import COLUMNS
+from tdfake.faces import CROP_MARGIN, CROP_SIZE, DETECT_SIZE, FaceDetector, extract_faces, square_crop
+from tdfake.images import write_rgb
 from tdfake.model import build_xception
 from tdfake.tucker import TUCKER_RANK, tucker_reconstruct
-from tdfake.video import detect_faces, read_frames
+from tdfake.video import predict
+from tdfake.video_io import DEFAULT_FRAMES, VideoFrames, probe
 
 ROOT = Path(__file__).resolve().parents[1]
+STAGE_FRAMES = 64  # the stages after decoding are timed on at most this many frames
 TENSORLY_CROPS = 8
+FULL_RESOLUTION_FRAMES = 8
 
 
 def demo_video(path: Path, n_frames: int, width: int, height: int) -> None:
@@ -52,7 +64,7 @@ def demo_video(path: Path, n_frames: int, width: int, height: int) -> None:
     video = demo.make_video(0, faces, seed=0)
     rng = np.random.default_rng(0)
     background = cv2.GaussianBlur(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), (0, 0), 12)
-    side = height * 2 // 3
+    side = height // 3
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (width, height))
     for number in range(n_frames):
         frame = np.roll(background, number, axis=1).copy()
@@ -63,48 +75,131 @@ def demo_video(path: Path, n_frames: int, width: int, height: int) -> None:
     writer.release()
 
 
+def demo_run(folder: Path) -> Path:
+    """A TK arm folder at the demo config, Xception with random weights, as ``tdfake predict`` loads it."""
+    cfg = Config.from_yaml(ROOT / "configs" / "demo.yaml")
+    run = folder / "tk"
+    run.mkdir(parents=True)
+    cfg.to_yaml(run / layout.CONFIG_FILE)
+    (run / layout.SPLIT_FILE).write_text(",".join([*COLUMNS, "split"]) + "\n")
+    layout.write_run_info(run, "tk", None, cfg.seed)
+    model = build_xception(cfg.image_size, weights=None, head=cfg.head, dense_units=cfg.dense_units)
+    model.save(run / layout.BEST_CHECKPOINT)
+    return run
+
+
+def timed(run) -> float:
+    """Seconds ``run()`` took."""
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
 def best_rate(run, n: int, rounds: int) -> float:
     """Items per second of ``run()`` (which handles ``n`` items), best of ``rounds``."""
-    best = 0.0
-    for _ in range(rounds):
-        start = time.perf_counter()
-        run()
-        best = max(best, n / (time.perf_counter() - start))
-    return best
+    return max(n / timed(run) for _ in range(rounds))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=64, help="frames in the video (all are decoded and scored)")
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=360)
+    parser.add_argument("--video", type=Path, help="a video file (default: a demo-face video made here)")
+    parser.add_argument("--frames", type=int, default=96, help="frames of the demo video")
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--every", type=int, default=1, help="sample every Nth frame (default 1)")
+    parser.add_argument("--detect-size", type=int, default=DETECT_SIZE,
+                        help=f"working size of the face detector (default {DETECT_SIZE})")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[320, 480, 960],
+                        help="other working sizes whose detection rate is shown beside (stage 3)")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    threading = tf.config.threading
-    print_banner(f"measured: tdfake predict's stages on a {args.width}x{args.height} MJPG demo-face video, "
-                 f"{args.frames} frames, best of {args.rounds} rounds",
-                 f"tensorflow {tf.__version__}: intra-op threads {threading.get_intra_op_parallelism_threads()}, "
-                 f"inter-op {threading.get_inter_op_parallelism_threads()} (0 = TensorFlow's choice)")
     with tempfile.TemporaryDirectory(prefix="tdfake-bench-video-") as tmp:
-        path = Path(tmp) / "demo.avi"
-        demo_video(path, args.frames, args.width, args.height)
-        indices = list(range(args.frames))
-        rates = {"decode": best_rate(lambda: read_frames(path, indices, args.frames), args.frames, args.rounds)}
-        frames = [image for _, image in read_frames(path, indices, args.frames)[0]]
-        detector = FaceDetector()
-        detector.best_box(frames[0])  # builds MTCNN outside the timing
-        rates["detector, one frame at a time"] = best_rate(lambda: [detector.best_box(f) for f in frames],
-                                                           len(frames), args.rounds)
-        rates["detector, batched"] = best_rate(lambda: detect_faces(detector, frames), len(frames), args.rounds)
-        boxes = detect_faces(detector, frames)
-        found = [(f, b) for f, b in zip(frames, boxes) if b is not None]
-        print(f"faces found in {len(found)} of {len(frames)} frames")
+        tmp = Path(tmp)
+        video = args.video
+        if video is None:
+            video = tmp / "demo.avi"
+            demo_video(video, args.frames, args.width, args.height)
+        count, fps, error = probe(video)
+        if error:
+            raise SystemExit(f"{video}: {error}")
+        capture = cv2.VideoCapture(str(video))
+        fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode(errors="replace")
+        capture.release()
+
+        def sampled(number: int) -> bool:
+            return number % args.every == 0
+
+        frames = [image for _, image in VideoFrames(video, sampled)]
+        height, width = frames[0].shape[:2]
+        n = len(frames)
+        threading = tf.config.threading
+        print_banner(f"measured: {video.name}, {width}x{height} {fourcc}, {count} frames at {fps:.2f} fps, every "
+                     f"{args.every} -> {n} sampled frames; face detector working size {args.detect_size}; "
+                     f"best of {args.rounds} rounds",
+                     f"tensorflow {tf.__version__}: intra-op threads {threading.get_intra_op_parallelism_threads()}, "
+                     f"inter-op {threading.get_inter_op_parallelism_threads()} (0 = TensorFlow's choice); "
+                     f"opencv {cv2.__version__}: {cv2.getNumThreads()} threads")
+
+        def decode() -> None:
+            for _ in VideoFrames(video, sampled):
+                pass
+
+        detector = FaceDetector(detect_size=args.detect_size)
+        detector.best_boxes(frames[:16])  # builds MTCNN and traces its shapes outside the timing
+        runs = iter(range(10 ** 6))
+
+        def faces() -> None:
+            extract_faces(video, tmp / f"faces{next(runs)}", every=args.every, detector=detector, progress=False)
+
+        print(f"\n1. tdfake faces --every {args.every} against decoding the same frames (sampled frames/s)")
+        best = alternate_rounds({"decode": lambda: n / timed(decode), "tdfake faces": lambda: n / timed(faces)},
+                                args.rounds, unit="frames/s")
+        print_ratio(best, ours="tdfake faces", reference="decode", unit="frames/s")
+
+        print("\n2. tdfake predict, one TK arm at the demo config (Xception 80 px, fast Tucker)")
+        run = demo_run(tmp / "study")
+        predict([run], [], [video], tmp / "warm", frames=2, detector=detector, progress=False)  # loads TF's paths
+        for label, kwargs, sampled_n in ((f"--every {args.every}", {"every": args.every}, n),
+                                         (f"--frames {DEFAULT_FRAMES}", {"frames": DEFAULT_FRAMES},
+                                          min(DEFAULT_FRAMES, count))):
+            seconds = min(timed(lambda k=kwargs: predict([run], [], [video], tmp / "predict", detector=detector,
+                                                         progress=False, **k)) for _ in range(args.rounds))
+            print(f"predict {label:12s} {sampled_n / seconds:8.1f} sampled frames/s, "
+                  f"{count / fps / seconds:6.2f} s of video per second")
+
+        print("\n3. stages, each alone (best of rounds)")
+        rates = {"decode (sampled frames to RGB)": best_rate(decode, n, args.rounds)}
+        if args.every > 1:
+            def read_all() -> None:
+                for _ in VideoFrames(video, lambda number: True):
+                    pass
+
+            rates["decode, every frame to RGB"] = best_rate(read_all, n, args.rounds)
+        part = frames[:STAGE_FRAMES]
+        for size in sorted({args.detect_size, *args.sizes}):
+            other = detector if size == args.detect_size else FaceDetector(detect_size=size)
+            other.best_boxes(part[:16])
+            rates[f"detect, MTCNN at {size} px, batched"] = best_rate(lambda d=other: d.best_boxes(part), len(part),
+                                                                      args.rounds)
+        full = FaceDetector(detect_size=None)
+        few = frames[:FULL_RESOLUTION_FRAMES]
+        full.best_box(few[0])
+        rates["detect, MTCNN at full resolution"] = best_rate(lambda: [full.best_box(f) for f in few], len(few), 1)
+        boxes = detector.best_boxes(part)
+        found = [(f, b) for f, b in zip(part, boxes) if b is not None]
+        print(f"faces found in {len(found)} of {len(part)} frames")
+
+        def crop() -> None:
+            for k, (image, box) in enumerate(found):
+                write_rgb(tmp / "crops" / f"{k}.jpg", square_crop(image, box, CROP_MARGIN, CROP_SIZE))
+
+        rates["crop (cut, resize, JPEG write)"] = best_rate(crop, len(found), args.rounds)
         crops = np.stack([square_crop(f, b, CROP_MARGIN, CROP_SIZE) for f, b in found])
-        rates["Tucker fast"] = best_rate(lambda: tucker_reconstruct(crops, TUCKER_RANK, "fast"), len(crops),
-                                         args.rounds)
-        few = crops[:TENSORLY_CROPS]  # the study's call is ~10x slower: a few crops give its rate
-        rates["Tucker tensorly"] = best_rate(lambda: [tucker_reconstruct(c, TUCKER_RANK, "tensorly") for c in few],
-                                             len(few), args.rounds)
+        rates["Tucker fast (demo)"] = best_rate(lambda: tucker_reconstruct(crops, TUCKER_RANK, "fast"), len(crops),
+                                                args.rounds)
+        some = crops[:TENSORLY_CROPS]  # the study's call is ~10x slower: a few crops give its rate
+        rates["Tucker tensorly (paper)"] = best_rate(
+            lambda: [tucker_reconstruct(c, TUCKER_RANK, "tensorly") for c in some], len(some), args.rounds)
         for name in ("demo", "paper"):
             cfg = Config.from_yaml(ROOT / "configs" / f"{name}.yaml")
             model = build_xception(cfg.image_size, weights=None, head=cfg.head, dense_units=cfg.dense_units)
@@ -113,12 +208,7 @@ def main() -> None:
             rates[f"network {cfg.image_size} px ({name})"] = best_rate(
                 lambda m=model, b=batch: m.predict(b, batch_size=32, verbose=0), len(batch), args.rounds)
     for stage, rate in rates.items():
-        print(f"{stage:32s} {rate:8.1f} frames/s")
-    for name, tucker, net in (("demo", "Tucker fast", "network 80 px (demo)"),
-                              ("paper", "Tucker tensorly", "network 256 px (paper)")):
-        seconds = sum(1 / rates[s] for s in ("decode", "detector, batched", tucker, net))
-        print(f"end to end, TK arm, {name} config: {1 / seconds:.1f} frames/s "
-              f"(decode + batched detector + {tucker} + {net})")
+        print(f"{stage:40s} {rate:8.1f} frames/s  {1000 / rate:8.1f} ms/frame")
 
 
 if __name__ == "__main__":

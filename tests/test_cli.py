@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tdfake import cli
+from tdfake import cli, console
 from tdfake.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,3 +94,24 @@ def test_a_command_module_that_fails_to_import_is_an_error(monkeypatch):
     monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "no_such_command"))
     with pytest.raises(ModuleNotFoundError, match="no_such_command"):
         cli.build_parser()
+
+
+def test_library_messages_are_plain_stdout_lines_that_a_user_can_quiet(capsys):
+    """What the command (and tdfake.notebook) installs: log records as bare lines on stdout, once, quieted by level."""
+    package = logging.getLogger("tdfake")
+    saved = package.level, package.handlers[:]
+    package.handlers.clear()  # as in a fresh process (earlier tests ran the command)
+    package.setLevel(logging.NOTSET)
+    try:
+        handler = console.show_messages()
+        assert console.show_messages() is handler and package.handlers == [handler]
+        logging.getLogger("tdfake.study").info("tdfake: made anew")
+        logging.getLogger("tdfake.evaluate").warning("tdfake: 2 images could not be used")
+        assert capsys.readouterr().out == "tdfake: made anew\ntdfake: 2 images could not be used\n"
+        package.setLevel(logging.WARNING)  # what the module doc tells a notebook user
+        logging.getLogger("tdfake.study").info("hidden")
+        logging.getLogger("tdfake.evaluate").warning("shown")
+        assert capsys.readouterr().out == "shown\n"
+    finally:
+        package.handlers[:] = saved[1]
+        package.setLevel(saved[0])

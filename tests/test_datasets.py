@@ -225,7 +225,7 @@ def test_dfdc_config_prepares_the_kaggle_layout_keeping_pairs_in_one_split(tmp_p
     cfg = Config.from_yaml(Path(__file__).resolve().parents[1] / "configs/dfdc.yaml").override_from_strings(
         [f"data_dir={data}", f"out_dir={tmp_path / 'run'}", "train_fraction=0.6", "val_fraction=0.2",
          "test_fraction=0.2", "workers=1"])
-    prepared = prepare(cfg, kinds=["OR"])
+    prepared = prepare(cfg, ["baseline"])
     split = prepared.split.set_index("video")
     assert len(split) == 20 and set(split["split"]) == {"train", "val", "test"}
     for real, fake in zip(videos[:10], videos[10:]):

@@ -122,6 +122,13 @@ def test_run_json_can_point_at_the_original_images(run_dir, data_dir, tmp_path):
     assert report.chosen.source == "validation"
 
 
+def test_other_data_is_named_by_its_folder_or_manifest_name(tmp_path):
+    """One name for `evaluate --data`, `compare --data` and video folders: a dotted folder name is kept whole."""
+    assert layout.data_name(tmp_path / "faces.v2") == "faces.v2"
+    assert layout.data_name(tmp_path / "faces.v2.csv") == "faces.v2"  # a manifest: without .csv
+    assert layout.eval_dir(tmp_path / "run", tmp_path / "faces.v2") == tmp_path / "run" / "eval-faces.v2"
+
+
 def test_evaluate_on_other_data_keeps_the_validation_threshold(run_dir, data_dir):
     (data_dir / "fake" / "broken.png").write_bytes(b"not an image")
     report = evaluate_run(run_dir, data=data_dir, n_bootstrap=0)

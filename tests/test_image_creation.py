@@ -38,9 +38,10 @@ def test_writes_one_tree_per_kind_with_the_study_formulas(write_images, tmp_path
     for kind in ("OR", "TK", "TK_diff", "CP", "CP_diff"):
         assert sorted(p.relative_to(out / kind).as_posix() for p in (out / kind).rglob("*.*")) == sorted(FILES)
     original = images.read_rgb(src / FILES[0])
-    assert np.array_equal(images.read_rgb(out / "TK" / FILES[0]), tucker.tk_image(original, RANK))  # png: lossless
-    assert np.array_equal(images.read_rgb(out / "TK_diff" / FILES[0]), tucker.tk_diff_image(original, RANK))
-    assert np.array_equal(images.read_rgb(out / "CP" / FILES[0]), tucker.cp_image(original, 3))
+    # png: lossless
+    assert np.array_equal(images.read_rgb(out / "TK" / FILES[0]), tucker.tk_image(original, RANK, "fast"))
+    assert np.array_equal(images.read_rgb(out / "TK_diff" / FILES[0]), tucker.tk_diff_image(original, RANK, "fast"))
+    assert np.array_equal(images.read_rgb(out / "CP" / FILES[0]), tucker.cp_image(original, 3, "fast"))
     assert (out / "OR" / FILES[1]).read_bytes() == (src / FILES[1]).read_bytes()  # JPEG copied, not re-compressed
     assert read_skipped(out / "skipped.csv") == [["path", "reason"]]
     assert not [p for p in out.rglob("*.tmp")]
@@ -67,12 +68,13 @@ def test_byte_identical_across_runs_and_worker_counts(write_images, tmp_path):
 
 
 def test_workers_run_from_a_script_without_a_main_guard(write_images, tmp_path):
-    """``python -`` with a three-line script: no ``if __name__ == "__main__":``, yet two workers run."""
+    """``python -`` with a four-line script: no ``if __name__ == "__main__":``, yet two workers run."""
     src = write_images(FILES)
     out = str(tmp_path / "out")
     script = (f"from tdfake.image_creation import create_images\n"
               f"from tdfake.transforms import spec\n"
-              f"specs = [spec(kind, defaults={{'rank': {RANK}}}) for kind in ('OR', 'TK', 'TK_diff')]\n"
+              f"defaults = {{'rank': {RANK}, 'tucker_method': 'fast'}}\n"
+              f"specs = [spec(kind, defaults=defaults) for kind in ('OR', 'TK', 'TK_diff')]\n"
               f"summary = create_images({str(src)!r}, {out!r}, specs, workers=2, progress=False)\n"
               f"print(summary.line())\n")
     done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120)

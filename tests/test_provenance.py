@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import keras
@@ -21,6 +22,17 @@ from tdfake.images import read_rgb
 from tdfake.study import load_or_make_split
 
 NAMES = [f"real/r{i:02d}.png" for i in range(10)] + [f"fake/f{i:02d}.png" for i in range(10)]
+
+
+def test_a_record_compares_as_json_holds_it_numpy_tuples_and_nan_alike(tmp_path):
+    path = tmp_path / "step.provenance.json"
+    provenance.write_record(path, "step", {"n": np.int64(3), "rank": (5, 5, 3), "margin": float("nan"),
+                                           "flag": np.bool_(True), "by_seed": {42: np.float32(0.5)}})
+    assert json.loads(path.read_text())["params"] == {"n": 3, "rank": [5, 5, 3], "margin": None, "flag": True,
+                                                      "by_seed": {"42": 0.5}}
+    assert provenance.unchanged(path, {"n": 3, "rank": [5, 5, 3], "margin": np.nan, "flag": True,
+                                       "by_seed": {"42": 0.5}})  # NaN equals NaN once both are null
+    assert provenance.differences({"margin": None}, {"margin": 0.02}) == {"margin": (None, 0.02)}
 
 
 def test_fingerprint_covers_names_sizes_and_times(tmp_path):
@@ -50,7 +62,8 @@ def _split_config(data, out, **kw):
                              train_fraction=0.6, val_fraction=0.2, test_fraction=0.2, workers=1, **kw)
 
 
-def test_split_is_reused_when_unchanged_and_remade_when_settings_or_data_change(write_images, tmp_path, capsys):
+def test_split_is_reused_when_unchanged_and_remade_when_settings_or_data_change(write_images, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="tdfake")
     data = write_images(NAMES, size=8)
     out = tmp_path / "run"
     first = load_or_make_split(_split_config(data, out), data)
@@ -59,14 +72,15 @@ def test_split_is_reused_when_unchanged_and_remade_when_settings_or_data_change(
     assert (out / "split.csv").stat().st_mtime_ns == written  # reused, not rewritten
 
     reseeded = load_or_make_split(_split_config(data, out, seed=7), data)
-    assert "seed 42 -> 7" in capsys.readouterr().out
+    assert "seed 42 -> 7" in caplog.text
+    caplog.clear()
     assert not reseeded["split"].equals(first["split"])
     record = json.loads((out / "split.provenance.json").read_text())
     assert record["params"]["seed"] == 7 and record["params"]["manifest"]["rows"] == 20
 
     write_images(["real/r10.png"], size=8, root=data)  # new data: the split is made anew
     grown = load_or_make_split(_split_config(data, out, seed=7), data)
-    assert "manifest" in capsys.readouterr().out and len(grown) == 21
+    assert "manifest" in caplog.text and len(grown) == 21
 
 
 def test_images_refuse_other_parameters_unless_replacing(write_images, tmp_path):

@@ -168,7 +168,7 @@ def test_training_settings_change_it(data, change):
 
 
 def test_a_finished_run_takes_new_evaluation_settings_without_retraining(data, tmp_path):
-    """The bug of issue 15: a new test set (or threshold method) on a finished run refused, asking to retrain."""
+    """A new test set (or threshold method) on a finished run is evaluated with it, without asking to retrain."""
     split, images = data
     cfg = Config().override(**TINY)
     run_dir = train_arm(cfg, "baseline", split, images, tmp_path / "baseline", model_builder=one_conv)

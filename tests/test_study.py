@@ -1,6 +1,7 @@
 """The end-to-end job: `tdfake run` on tiny demo settings (a copy of the session's tiny study), its outputs,
 resume, and bad files."""
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,7 @@ def test_run_writes_results_and_graphs_then_resumes(tiny_study_copy, capsys):
     assert {arm: (out / arm / "best.keras").stat().st_mtime_ns for arm in checkpoints} == checkpoints
 
 
-def test_prepare_remakes_images_of_another_rank_and_keeps_the_rest(write_images, tmp_path, capsys):
+def test_prepare_remakes_images_of_another_rank_and_keeps_the_rest(write_images, tmp_path, caplog):
     names = [f"real/r{i:02d}.png" for i in range(5)] + [f"fake/f{i:02d}.png" for i in range(5)]
     data = write_images(names, size=40)
     cfg = Config().override(data_dir=str(data), layout="folders", per_class=None, out_dir=str(tmp_path / "run"),
@@ -91,9 +92,9 @@ def test_prepare_remakes_images_of_another_rank_and_keeps_the_rest(write_images,
     prepare(cfg, ["baseline", "tk"])
     assert (tk.stat().st_mtime_ns, original.stat().st_mtime_ns) == stamps  # same settings: reused
 
-    capsys.readouterr()
+    caplog.set_level(logging.INFO, logger="tdfake")
     prepare(cfg.override(rank=[5, 5, 3]), ["baseline", "tk"])
-    assert "rank [30, 30, 3] -> [5, 5, 3]" in capsys.readouterr().out
+    assert "rank [30, 30, 3] -> [5, 5, 3]" in caplog.text  # logged (the CLI shows it)
     assert tk.stat().st_mtime_ns != stamps[0] and original.stat().st_mtime_ns == stamps[1]
     from tdfake.images import read_rgb
     from tdfake.tucker import tk_image

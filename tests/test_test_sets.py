@@ -74,14 +74,17 @@ def test_every_arm_on_an_extra_set_with_the_validation_threshold(run_out, ffpp_s
     report = sets["ffpp"][run]
     folder = layout.test_set_report_dir(run, "ffpp")
     assert folder == run / "test_sets" / "ffpp"
-    predictions = pd.read_csv(folder / "predictions.csv")
-    assert len(predictions) == 18 and set(predictions["split"]) == {"test"}  # all rows but the broken file
+    written = pd.read_csv(folder / "predictions.csv")
+    own = pd.read_csv(run / "predictions.csv").query("split == 'val'")
+    val = written[written["split"] == "val"]  # the rows the threshold was chosen on come first, as in every report
+    pd.testing.assert_frame_equal(val.reset_index(drop=True), own.reset_index(drop=True))
+    predictions = written[written["split"] == "test"].reset_index(drop=True)
+    assert len(predictions) == 18 and len(written) == len(own) + 18  # all rows but the broken file
     assert pd.read_csv(folder / "skipped.csv")["path"].tolist() == ["FAKE/FaceSwap/009_010_frame0.png"]
     for row in predictions.itertuples():  # images made under the study's test set folder, scored as the model says
         staged = layout.test_set_dir(out, "ffpp") / "images" / "OR" / row.path
         assert row.score == pytest.approx(expected_score(ffpp_set / row.path), abs=1e-5) and staged.is_file()
     assert report.auroc == pytest.approx(roc_auc_score(predictions["label"], predictions["score"]))
-    own = pd.read_csv(run / "predictions.csv").query("split == 'val'")
     assert report.chosen.source == "validation"
     assert report.chosen.threshold == pytest.approx(equal_error_rate(own["label"], own["score"])[1])
     assert report.chosen.threshold == layout.chosen_threshold(run)  # the run's own operating point
@@ -169,7 +172,7 @@ def test_a_set_name_pointed_at_another_folder_is_rescored(run_out, ffpp_set, tmp
         (smaller / path.relative_to(ffpp_set)).parent.mkdir(parents=True, exist_ok=True)
         (smaller / path.relative_to(ffpp_set)).write_bytes(path.read_bytes())
     sets = evaluate_test_sets(run_out.override(test_sets={"other": str(smaller)}), [run])
-    scored = pd.read_csv(run / "test_sets" / "other" / "predictions.csv")
+    scored = layout.test_predictions(run, "other")
     assert len(scored) == sets["other"][run].n_real + sets["other"][run].n_fake
     assert len(scored) < 18  # the first folder's 18 usable images are not what is reported
     assert len(pd.read_csv(out / "test_sets" / "other" / "manifest.csv")) == len(list(smaller.rglob("*.png")))

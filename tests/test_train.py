@@ -7,6 +7,7 @@ the default lane.
 """
 
 import json
+import logging
 import shutil
 
 import keras
@@ -21,7 +22,7 @@ from tdfake.config import Config
 from tdfake.images import write_rgb
 from tdfake.model import CyclicalLR, load_model
 from tdfake.provenance import ProvenanceMismatch
-from tdfake.train import OPTIMIZERS, compile_model, train_arm
+from tdfake.train import OPTIMIZERS, NewModelTracing, compile_model, train_arm
 
 TINY = dict(image_size=71, batch_size=8, epochs=1, weights=None, head="avg", dense_units=16, dropout=0.0,
             step_size=2, base_lr=1e-4, max_lr=1e-3, clr_mode="exp_range", gamma=0.99, seed=1)
@@ -140,7 +141,7 @@ def test_resume_continues_epochs_and_schedule_via_cli_as_an_uninterrupted_run_wo
 
 
 def test_an_existing_run_is_refused_unless_resumed_with_the_same_settings_or_forced(small_run, tiny_data, tmp_path,
-                                                                                    capsys):
+                                                                                    capsys, caplog):
     split, root = tiny_data
     cfg = Config().override(**TINY)
     run_dir = shutil.copytree(small_run, tmp_path / "tk")
@@ -173,14 +174,15 @@ def test_an_existing_run_is_refused_unless_resumed_with_the_same_settings_or_for
     assert Config.from_yaml(run_dir / "config.yaml") == cfg  # a refused resume leaves config.yaml alone
 
     # a finished run resumed with the same settings is left alone
+    caplog.set_level(logging.INFO, logger="tdfake")
     train_arm(cfg, "tk", split, root / "images", run_dir, resume=True, model_builder=one_layer)
     assert (run_dir / "last.keras").stat().st_mtime_ns == made
-    assert "nothing to do" in capsys.readouterr().out
+    assert "nothing to do" in caplog.text
 
     # retrained from scratch with the new settings
     train_arm(cfg.override(base_lr=2e-4), "tk", split, root / "images", run_dir, resume=True, force=True,
               model_builder=one_layer)
-    assert "--force: retraining from scratch" in capsys.readouterr().out
+    assert "--force: retraining from scratch" in caplog.text
     assert Config.from_yaml(run_dir / "config.yaml").base_lr == 2e-4
     assert len(pd.read_csv(run_dir / "history.csv")) == 1 and (run_dir / "last.keras").stat().st_mtime_ns != made
     assert json.loads((run_dir / "training.provenance.json").read_text())["params"]["base_lr"] == 2e-4
@@ -207,7 +209,7 @@ def test_a_record_from_before_a_field_existed_matches_and_other_tk_images_do_not
     shutil.copytree(root / "images", images)
     made_by = {"step": "TK", "params": {"implementation": "fast-1"}}
     (images / "TK.provenance.json").write_text(json.dumps(made_by))
-    with pytest.raises(ProvenanceMismatch, match="tucker_implementation null -> fast-1"):
+    with pytest.raises(ProvenanceMismatch, match="image_implementation null -> fast-1"):
         train_arm(cfg, "tk", split, images, run_dir, resume=True, model_builder=one_layer)
     assert (run_dir / "last.keras").stat().st_mtime_ns == made
 
@@ -235,7 +237,7 @@ def test_missing_image_fails_before_training(tiny_data, tmp_path):
     with pytest.raises(FileNotFoundError, match="OR/REAL/000.png"):
         train_arm(Config().override(**TINY), "baseline", split, root / "images", tmp_path / "run")
     assert not (tmp_path / "run").exists()
-    with pytest.raises(ValueError, match="arm must be one of"):
+    with pytest.raises(ValueError, match="is not one of the config.s arms"):
         train_arm(Config().override(**TINY), "cp", split, root / "images", tmp_path / "run")
     keras.backend.clear_session()
 
@@ -264,3 +266,17 @@ def test_efficientnet_b0_trains_one_epoch_and_its_pipeline_hands_it_raw_pixels(t
     # raw pixels in: EfficientNet rescales inside, so the pipeline left them unscaled
     batch = next(iter(tdfake_pipeline.make_dataset(split, "val", cfg, root / "images", "TK")))[0]
     assert float(np.max(batch)) > 1.0
+
+
+def test_the_per_model_step_tracing_warning_is_dropped_and_no_other():
+    """TensorFlow counts each new model's one trace of Keras' train step as retracing; only that warning goes."""
+    drop = NewModelTracing()
+
+    def record(function):
+        message = (f"5 out of the last 13 calls to <function {function} at 0x7f13> triggered tf.function retracing. "
+                   "Tracing is expensive")
+        return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, None, None)
+
+    assert not drop.filter(record("TensorFlowTrainer._make_function.<locals>.multi_step_on_iterator"))
+    assert drop.filter(record("TensorFlowTrainer.make_predict_function.<locals>.one_step_on_data_distributed"))
+    assert drop.filter(logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, "something else", None, None))

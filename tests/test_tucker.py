@@ -58,12 +58,21 @@ def test_tensorly_path_is_exactly_the_study():
     assert np.array_equal(tucker.tk_diff_image(x, rank, method="tensorly"), expected_diff)
 
 
+def test_the_functions_default_to_the_configs_method_the_studys_call():
+    from tdfake.config import Config
+
+    x, rank = smooth_rgb(16, 16), (4, 4, 3)
+    assert Config().tucker_method == tucker.TUCKER_METHOD == "tensorly"
+    assert np.array_equal(tucker.tk_image(x, rank), tucker.tk_image(x, rank, method="tensorly"))
+    assert tucker.tucker_reconstruct(x, rank).dtype == np.float64  # tensorly's float64, not the fast float32
+
+
 # --------------------------------------------------------------------------- fast path vs the reference
 
 @pytest.mark.parametrize("rank", [(6, 6, 3), (8, 5, 2), (4, 6, 1)])
 def test_fast_error_at_most_tensorly(rank):
     batch = np.stack([smooth_rgb(24, 24, seed) for seed in range(3)])
-    fast = tucker.tucker_reconstruct(batch, rank)
+    fast = tucker.tucker_reconstruct(batch, rank, method="fast")
     ref = tucker.tucker_reconstruct(batch, rank, method="tensorly")
     assert fast.shape == batch.shape and fast.dtype == np.float32
     assert np.mean(tucker.relative_error(batch, fast)) <= 1.01 * np.mean(tucker.relative_error(batch, ref))
@@ -71,7 +80,7 @@ def test_fast_error_at_most_tensorly(rank):
 
 def assert_close_to_tensorly(batch, rank=tucker.TUCKER_RANK):
     """The fast path's relative error: at most 1.01 x tensorly's on average and 1.03 x on the worst image."""
-    fast = tucker.relative_error(batch, tucker.tucker_reconstruct(batch, rank))
+    fast = tucker.relative_error(batch, tucker.tucker_reconstruct(batch, rank, method="fast"))
     ref = tucker.relative_error(batch, tucker.tucker_reconstruct(batch, rank, method="tensorly"))
     assert np.all(fast > 0)
     assert np.mean(fast) <= 1.01 * np.mean(ref)
@@ -101,30 +110,31 @@ def test_fast_within_one_percent_of_tensorly_on_demo_crops(tmp_path):
 
 def test_fast_is_deterministic_and_batch_independent():
     batch = np.stack([smooth_rgb(24, 20, seed) for seed in range(3)])
-    together = tucker.tk_image(batch, (6, 6, 3))
-    assert np.array_equal(together, tucker.tk_image(batch, (6, 6, 3)))
-    tucker.tucker_reconstruct(smooth_rgb(24, 20, 7), (6, 6, 3))  # the seeded sketch does not depend on earlier calls
-    assert np.array_equal(together, tucker.tk_image(batch, (6, 6, 3)))
-    alone = tucker.tucker_reconstruct(batch[1], (6, 6, 3))
-    np.testing.assert_allclose(tucker.tucker_reconstruct(batch, (6, 6, 3))[1], alone, rtol=0, atol=1e-3)
+    together = tucker.tk_image(batch, (6, 6, 3), "fast")
+    assert np.array_equal(together, tucker.tk_image(batch, (6, 6, 3), "fast"))
+    tucker.tucker_reconstruct(smooth_rgb(24, 20, 7), (6, 6, 3), "fast")  # the seeded sketch ignores earlier calls
+    assert np.array_equal(together, tucker.tk_image(batch, (6, 6, 3), "fast"))
+    alone = tucker.tucker_reconstruct(batch[1], (6, 6, 3), "fast")
+    np.testing.assert_allclose(tucker.tucker_reconstruct(batch, (6, 6, 3), "fast")[1], alone, rtol=0, atol=1e-3)
 
 
 def test_batch_over_several_chunks_and_threads_equals_single_images(monkeypatch):
     """Chunks shared over threads give each image what it gets alone, whatever the thread count."""
     monkeypatch.setattr(tucker._NumpyOps, "chunk", 2)
     batch = np.stack([smooth_rgb(40, 36, seed) for seed in range(5)])
-    together = tucker.tucker_reconstruct(batch, (8, 8, 3))
+    together = tucker.tucker_reconstruct(batch, (8, 8, 3), "fast")
     with threadpool_limits(1):  # one thread: the chunks run in turn
-        np.testing.assert_array_equal(tucker.tucker_reconstruct(batch, (8, 8, 3)), together)
+        np.testing.assert_array_equal(tucker.tucker_reconstruct(batch, (8, 8, 3), "fast"), together)
     for i in range(len(batch)):
-        np.testing.assert_allclose(together[i], tucker.tucker_reconstruct(batch[i], (8, 8, 3)), rtol=0, atol=1e-3)
+        alone = tucker.tucker_reconstruct(batch[i], (8, 8, 3), "fast")
+        np.testing.assert_allclose(together[i], alone, rtol=0, atol=1e-3)
 
 
 def test_low_rank_image_is_reconstructed_exactly():
     """A rank-2 image makes every sketch rank-deficient: the shifted CholeskyQR must neither fail nor give NaN."""
     gradient = np.add.outer(np.linspace(0, 200, 48), np.linspace(0, 50, 40))
     x = np.stack([gradient, 255 - gradient, 0.5 * gradient], axis=-1)
-    rec = tucker.tucker_reconstruct(x, (10, 10, 3))
+    rec = tucker.tucker_reconstruct(x, (10, 10, 3), "fast")
     assert np.isfinite(rec).all() and tucker.relative_error(x, rec) < 1e-5
 
 
@@ -133,9 +143,9 @@ def test_tensorflow_backend_matches_numpy(monkeypatch, rank):
     """The GPU code path (tf.linalg), run here on the CPU, gives the NumPy path's result."""
     tf = pytest.importorskip("tensorflow")
     x = np.stack([smooth_rgb(24, 20, seed) for seed in range(2)])
-    expected = tucker.tucker_reconstruct(x, rank)
+    expected = tucker.tucker_reconstruct(x, rank, "fast")
     monkeypatch.setattr(tucker, "_ops", lambda: tucker._TensorFlowOps(tf))
-    np.testing.assert_allclose(tucker.tucker_reconstruct(x, rank), expected, atol=0.05)
+    np.testing.assert_allclose(tucker.tucker_reconstruct(x, rank, "fast"), expected, atol=0.05)
 
 
 @pytest.mark.gpu
@@ -150,11 +160,11 @@ def test_gpu_path_close_to_tensorly_on_the_gpu():
 
 def test_cp_fast_matches_tensorly_error():
     batch = np.stack([smooth_rgb(20, 20, seed) for seed in range(2)])
-    fast = tucker.cp_reconstruct(batch, rank=4)
+    fast = tucker.cp_reconstruct(batch, rank=4, method="fast")
     ref = tucker.cp_reconstruct(batch, rank=4, method="tensorly")
     assert np.isfinite(fast).all()
     assert np.mean(tucker.relative_error(batch, fast)) <= 1.05 * np.mean(tucker.relative_error(batch, ref))
-    assert np.array_equal(tucker.cp_image(batch[0], 4), tucker.cp_image(batch[0], 4))  # seeded
+    assert np.array_equal(tucker.cp_image(batch[0], 4, "fast"), tucker.cp_image(batch[0], 4, "fast"))  # seeded
 
 
 @pytest.mark.realdata
@@ -187,7 +197,7 @@ def test_image_smaller_than_rank_clips_rank_and_is_exact(method):
 
 def test_batch_with_flat_and_normal_images():
     batch = np.stack([np.zeros((16, 16, 3), np.uint8), smooth_rgb(16, 16)])
-    out = tucker.tk_diff_image(batch, (4, 4, 3))
+    out = tucker.tk_diff_image(batch, (4, 4, 3), "fast")
     assert not out[0].any() and out[1].max() == 255
 
 

@@ -23,7 +23,8 @@ from tdfake import demo
 from tdfake.cli import main
 from tdfake.faces import CROP_SIZE, FaceDetector, square_crop
 from tdfake.images import read_rgb, write_rgb
-from tdfake.video import NO_FACE, is_video, sample_indices
+from tdfake.video import NO_FACE
+from tdfake.video_io import is_video, sample_indices
 
 FPS = 10
 N_FRAMES = 8

@@ -44,10 +44,10 @@ def compare_runs(run_a: os.PathLike | str, run_b: os.PathLike | str, data: os.Pa
     for a, b in run_pairs(run_a, run_b):
         arms = {"run_a": str(a), "run_b": str(b), "arm_a": layout.load_run(a).arm, "arm_b": layout.load_run(b).arm}
         if data is not None:
-            name = Path(data).stem
+            name = layout.data_name(data)
             tables = [_scored_on(run, data) for run in (a, b)]
-            pair = [scored_rows([a], name, tables[:1]), scored_rows([b], name, tables[1:])]
-            rows.append({**arms, "test_set": name, **compare_scored(*pair, n_bootstrap, seed)})
+            first, second = scored_rows([a], name, tables[:1]), scored_rows([b], name, tables[1:])
+            rows.append({**arms, "test_set": name, **compare_scored(first, second, n_bootstrap, seed)})
             continue
         sets = [OWN_TEST_SET] + sorted(set(layout.test_set_names([a])) & set(layout.test_set_names([b])))
         for name in sets:
@@ -59,7 +59,7 @@ def compare_runs(run_a: os.PathLike | str, run_b: os.PathLike | str, data: os.Pa
 
 def _scored_on(run_dir: Path, data: os.PathLike | str) -> pd.DataFrame:
     """The run's scores of ``data`` (evaluated once into ``run_dir/eval-<name>``, reused after)."""
-    out = run_dir / f"eval-{Path(data).stem}"
+    out = layout.eval_dir(run_dir, data)
     if not (out / layout.PREDICTIONS_FILE).is_file():
         evaluate_run(run_dir, data=data, out_dir=out)
     table = pd.read_csv(out / layout.PREDICTIONS_FILE, dtype={"path": str, "group": str})

@@ -33,7 +33,7 @@ from tdfake import arms as study_arms
 from tdfake import transforms, tucker
 from tdfake.arms import Comparison
 from tdfake.backbones import BACKBONES, PREPROCESS_MODES
-from tdfake.constants import OWN_TEST_SET, SEED, SPLIT_FRACTIONS, SPLIT_MODES, TUCKER_RANK
+from tdfake.constants import OWN_TEST_SET, SEED, SPLIT_FRACTIONS, SPLIT_MODES, TUCKER_METHOD, TUCKER_RANK
 from tdfake.dataset_layouts import LAYOUTS
 from tdfake.transforms import ImageSpec
 
@@ -142,7 +142,7 @@ class Config:
     # Tucker image creation: the arms' Tucker rank and method unless an arm gives its own
     rank: list[int] = field(default_factory=lambda: list(TUCKER_RANK), metadata=IMAGES)
     # "tensorly" (the study's call) or "fast" (batched, converges further)
-    tucker_method: str = field(default="tensorly", metadata=IMAGES)
+    tucker_method: str = field(default=TUCKER_METHOD, metadata=IMAGES)
     image_format: str | None = field(default=None, metadata=TRAINING)  # None keeps the input's format, as the study did
     workers: int = 2
 

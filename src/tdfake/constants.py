@@ -15,6 +15,10 @@ SEED = 42
 TUCKER_RANK = (30, 30, 3)
 """The study's Tucker rank for the TK / TK_diff images (height, width, channels)."""
 
+TUCKER_METHOD = "tensorly"
+"""How TK / TK_diff (and CP) images are computed unless told otherwise: the study's exact tensorly call.
+``"fast"`` (batched, float32, :mod:`tdfake.tucker`) is asked for by name, as ``configs/demo.yaml`` does."""
+
 CP_RANK = 8
 """Rank of the study's (unused) CP decomposition, tdfake's CP / CP_diff images."""
 
@@ -23,6 +27,9 @@ SPLIT_FRACTIONS = (0.81, 0.09, 0.10)
 
 SPLIT_MODES = ("group", "frame")
 """How to split: ``group`` keeps every video (and linked videos) in one split; ``frame`` is the study's leak."""
+
+STUDY_THRESHOLD = 0.5
+"""The study's decision threshold: class predictions in its table, and what a run not yet evaluated decides at."""
 
 OWN_TEST_SET = "test"
 """Name of a run's own test split among its test sets (results.csv's ``test_set`` column);

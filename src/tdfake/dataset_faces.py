@@ -25,7 +25,16 @@ from pathlib import Path
 import pandas as pd
 
 from tdfake.dataset_layouts import Source, download_sources
-from tdfake.faces import CROP_MARGIN, CROP_SIZE, MIN_CONFIDENCE, SKIPPED, FaceDetector, FaceSummary, extract_faces
+from tdfake.faces import (
+    CROP_MARGIN,
+    CROP_SIZE,
+    DETECT_SIZE,
+    MIN_CONFIDENCE,
+    SKIPPED,
+    FaceDetector,
+    FaceSummary,
+    extract_faces,
+)
 from tdfake.images import write_atomic
 
 logger = logging.getLogger(__name__)
@@ -35,18 +44,19 @@ RECORD = "download.json"
 
 def extract_download(root, out, compression: str | None = None, methods: Sequence[str] | None = None,
                      every: int = 10, margin: float = CROP_MARGIN, size: int = CROP_SIZE,
-                     min_confidence: float = MIN_CONFIDENCE, detector: FaceDetector | None = None,
-                     progress: bool = True) -> FaceSummary:
+                     min_confidence: float = MIN_CONFIDENCE, detect_size: int | None = DETECT_SIZE,
+                     detector: FaceDetector | None = None, progress: bool = True) -> FaceSummary:
     """Crop the faces of the download at ``root`` into ``out`` (see the module docstring); the summed summary."""
     root, out = Path(root), Path(out)
     layout, sources = download_sources(root, compression, methods)
     _check_record(out, {"layout": layout.name, "compression": sources[0].compression if sources else None})
-    detector = detector or FaceDetector(min_confidence)
+    detector = detector or FaceDetector(min_confidence, detect_size)
     total = FaceSummary()
     for source in sources:
         logger.info("%s -> %s", source.folder, out / source.crops)
         done = extract_faces(source.folder, out / source.crops, every=every, margin=margin, size=size,
-                             min_confidence=min_confidence, detector=detector, progress=progress)
+                             min_confidence=min_confidence, detect_size=detector.detect_size, detector=detector,
+                             progress=progress)
         for name in ("written", "existing", "skipped", "resumed", "seconds"):
             setattr(total, name, getattr(total, name) + getattr(done, name))
     _gather_skipped(root, out, sources)

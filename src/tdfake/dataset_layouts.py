@@ -248,8 +248,10 @@ def _recognise_by_names(layout: Layout, data: DataFolder) -> Evidence:
     files, error = data.class_listing
     if error:
         return Evidence(False, error)
+    links = layout.video_links
+    assert links is not None  # a layout read by names has video_links (see Layout)
     odd = [rel.as_posix() for rel, _, _ in files
-           if (video := data.name_of(rel)) is None or layout.video_links(video) is None]
+           if (video := data.name_of(rel)) is None or links(video) is None]
     kind = "video" if data.videos else "crop"
     saw = (f"{len(files) - len(odd)} of {len(files)} {kind} names follow its video ids ({layout.names})"
            f"{f'; {len(odd)} do not{examples(odd)}' if odd else ''}")
@@ -262,6 +264,7 @@ def _download_files(layout: Layout, data: DataFolder) -> list[tuple[Path, int, s
         raise ValueError(f"{data.root}: a {layout.title} download holds videos, not face crops; crop them with "
                          f"`tdfake faces {data.root} CROPS` and read CROPS, or score the videos with "
                          f"`tdfake evaluate RUN --data {data.root}`")
+    assert layout.download is not None  # only a layout with a download reads one
     files = []
     for source in layout.download.sources(data):
         videos = data.list_files(source.folder)
@@ -274,7 +277,9 @@ def _download_files(layout: Layout, data: DataFolder) -> list[tuple[Path, int, s
 def _read_by_names(layout: Layout, data: DataFolder) -> Reading:
     download = layout.download is not None and layout.download.found(data.root)
     files = _download_files(layout, data) if download else data.files()
-    records, links, unparsed = [], [], []
+    assert layout.video_links is not None  # a layout read by names has video_links (see Layout)
+    records, unparsed = [], []
+    links: list[tuple[str, str]] = []
     for rel, label, method in files:
         video = data.name_of(rel)
         linked = layout.video_links(video) if video is not None else None
@@ -661,7 +666,7 @@ def detect_layout(data_dir: str | Path, metadata: str | Path | None = None,
                   list_videos: Lister | None = None) -> str:
     """The layout that recognises ``data_dir`` (its images, or the videos ``list_videos`` finds); raises a
     ValueError naming what each layout saw when none or several do (see the module docstring)."""
-    return detect(DataFolder(Path(data_dir), list_videos, metadata))
+    return detect(DataFolder(Path(data_dir), list_videos, Path(metadata) if metadata else None))
 
 
 def download_layout(root: str | Path) -> Layout | None:
@@ -683,6 +688,7 @@ def download_sources(root: str | Path, compression: str | None = None,
         markers = [f"{m}/" for entry in REGISTRY.values() if entry.download for m in entry.download.markers]
         raise ValueError(f"{root}: not a dataset download (none of {', '.join(markers)}); pass the folder its "
                          "download script wrote")
+    assert layout.download is not None  # download_layout found it by its download
     data = DataFolder(Path(root), compression=compression, methods=tuple(methods) if methods else None)
     return layout, layout.download.sources(data)
 

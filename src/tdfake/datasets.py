@@ -88,12 +88,10 @@ def build_manifest(data_dir, layout: str = "auto", group_regex: str | None = Non
                       f"{what}{examples(reading.unparsed)}; they link to no other video (a file without a frame "
                       "number is its own group)", stacklevel=2)
     manifest = _with_groups(reading.records, reading.links)
-    if test_list is True:
-        found = official_test_list(data_dir, entry.name)
-        if found is None:
-            logger.info("%s: no official test list; every video is kept", data_dir)
-        test_list = found
-    return _on_test_list(manifest, entry, Path(test_list)) if test_list else manifest
+    listed: str | Path | None = official_test_list(data_dir, entry.name) if test_list is True else test_list or None
+    if test_list is True and listed is None:
+        logger.info("%s: no official test list; every video is kept", data_dir)
+    return _on_test_list(manifest, entry, Path(listed)) if listed else manifest
 
 
 def _on_test_list(manifest: pd.DataFrame, layout: Layout, path: Path) -> pd.DataFrame:

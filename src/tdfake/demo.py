@@ -167,7 +167,7 @@ def self_blend(image: np.ndarray, face_box: tuple[float, float, float], colour_g
     px = width / 256.0
     # colour: towards the source video's grade, plus a random shift of guaranteed size
     shift = rng.normal(0.0, 1.0, 3)
-    shift = shift / max(np.linalg.norm(shift), 1e-6) * rng.uniform(20.0, 40.0) * strength
+    shift = shift / max(float(np.linalg.norm(shift)), 1e-6) * rng.uniform(20.0, 40.0) * strength
     copy = image * colour_gain.astype(np.float32) + shift.astype(np.float32)
     # sharpness: blur, which also wipes out the frame's sensor noise inside the face
     sigma = max(rng.uniform(1.5, 3.0) * strength * px, 0.3)
@@ -179,7 +179,7 @@ def self_blend(image: np.ndarray, face_box: tuple[float, float, float], colour_g
     matrix = np.array([[scale, 0.0, (1 - scale) * fx + dx], [0.0, scale, (1 - scale) * fy + dy]])
     copy = cv2.warpAffine(copy, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     # mask: rotated ellipse over the face, feathered edge, partial opacity
-    mask = np.zeros((height, width), np.float32)
+    mask: np.ndarray = np.zeros((height, width), np.float32)
     axes = (int(round(fsize * rng.uniform(0.40, 0.52))), int(round(fsize * rng.uniform(0.50, 0.64))))
     cv2.ellipse(mask, (int(round(fx)), int(round(fy + 0.05 * fsize))), axes, float(rng.uniform(-15, 15)),
                 0, 360, 1.0, -1)
@@ -241,9 +241,9 @@ def make_demo_data(out, n_per_class: int = 200, size: int = 256, seed: int = 0, 
     videos = [make_video(index, faces, seed) for index, _ in plan]
     jobs = [(video, frames) for video, (_, frames) in zip(videos, plan)]
     if progress:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm
 
-        jobs = tqdm(jobs, desc="demo videos", unit="video")
+        jobs = tqdm(jobs, desc="demo videos", unit="video", disable=None)  # a bar on a terminal, none in a file
     for video, frames in jobs:
         source = (videos[partner(video.index, len(videos))] if paired
                   else make_video(len(videos) + video.index, faces, seed))

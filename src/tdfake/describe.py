@@ -11,6 +11,7 @@ whether to show or save them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import overload
 
 import cv2
 import numpy as np
@@ -19,6 +20,7 @@ from matplotlib.figure import Figure
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from tdfake.constants import LABEL_NAMES as CLASS_NAMES
+from tdfake.constants import TUCKER_METHOD
 from tdfake.images import read_rgb
 from tdfake.tucker import relative_error, tucker_reconstruct
 
@@ -40,6 +42,14 @@ def sample_rows(manifest: pd.DataFrame, n_per_class: int | None = 50, seed: int 
         pick = np.random.default_rng([seed, int(label)]).permutation(len(part))[:n_per_class]
         parts.append(part.iloc[np.sort(pick)])
     return pd.concat(parts).reset_index(drop=True)
+
+
+@overload
+def load_images(rows: pd.DataFrame, size: None = None) -> list[np.ndarray]: ...
+
+
+@overload
+def load_images(rows: pd.DataFrame, size: int) -> np.ndarray: ...
 
 
 def load_images(rows: pd.DataFrame, size: int | None = None) -> np.ndarray | list[np.ndarray]:
@@ -161,7 +171,7 @@ def plot_spectra(spectra: pd.DataFrame) -> Figure:
 
 
 def tucker_error_vs_rank(manifest: pd.DataFrame, ranks=(5, 10, 20, 30, 50), n_per_class: int = 20, seed: int = 0,
-                         size: int = 128, method: str = "fast") -> pd.DataFrame:
+                         size: int = 128, method: str = TUCKER_METHOD) -> pd.DataFrame:
     """Tucker reconstruction quality per class at ranks (r, r, 3), mean and std over a sample.
 
     Columns: class, rank, rel_error (``||x - x_r|| / ||x||``), psnr, ssim (scikit-image, the

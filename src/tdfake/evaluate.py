@@ -16,6 +16,7 @@ what it was trained on; unreadable files are skipped and listed in ``skipped.csv
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from tdfake import layout, provenance
 from tdfake.arms import study_results
@@ -33,23 +35,37 @@ from tdfake.image_creation import create_images
 from tdfake.images import derived_path, list_images
 from tdfake.layout import Run, load_run
 from tdfake.metrics import Report, evaluate_scores, side_by_side, study_table, table_markdown
-from tdfake.model import load_model as load_checkpoint
+from tdfake.model import load_model
 from tdfake.pipeline import paths_dataset
+
+logger = logging.getLogger(__name__)
 
 PREDICTION_COLUMNS = ["path", "label", "group", "split", "score"]
 
 
-def load_model(run: Run):
+def load_run_model(run: Run):
     """The run's best checkpoint (custom objects such as CyclicalLR come with :mod:`tdfake.model`)."""
-    return load_checkpoint(run.run_dir / layout.BEST_CHECKPOINT, compile=False)
+    return load_model(run.run_dir / layout.BEST_CHECKPOINT, compile=False)
 
 
 def score_files(model, paths: list[str], cfg: Config, verbose: int = 0) -> np.ndarray:
-    """P(fake) for each image file, in order, through the run's (unaugmented) input pipeline."""
+    """P(fake) for each image file, in order, through the run's (unaugmented) input pipeline.
+
+    The last batch is padded to ``cfg.batch_size`` with black images (their scores dropped), so the
+    model's predict function sees one input shape and is traced once, not again for a shorter last
+    batch of each file list (the validation split, the test split, each robustness condition).
+    """
     if not paths:
         return np.zeros(0)
-    dataset = paths_dataset(paths, cfg, training=False)
-    return np.asarray(model.predict(dataset, verbose=verbose), dtype=np.float64).reshape(-1)
+    size = int(cfg.batch_size)
+    dataset = paths_dataset(paths, cfg, training=False).map(lambda images: _pad_batch(images, size))
+    return np.asarray(model.predict(dataset, verbose=verbose), dtype=np.float64).reshape(-1)[:len(paths)]
+
+
+def _pad_batch(images: tf.Tensor, size: int) -> tf.Tensor:
+    """A batch of images padded with zeros (black images) to ``size`` rows."""
+    padded = tf.pad(images, [[0, size - tf.shape(images)[0]], [0, 0], [0, 0], [0, 0]])
+    return tf.ensure_shape(padded, [size, *images.shape[1:]])
 
 
 def stage_images(root: Path, relpaths: list[str], run: Run, out: Path) -> tuple[list[str | None], pd.DataFrame]:
@@ -111,50 +127,62 @@ def evaluate_run(
     (default ``run_dir/eval-<data name>``); the threshold is still chosen on the run's validation split.
     """
     run = load_run(run_dir)
-    model = load_model(run)
+    model = load_run_model(run)
     cfg = run.cfg
     val = run.split[run.split["split"] == "val"].copy()
     val["file"] = run.files(val)
 
+    skipped = None
     if data is None:
         out = run.run_dir
         test = run.split[run.split["split"] == "test"].copy()
         test["file"] = run.files(test)
-        skipped = pd.DataFrame(columns=["path", "reason"])
     else:
-        out = Path(out_dir) if out_dir is not None else run.run_dir / f"eval-{Path(data).stem}"
-        out.mkdir(parents=True, exist_ok=True)
+        out = Path(out_dir) if out_dir is not None else layout.eval_dir(run.run_dir, data)
         test, skipped = stage_rows(external_rows(data, data_layout), run, out)
-        test = test[test["file"].notna()]
-        if len(skipped):
-            skipped.to_csv(out / layout.SKIPPED_FILE, index=False)
-            print(f"tdfake: {len(skipped)} images could not be used; see {out / layout.SKIPPED_FILE}")
+        test = test[test["file"].notna()].copy()
 
     if len(test) == 0:
-        raise ValueError(f"{run.run_dir}: no test images to score")
+        raise ValueError(f"{run.run_dir}: no test images to score{unusable_hint(skipped)}")
     test["score"] = score_files(model, test["file"].tolist(), cfg, verbose)
     if len(val) and all(os.path.isfile(f) for f in val["file"]):
         val["score"] = score_files(model, val["file"].tolist(), cfg, verbose)
     else:
-        print(f"tdfake: the run's validation images are not under {run.images_root}; "
-              "the decision threshold is chosen on the test data instead (the report says so)")
+        logger.warning("tdfake: the run's validation images are not under %s; the decision threshold is chosen "
+                       "on the test data instead (the report says so)", run.images_root)
         val = val.iloc[0:0].assign(score=[])
+    report = report_on_rows(run, test, val, n_bootstrap)
+    write_evaluation(out, report, report_markdown(report, run, data), test, val, skipped)
+    return report
 
-    report = evaluate_scores(
-        test["label"].astype(int), test["score"],
-        val_true=val["label"].astype(int) if len(val) else None, val_score=val["score"] if len(val) else None,
-        groups=test["group"].astype(str) if "group" in test.columns else None,
-        videos=test["video"].astype(str) if "video" in test.columns else None,
-        threshold_method=cfg.threshold, n_bootstrap=n_bootstrap, seed=cfg.seed,
-        methods=test["method"] if "method" in test.columns else None,
-    )
+
+def unusable_hint(skipped: pd.DataFrame | None) -> str:
+    """``" (N could not be used; the first, PATH: REASON)"`` for an error message, or "" when none were skipped."""
+    if skipped is None or skipped.empty:
+        return ""
+    first = skipped.iloc[0]
+    return f" ({len(skipped)} could not be used; the first, {first['path']}: {first['reason']})"
+
+
+def write_evaluation(out: Path, report: Report, markdown: str, test: pd.DataFrame, val: pd.DataFrame,
+                     skipped: pd.DataFrame | None = None, what: str = "images") -> None:
+    """Write an evaluation folder: a run's own, ``eval-<name>``, an extra test set's or a video folder's.
+
+    ``report`` is :func:`report_on_rows` of the scored ``test`` rows at the threshold chosen on the
+    scored ``val`` rows.  Writes ``predictions.csv`` (the validation rows, then the test rows),
+    ``report.json``, ``report.md`` (the text ``markdown``) and, when ``skipped`` (path, reason) is
+    given, ``skipped.csv`` (its header alone when nothing was skipped, so no older list stays
+    behind); ``what`` names the skipped things in the message that counts them.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    if skipped is not None:
+        skipped.to_csv(out / layout.SKIPPED_FILE, index=False)
+        if len(skipped):
+            logger.warning("tdfake: %d %s could not be used; see %s", len(skipped), what, out / layout.SKIPPED_FILE)
     predictions = pd.concat([val, test], ignore_index=True)
-    if "group" not in predictions.columns:
-        predictions["group"] = ""
     predictions[PREDICTION_COLUMNS].to_csv(out / layout.PREDICTIONS_FILE, index=False)
     report.to_json(out / layout.REPORT_JSON)
-    (out / layout.REPORT_MD).write_text(report_markdown(report, run, data))
-    return report
+    (out / layout.REPORT_MD).write_text(markdown)
 
 
 def report_markdown(report: Report, run: Run, data: os.PathLike | str | None = None) -> str:
@@ -201,9 +229,9 @@ def predict_paths(run_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
     with tempfile.TemporaryDirectory(prefix="tdfake-predict-") as tmp:
         staged, skipped = stage_images(common, relpaths, run, Path(tmp))
         reasons = dict(zip(skipped["path"].astype(str), skipped["reason"].astype(str)))
-        good = [i for i, f in enumerate(staged) if f is not None]
+        good = {i: f for i, f in enumerate(staged) if f is not None}
         scores = np.full(len(files), np.nan)
-        scores[good] = score_files(load_model(run), [staged[i] for i in good], run.cfg, verbose)
+        scores[list(good)] = score_files(load_run_model(run), list(good.values()), run.cfg, verbose)
     table = pd.DataFrame({"path": [str(f) for f in files], "score": scores})
     table["prediction"] = np.where(np.isnan(scores), "", np.where(scores >= threshold, LABEL_NAMES[1], LABEL_NAMES[0]))
     table["error"] = [
@@ -215,11 +243,14 @@ def predict_paths(run_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
 def report_on_rows(run: Run, test: pd.DataFrame, val: pd.DataFrame, n_bootstrap: int = 1000) -> Report:
     """The report of scored test rows (manifest columns + ``score``) at the threshold ``run`` chose on ``val``.
 
-    Bootstrap intervals resample the rows' groups, seeded with the run's split seed, as
-    :func:`evaluate_run` does, so every arm and training seed resamples the same groups.
+    An empty ``val`` chooses the threshold on the test rows (the report says so).  Bootstrap
+    intervals resample the rows' groups, seeded with the run's split seed, so every arm and
+    training seed resamples the same groups.
     """
+    has_val = len(val) > 0
     return evaluate_scores(
-        test["label"].astype(int), test["score"], val_true=val["label"].astype(int), val_score=val["score"],
+        test["label"].astype(int), test["score"], val_true=val["label"].astype(int) if has_val else None,
+        val_score=val["score"] if has_val else None,
         groups=test["group"].astype(str), videos=test["video"].astype(str),
         threshold_method=run.cfg.threshold, n_bootstrap=n_bootstrap,
         seed=run.cfg.seed, methods=test["method"],

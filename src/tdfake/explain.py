@@ -21,6 +21,7 @@ is blended over it in the jet colormap.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -40,11 +41,13 @@ from tdfake.arms import label as arm_label
 from tdfake.config import Config
 from tdfake.constants import LABEL_NAMES
 from tdfake.dataset_layouts import CLASS_FOLDERS
-from tdfake.evaluate import expand_paths, load_model, stage_images
+from tdfake.evaluate import expand_paths, load_run_model, stage_images
 from tdfake.images import read_rgb
 from tdfake.layout import Run, load_run
 from tdfake.pipeline import paths_dataset
 from tdfake.plots import finish
+
+logger = logging.getLogger(__name__)
 
 TARGETS = ("predicted", "fake", "real")
 XCEPTION_LAST_CONV = "block14_sepconv2_act"
@@ -221,17 +224,19 @@ def explain_arm(run: Run, examples: Examples, target: str = "predicted") -> ArmE
     threshold = run.threshold
     rows = examples.rows
     with tempfile.TemporaryDirectory(prefix="tdfake-explain-") as tmp:
+        files: Sequence[str | None]
         if examples.staged:
             files, skipped = stage_images(Path(rows["root"].iloc[0]), rows["path"].tolist(), run, Path(tmp))
         else:
             files, skipped = run.files(rows), pd.DataFrame(columns=["path", "reason"])
-        keep = [i for i, f in enumerate(files) if f is not None]
+        usable = {i: f for i, f in enumerate(files) if f is not None}
+        keep = list(usable)
         if not keep:
             reasons = "; ".join(f"{path}: {reason}" for path, reason in skipped.head(3).itertuples(index=False))
             raise ValueError(f"{run.arm}: none of the {len(rows)} images could be used ({reasons}); "
                              "pass readable image files")
-        used = [files[i] for i in keep]
-        heatmaps, scores = grad_cam_files(load_model(run), used, run.cfg, target, threshold)
+        used = list(usable.values())
+        heatmaps, scores = grad_cam_files(load_run_model(run), used, run.cfg, target, threshold)
         images = [read_rgb(f) for f in used]
     table = rows.iloc[keep].reset_index(drop=True).assign(score=scores)
     table["decision"] = np.where(scores >= threshold, LABEL_NAMES[1], LABEL_NAMES[0])
@@ -331,12 +336,13 @@ def write_arm(explanation: ArmExplanation, out: Path) -> pd.DataFrame:
     (arm_dir / layout.SKIPPED_FILE).unlink(missing_ok=True)
     if len(explanation.skipped):
         explanation.skipped.to_csv(arm_dir / layout.SKIPPED_FILE, index=False)
-        print(f"tdfake explain: {len(explanation.skipped)} images could not be used; see {arm_dir / 'skipped.csv'}")
+        logger.warning("tdfake explain: %d images could not be used; see %s", len(explanation.skipped),
+                       arm_dir / layout.SKIPPED_FILE)
     return table
 
 
 def _progress(run: Run, n: int, arm_dir: Path) -> None:
-    print(f"tdfake explain: {run.arm} ({run.kind}): Grad-CAM of {n} images -> {arm_dir}", flush=True)
+    logger.info("tdfake explain: %s (%s): Grad-CAM of %d images -> %s", run.arm, run.kind, n, arm_dir)
 
 
 def _examples(runs: Sequence[Run], paths, n_per_class: int, seed: int | None) -> Examples:
@@ -379,7 +385,7 @@ def explain_study(out_dir: os.PathLike | str, paths: Iterable[os.PathLike | str]
         tables.append(write_arm(explanation, out).assign(arm=run.arm))
         explanations.append(explanation)
     plot_grid(explanations, out / layout.EXPLAIN_GRID)
-    print(f"tdfake explain: grid of {len(runs)} arms -> {out / layout.EXPLAIN_GRID}")
+    logger.info("tdfake explain: grid of %d arms -> %s", len(runs), out / layout.EXPLAIN_GRID)
     return pd.concat(tables, ignore_index=True)[["arm", *TABLE_COLUMNS]]
 
 

@@ -2,10 +2,13 @@
 
 Why: the study trained on face crops of FaceForensics++ videos; users with raw videos (or DFDC
 clips, or photos) need the same kind of crops.  Faces are found with MTCNN (the ``mtcnn``
-package ships its weights and runs on TensorFlow, imported only when extraction starts).  Per
+package ships its weights and runs on TensorFlow, imported only when extraction starts), on a
+copy of each frame scaled so its longer side is ``detect_size`` (320 px by default; the box is
+scaled back and the crop cut from the full-resolution frame, see :class:`FaceDetector`).  Per
 frame the most confident face is kept (the largest one among equally confident faces), its box
 is made square around its centre with side ``margin`` x the box's longer side (padding with
-black beyond the frame edge), and resized to ``size`` x ``size``.
+black beyond the frame edge), and resized to ``size`` x ``size``.  Videos are read with
+:mod:`tdfake.video_io`, the reader ``tdfake predict`` uses.
 
 Output: ``OUT/<relative folder>/{video}_frame{N}.jpg`` for frame N of a video (every
 ``every``-th frame), ``OUT/<relative folder>/{stem}.jpg`` for an image.  Frames without a face,
@@ -22,19 +25,29 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from tdfake.images import IMAGE_EXTENSIONS, ImageReadError, read_rgb, to_rgb_uint8, write_atomic, write_rgb
+from tdfake.images import IMAGE_EXTENSIONS, ImageReadError, read_rgb, write_atomic, write_rgb
+from tdfake.video_io import VIDEO_EXTENSIONS, VideoFrames, batched, prefetched
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 LEDGER = "faces.json"
 SKIPPED = "skipped.csv"
 CROP_MARGIN = 1.3
 CROP_SIZE = 256
 MIN_CONFIDENCE = 0.9
 """The crop rule of ``tdfake faces`` (and of ``tdfake predict`` on videos, so both crop alike)."""
+DETECT_SIZE = 320
+"""Longer side (px) of the copy of a frame that MTCNN searches: the size that meets the speed target (25 full-HD
+frames/s on 2 cores) and, on real full-HD videos, keeps every face that full resolution finds (docs/benchmarks.md)."""
+MIN_DETECT_SIZE = 48
+"""Below this MTCNN's image pyramid (20 px faces upwards) has hardly a level to search."""
+DETECT_BATCH = 16
+"""Frames per MTCNN call: on 2 CPU cores the rate grows up to about 16 frames and then levels off."""
+DETECT_PIXELS = 8_000_000
+"""Working-copy pixels per MTCNN call at most (3 full-HD frames searched at full resolution): bounds its memory."""
 
 
 @dataclass
@@ -51,18 +64,30 @@ class FaceSummary:
 class FaceDetector:
     """MTCNN, loaded on first use; ``best_box(image)`` gives the kept face's (x, y, w, h) or None.
 
-    ``best_boxes(images)`` does the same for a batch of same-sized images (a video's frames) in
-    one pass of each MTCNN stage, with the same boxes: on 2 CPU cores about 5x faster than one
-    call per frame for 160 px frames, where per-call overhead dominates, and about the same at
-    640x360, where the image pyramid's compute does (``bench/bench_video.py``).
+    MTCNN searches a copy of the image scaled down so that its longer side is ``detect_size``
+    pixels (never scaled up; ``None``: the image as it is), and the box is scaled back to the
+    image, so the crop is cut from the full-resolution frame.  Faces in these datasets are large
+    and MTCNN's cost grows with the pixels: at :data:`DETECT_SIZE` a full-HD frame costs about a
+    thirtieth of its full-resolution search, and on real full-HD videos the box it finds overlaps
+    the full-resolution one at a median IoU of 0.91 (the agreement figures in
+    ``docs/benchmarks.md``).  MTCNN's smallest face is 20 px at the working size, so at 320 px a
+    face must span at least 1/16 of the frame's longer side (120 px in full HD, 80 px at 720p);
+    for smaller faces search a larger copy (``detect_size`` 640, or ``None``).
+
+    ``best_boxes(images)`` does the same for a list of same-sized images (a video's frames), in
+    batches of :data:`DETECT_BATCH` through each MTCNN stage, with the same boxes.
     """
 
-    def __init__(self, min_confidence: float = MIN_CONFIDENCE):
+    def __init__(self, min_confidence: float = MIN_CONFIDENCE, detect_size: int | None = DETECT_SIZE):
+        if detect_size is not None and detect_size < MIN_DETECT_SIZE:
+            raise ValueError(f"detect_size={detect_size}: use at least {MIN_DETECT_SIZE} px, or None for full "
+                             f"resolution")
         self.min_confidence = min_confidence
-        self._mtcnn = None
+        self.detect_size = detect_size
+        self._mtcnn: Any = None  # mtcnn.MTCNN (untyped), built on first use
 
     def faces(self, image: np.ndarray | list[np.ndarray]) -> list:
-        """MTCNN's detections of an image (a list of dicts), or of each image of a list (a list of lists)."""
+        """MTCNN's detections of an image as given (a list of dicts), or of each image of a list (a list of lists)."""
         if self._mtcnn is None:
             # late on purpose: MTCNN builds TensorFlow models, needed only once a face is actually sought
             import tensorflow as tf
@@ -73,21 +98,49 @@ class FaceDetector:
         return self._mtcnn.detect_faces(image)
 
     def best_box(self, image: np.ndarray) -> tuple[int, int, int, int] | None:
-        return self._kept(self.faces(image))
+        return self.best_boxes([image])[0]
 
     def best_boxes(self, images: list[np.ndarray]) -> list[tuple[int, int, int, int] | None]:
-        """:meth:`best_box` of each image, detected as one batch (the images must share one shape)."""
+        """:meth:`best_box` of each image, detected in batches (the images must share one shape)."""
         if not images:
             return []
-        return [self._kept(found) for found in self.faces(list(images))]
+        height, width = images[0].shape[:2]
+        scale = self.scale(height, width)
+        if scale < 1:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            images = [cv2.resize(image, size, interpolation=cv2.INTER_AREA) for image in images]
+            back = (width / size[0], height / size[1])
+        else:
+            back = (1.0, 1.0)
+        step = self.batch_size(height, width)
+        boxes = []
+        for start in range(0, len(images), step):
+            batch = list(images[start:start + step])
+            boxes += [self._kept(found, back) for found in self.faces(batch)]
+        return boxes
 
-    def _kept(self, detections: list[dict]) -> tuple[int, int, int, int] | None:
-        """The most confident face above ``min_confidence`` (the largest among equally confident ones)."""
+    def scale(self, height: int, width: int) -> float:
+        """The factor from an image of this shape to the copy MTCNN searches (1: the image itself)."""
+        if self.detect_size is None:
+            return 1.0
+        return min(1.0, self.detect_size / max(height, width))
+
+    def batch_size(self, height: int, width: int) -> int:
+        """Images of this shape per MTCNN call: :data:`DETECT_BATCH`, fewer when the working copies would exceed
+        :data:`DETECT_PIXELS` (the detector's memory)."""
+        pixels = height * width * self.scale(height, width) ** 2
+        return int(max(1, min(DETECT_BATCH, DETECT_PIXELS // max(pixels, 1))))
+
+    def _kept(self, detections: list[dict], back: tuple[float, float]) -> tuple[int, int, int, int] | None:
+        """The most confident face above ``min_confidence`` (the largest among equally confident ones), its box
+        scaled by ``back`` (x, y factors) to the full-size image."""
         found = [f for f in detections if f["confidence"] >= self.min_confidence]
         if not found:
             return None
         best = max(found, key=lambda f: (round(f["confidence"], 3), f["box"][2] * f["box"][3]))
-        return tuple(int(v) for v in best["box"])
+        x, y, w, h = best["box"]
+        fx, fy = back
+        return round(x * fx), round(y * fy), round(w * fx), round(h * fy)
 
 
 def square_crop(image: np.ndarray, box, margin: float = CROP_MARGIN, size: int = CROP_SIZE) -> np.ndarray:
@@ -118,25 +171,6 @@ def _sources(src: Path) -> tuple[Path, list[Path]]:
     return src, files
 
 
-def _video_frames(path: Path, every: int):
-    """(frame number, RGB frame) for every ``every``-th frame; raises ValueError when unreadable."""
-    capture = cv2.VideoCapture(str(path))
-    try:
-        if not capture.isOpened():
-            raise ValueError("unreadable video (OpenCV cannot open it); check the file or re-encode it")
-        number = 0
-        while capture.grab():
-            if number % every == 0:
-                ok, frame = capture.retrieve()
-                if ok:
-                    yield number, to_rgb_uint8(frame, path)
-            number += 1
-        if number == 0:
-            raise ValueError("no frames could be decoded; the video is empty, corrupt or in an unsupported codec")
-    finally:
-        capture.release()
-
-
 class _Ledger:
     """``faces.json`` (parameters + finished sources) and ``skipped.csv``, rewritten atomically."""
 
@@ -147,13 +181,15 @@ class _Ledger:
         ledger = out / LEDGER
         if ledger.is_file():
             state = json.loads(ledger.read_text())
+            if state.get("params") is not None:  # ledgers from before detect_size searched at full resolution
+                state["params"] = {"detect_size": None, **state["params"]}
             if state.get("params") != params:
                 raise ValueError(f"{out} holds crops made with {state.get('params')}; use another output "
                                  f"folder for {params}")
             self.done = set(state.get("done", []))
         if (out / SKIPPED).is_file():
             with open(out / SKIPPED, newline="") as handle:
-                self.skipped = [tuple(r) for r in csv.reader(handle)][1:]
+                self.skipped = [(source, frame, reason) for source, frame, reason in csv.reader(handle)][1:]
 
     def start(self, source: str) -> None:
         """Forget earlier skips of a source that is being (re)done."""
@@ -174,45 +210,61 @@ class _Ledger:
 
 
 def extract_faces(src, out, every: int = 10, margin: float = CROP_MARGIN, size: int = CROP_SIZE,
-                  min_confidence: float = MIN_CONFIDENCE,
+                  min_confidence: float = MIN_CONFIDENCE, detect_size: int | None = DETECT_SIZE,
                   detector: FaceDetector | None = None, progress: bool = True) -> FaceSummary:
-    """Crop faces from the videos and images under ``src`` into ``out`` (see the module docstring)."""
+    """Crop faces from the videos and images under ``src`` into ``out`` (see the module docstring).
+
+    ``detect_size``: the longer side MTCNN searches (see :class:`FaceDetector`); a ``detector``
+    passed in brings its own.  A video's frames are read a batch ahead of the detector, only the
+    sampled frames whose crops are not on disk yet are decoded to pixels, and each batch of
+    :data:`DETECT_BATCH` frames goes through MTCNN in one call.
+    """
     if every < 1 or size < 1 or margin <= 0:
         raise ValueError("every and size must be >= 1 and margin > 0")
     start = time.perf_counter()
     src, out = Path(src), Path(out)
     base, files = _sources(src)
     out.mkdir(parents=True, exist_ok=True)
-    params = {"every": every, "margin": margin, "size": size, "min_confidence": min_confidence}
+    detector = detector or FaceDetector(min_confidence, detect_size)
+    params = {"every": every, "margin": margin, "size": size, "min_confidence": min_confidence,
+              "detect_size": detector.detect_size}
     ledger = _Ledger(out, params)
-    detector = detector or FaceDetector(min_confidence)
     summary = FaceSummary()
     todo = [f for f in files if f.relative_to(base).as_posix() not in ledger.done]
     summary.resumed = len(files) - len(todo)
     if progress:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm
 
-        todo = tqdm(todo, desc="faces", unit="file")
+        todo = tqdm(todo, desc="faces", unit="file", disable=None)  # a bar on a terminal, none in a file
     for path in todo:
         rel = path.relative_to(base)
         source = rel.as_posix()
         ledger.start(source)
         is_video = path.suffix.lower() in VIDEO_EXTENSIONS
+
+        def target(number: int | None, rel=rel, stem=path.stem, is_video=is_video) -> Path:
+            return out / rel.parent / (f"{stem}_frame{number}.jpg" if is_video else f"{stem}.jpg")
+
+        def wanted(number: int | None, every=every, target=target) -> bool:
+            """A sampled frame (or the image) whose crop is not on disk yet; one that is counts as existing."""
+            if number is not None and number % every:
+                return False
+            if target(number).is_file():
+                summary.existing += 1
+                return False
+            return True
+
         try:
-            frames = _video_frames(path, every) if is_video else [(None, read_rgb(path))]
-            for number, frame in frames:
-                name = f"{path.stem}_frame{number}.jpg" if is_video else f"{path.stem}.jpg"
-                target = out / rel.parent / name
-                if target.is_file():
-                    summary.existing += 1
-                    continue
-                box = detector.best_box(frame)
-                if box is None:
-                    ledger.skip(source, "" if number is None else str(number), "no face found")
-                    summary.skipped += 1
-                    continue
-                write_rgb(target, square_crop(frame, box, margin, size))
-                summary.written += 1
+            frames = VideoFrames(path, wanted) if is_video else [(None, read_rgb(path))] if wanted(None) else []
+            for batch in prefetched(batched(frames, DETECT_BATCH)):
+                boxes = detector.best_boxes([frame for _, frame in batch])
+                for (number, frame), box in zip(batch, boxes):
+                    if box is None:
+                        ledger.skip(source, "" if number is None else str(number), "no face found")
+                        summary.skipped += 1
+                    else:
+                        write_rgb(target(number), square_crop(frame, box, margin, size))
+                        summary.written += 1
         except (ValueError, ImageReadError) as err:
             reason = err.reason if isinstance(err, ImageReadError) else str(err)
             ledger.skip(source, "", reason)

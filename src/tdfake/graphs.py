@@ -15,9 +15,10 @@ forest plot pools every seed.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +34,7 @@ from tdfake.test_sets import load_set_reports
 
 
 def draw_graphs(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None = None,
-                arms: tuple[str, ...] | None = None) -> dict[str, Path]:
+                arms: Sequence[str] | None = None) -> dict[str, Path]:
     """Regenerate the standard figures of a ``tdfake run`` folder; returns name → file written.
 
     ``graphs_dir`` defaults to the config's ``graphs_dir``; ``arms`` to the study folder's
@@ -56,7 +57,7 @@ def draw_graphs(out_dir: os.PathLike | str, graphs_dir: os.PathLike | str | None
     histories = {arm: _history(out_dir / arm) for arm in present}
     for arm, history in histories.items():
         if history is not None:
-            save("history", lambda p, history=history, arm=arm: plots.plot_history(history, arm, p), arm=arm)
+            save("history", functools.partial(plots.plot_history, history, arm), arm=arm)
     history = histories[first.name]
     if history is not None:
         steps = math.ceil(int((split["split"] == "train").sum()) / int(cfg.batch_size))

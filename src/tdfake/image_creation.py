@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import shutil
 import time
@@ -57,6 +58,8 @@ from tqdm.auto import tqdm
 
 from tdfake import images, provenance
 from tdfake.transforms import ORIGINAL, ImageSpec
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,8 @@ def create_images(
 
     options = dict(size=size, keep_format=image_format is None)
     skipped: list[tuple[str, str]] = []
-    bar = tqdm(total=len(jobs), unit="img", desc="tdfake images", disable=not progress or not jobs)
+    # disable=None: a bar on a terminal (or a notebook widget), none in a file, where its frames would pile up
+    bar = tqdm(total=len(jobs), unit="img", desc="tdfake images", disable=None if progress and jobs else True)
     with bar, threadpool_limits(1):
         if workers <= 1 or len(jobs) <= 1:
             skipped = _collect(((job, _process(job, **options)) for job in jobs), bar)
@@ -169,7 +173,7 @@ def _claim_kind_folders(out: Path, params: dict[ImageSpec, dict], data: dict, re
                 raise provenance.ProvenanceMismatch(
                     f"{folder} was made with other parameters ({changed}); write to a new OUT folder, "
                     f"or pass --force to delete {folder} and make it anew")
-            print(f"tdfake: {folder} was made with other parameters ({changed}); making it anew")
+            logger.info("tdfake: %s was made with other parameters (%s); making it anew", folder, changed)
             shutil.rmtree(folder)
         if changed or record is None:
             provenance.write_record(record_file, spec.kind, wanted, data)

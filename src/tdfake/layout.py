@@ -34,6 +34,7 @@ import pandas as pd
 
 from tdfake.arms import STUDY_ARMS
 from tdfake.config import Config
+from tdfake.constants import STUDY_THRESHOLD
 from tdfake.datasets import read_manifest
 from tdfake.images import image_paths
 from tdfake.metrics import Report
@@ -73,9 +74,6 @@ FRAMES_CSV = "frames.csv"  # per sampled video frame: face box, score per arm
 VIDEOS_CSV = "videos.csv"  # per video: frames, faces, mean / max / share / prediction per arm
 IMAGES_CSV = "images.csv"  # the images of a `tdfake predict` call that also scored videos
 FRAME_REPORT_JSON = "frame_report.json"  # frame-level report beside a video folder's (video-level) report.json
-
-STUDY_THRESHOLD = 0.5
-"""The threshold a run that has not been evaluated yet decides at (the study's)."""
 
 
 # ------------------------------------------------------------------------------- study folder
@@ -188,6 +186,20 @@ def test_set_report_dir(run_dir: os.PathLike | str, name: str) -> Path:
 def test_set_names(run_dirs: Iterable[os.PathLike | str]) -> list[str]:
     """The extra test sets any of the runs has a report on, sorted."""
     return sorted({p.parent.name for run in run_dirs for p in Path(run, TEST_SETS_DIR).glob(f"*/{REPORT_JSON}")})
+
+
+def data_name(data: os.PathLike | str) -> str:
+    """The name other data goes by in folder names and tables: a folder's name, a manifest's without ``.csv``.
+
+    The whole name otherwise, so a folder ``faces.v2`` is ``faces.v2`` (not ``faces``).
+    """
+    path = Path(data)
+    return path.stem if path.suffix.lower() == ".csv" else path.name
+
+
+def eval_dir(run_dir: os.PathLike | str, data: os.PathLike | str) -> Path:
+    """Where a run's scores and report on other data are written by default: ``RUN/eval-<data name>``."""
+    return Path(run_dir) / f"eval-{data_name(data)}"
 
 
 def sweep_dir(out_dir: os.PathLike | str) -> Path:

@@ -40,7 +40,7 @@ def instruction_set(flags: str | None = None) -> str:
 
     A CPU with none of them (or a machine without /proc/cpuinfo) is named by its architecture.
     """
-    present = set((cpuinfo_field("flags") if flags is None else flags or "").split())
+    present = set(((cpuinfo_field("flags") if flags is None else flags) or "").split())
     for level, needed in ISA_LEVELS:
         if present.issuperset(needed):
             return level

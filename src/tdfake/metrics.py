@@ -35,15 +35,13 @@ from sklearn.metrics import (
 )
 
 from tdfake.arms import STUDY_RESULTS
-from tdfake.constants import LABEL_NAMES
+from tdfake.constants import LABEL_NAMES, STUDY_THRESHOLD
+from tdfake.jsonable import jsonable
 from tdfake.stats import group_bootstrap, percentile_interval, weighted_auroc
 
 CLASS_NAMES = tuple(name.upper() for name in LABEL_NAMES.values())
 TABLE_ROWS = (*CLASS_NAMES, "AUROC", "THRESH", "TOTAL ACCURACY")
 TABLE_COLUMNS = ("precision", "recall", "f1-score", "support", "value")
-STUDY_THRESHOLD = 0.5
-"""Class predictions in the study's table use 0.5."""
-
 STUDY_SUPPORT = 1000
 FEW_GROUPS = 10
 """Below this many test groups a bootstrap cannot see the spread between videos; reports say so."""
@@ -302,7 +300,10 @@ def study_table(arm: str) -> pd.DataFrame:
     if arm not in STUDY_RESULTS:
         raise KeyError(f"no study results for arm {arm!r}; arms: {sorted(STUDY_RESULTS)}")
     r = STUDY_RESULTS[arm]
-    per_class = {name: ClassScores(*r[name], support=STUDY_SUPPORT) for name in CLASS_NAMES}
+    per_class = {}
+    for name in CLASS_NAMES:
+        precision, recall, f1 = r[name]
+        per_class[name] = ClassScores(precision, recall, f1, support=STUDY_SUPPORT)
     return _table(per_class, r["auroc"], r["thresh"], r["accuracy"], 2 * STUDY_SUPPORT)
 
 
@@ -396,10 +397,10 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: the table (row → column → value) and every other field."""
         table = {
-            row: {col: _plain(v) for col, v in self.table.loc[row].items() if not pd.isna(v)}
+            row: {col: jsonable(v) for col, v in self.table.loc[row].items() if not pd.isna(v)}
             for row in self.table.index
         }
-        return _plain({
+        return jsonable({
             "table": table,
             "n_real": self.n_real, "n_fake": self.n_fake,
             "auroc": self.auroc, "average_precision": self.average_precision,
@@ -487,21 +488,6 @@ def table_markdown(table: pd.DataFrame) -> str:
 def _ci(interval: tuple[float, float]) -> str:
     lo, hi = interval
     return "n/a" if math.isnan(lo) else f"{lo:.4f}–{hi:.4f}"
-
-
-def _plain(value: Any) -> Any:
-    """Numpy / pandas scalars and containers → JSON-ready Python; NaN → None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) else float(value)
-    if value is pd.NA:
-        return None
-    return value
 
 
 def evaluate_scores(
@@ -594,7 +580,7 @@ def _several_methods(y: np.ndarray, s: np.ndarray, methods, threshold: float) ->
     """:func:`per_method_metrics` records when the fakes hold more than one method, else ``None``."""
     if methods is None or len(set(np.asarray(methods).astype(str)[y == 1])) < 2:
         return None
-    return _plain(per_method_metrics(y, s, methods, threshold).to_dict("records"))
+    return jsonable(per_method_metrics(y, s, methods, threshold).to_dict("records"))
 
 
 def per_method_markdown(records: list[dict[str, Any]]) -> str:

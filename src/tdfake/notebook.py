@@ -8,12 +8,14 @@ shows only as text until PNG display is switched on); ``show_config`` then says 
 the notebook runs on.  The arm steps (``arm_data``, ``show_report`` (beside the study's published
 table), ``show_curves``, ``show_explanations``) are the body of
 ``03_baseline``, ``04_tk`` and ``05_tk_diff``: those three notebooks make the same calls and differ
-only in their ``arm`` parameter.  ``compare_arms`` is the closing comparison of ``05_tk_diff``;
+only in their ``arm`` parameter.  ``show_comparisons`` is the closing comparison of ``05_tk_diff``;
 ``sweep_ranks``, ``show_sweep`` and ``show_rank_examples`` are the body of ``06_rank_sweep``.  Every notebook ends
 with a ``conclude_*`` call: a few sentences written from that notebook's own results, as Markdown.
 
 Importing this module quiets TensorFlow's CUDA-probing start-up lines in the kernel, as the
-``tdfake`` command does (:mod:`tdfake.tf_startup`).
+``tdfake`` command does (:mod:`tdfake.tf_startup`), and shows the package's messages (its
+``logging`` records, INFO and up) in the cell's output as plain lines (:func:`tdfake.console.show_messages`);
+``logging.getLogger("tdfake").setLevel(logging.WARNING)`` keeps only the warnings.
 """
 
 # ruff: noqa: E402  (tdfake.tf_startup must be installed before TensorFlow is first imported)
@@ -26,9 +28,10 @@ from IPython import get_ipython
 from IPython.display import Markdown, display
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 
-from tdfake import tf_startup
+from tdfake import console, tf_startup
 
 tf_startup.install()  # before the imports below: several of them import TensorFlow
+console.show_messages()
 
 from tdfake import layout, plots
 from tdfake.arms import study_results
@@ -39,8 +42,7 @@ from tdfake.graphs import draw_graphs
 from tdfake.images import read_rgb
 from tdfake.layout import load_run
 from tdfake.metrics import Report, side_by_side, study_table, table_markdown
-from tdfake.results import compare_arms as paired_comparisons
-from tdfake.results import comparisons_markdown, results_table
+from tdfake.results import compare_arms, comparisons_markdown, results_table
 from tdfake.split import split_summary
 from tdfake.study import Prepared, data_folder, load_or_make_split, prepare
 from tdfake.sweep import TUCKER_ARMS, run_sweep, sweep_markdown
@@ -97,7 +99,7 @@ def show_config(cfg: Config, overrides: dict | None = None) -> None:
     changed = ", ".join(f"`{key}={value!r}`" for key, value in (overrides or {}).items()) or "none"
     display(Markdown(
         f"Config **{cfg.name}**: data {data}; run folder `{_shown(cfg.out_dir)}`; Tucker rank {list(cfg.rank)} "
-        f"({cfg.tucker_method}); Xception {weights} at {cfg.image_size} px, {cfg.epochs} "
+        f"({cfg.tucker_method}); {cfg.backbone} {weights} at {cfg.image_size} px, {cfg.epochs} "
         f"epoch{'s' if cfg.epochs != 1 else ''} of batch {cfg.batch_size}; split seed {cfg.seed}, "
         f"training seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}.  \n"
         f"Overrides of the config file: {changed}."
@@ -200,8 +202,9 @@ def conclude_arm(cfg: Config, arm: str, report: Report) -> None:
             f"{_interval(chosen.metrics.accuracy, report.ci['accuracy_at_chosen'])} at the threshold chosen on "
             f"{chosen.source} ({chosen.threshold:.3f}); {report.accuracy:.3f} at the study's fixed 0.5. The 95 % "
             f"intervals resample {report.ci_basis()}.")
-    if study_results(arm) is not None:
-        study = study_results(arm)["auroc"]
+    published = study_results(arm)
+    if published is not None:
+        study = published["auroc"]
         where = "inside" if low <= study <= high else ("above" if study > high else "below")
         text += (f" The study's published AUROC for this arm, {study:.3f} on other data (FaceForensics++ c40), lies "
                  f"{where} this interval.")
@@ -245,7 +248,7 @@ def _published(value: float) -> str:
     return "" if pd.isna(value) else f"{value:.3f}"
 
 
-def compare_arms(cfg: Config) -> pd.DataFrame:
+def show_comparisons(cfg: Config) -> pd.DataFrame:
     """Every evaluated arm side by side (table, figure, paired tests on the same test rows); the run's figures
     written to ``cfg.graphs_dir``.  Returns the paired comparisons (:func:`tdfake.results.compare_arms`)."""
     arms = layout.evaluated_arms(cfg.out_dir, cfg.arms)
@@ -254,8 +257,8 @@ def compare_arms(cfg: Config) -> pd.DataFrame:
     reports = {arm: Report.from_json(Path(cfg.out_dir) / arm / layout.REPORT_JSON) for arm in arms}
     display(Markdown(_arms_markdown(cfg, reports)))
     display(plots.plot_comparison(reports))
-    comparisons = paired_comparisons({arm: [Path(cfg.out_dir) / arm] for arm in arms}, [OWN_TEST_SET],
-                                     cfg.comparison_specs(), seed=cfg.seed)
+    comparisons = compare_arms({arm: [Path(cfg.out_dir) / arm] for arm in arms}, [OWN_TEST_SET],
+                               cfg.comparison_specs(), seed=cfg.seed)
     if len(comparisons):
         display(Markdown(comparisons_markdown(comparisons)))
     written = draw_graphs(cfg.out_dir, cfg.graphs_dir)

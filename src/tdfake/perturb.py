@@ -77,7 +77,10 @@ def jpeg(image: np.ndarray, quality: float) -> np.ndarray:
     ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise ValueError(f"OpenCV cannot encode an image of shape {image.shape} as JPEG")
-    return cv2.cvtColor(cv2.imdecode(buffer, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise ValueError(f"OpenCV cannot decode the JPEG it encoded from an image of shape {image.shape}")
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
 
 def gaussian_blur(image: np.ndarray, kernel: float) -> np.ndarray:

@@ -23,9 +23,10 @@ Augmentation keeps ImageDataGenerator's option names **and meanings** (see ``Con
   "constant" (0), "reflect", "wrap" also work).
 
 The geometric options compose into one affine matrix per image exactly as IDG's
-``apply_affine_transform`` does (rotation · shift · shear · zoom about the image centre; the flip
-is folded in), sampled bilinearly as IDG's ``order=1``; the tests compare the result with IDG's
-own function.  The warp runs on uint8 pixels, so values are rounded to whole grey levels before
+``apply_affine_transform`` does (rotation · shift · shear · zoom about the image centre), sampled
+bilinearly as IDG's ``order=1``; the tests compare the result with IDG's own function.  The flip
+comes after the warp and reverses the columns, as IDG's ``flip_axis`` does, so a mirrored image is
+exactly the mirror on every CPU.  The warp runs on uint8 pixels, so values are rounded to whole grey levels before
 ``rescale`` (IDG keeps float32; the difference is at most half a grey level).
 
 Images are read by :func:`tdfake.images.read_rgb` (the one place that reads images: RGB, gray and
@@ -116,14 +117,12 @@ def _read_image(path: tf.Tensor, image_size: int, resize_method: str) -> tf.Tens
 # ----------------------------------------------------------------------------- augmentation
 
 
-def affine_matrices(theta, tx, ty, shear, zx, zy, height: int, width: int, flip=None) -> tf.Tensor:
+def affine_matrices(theta, tx, ty, shear, zx, zy, height: int, width: int) -> tf.Tensor:
     """IDG's ``apply_affine_transform`` matrices for a batch of parameters, as projective-transform rows.
 
     All arguments are 1-D tensors of length N; angles in degrees, shifts in pixels (``tx`` moves
     along x = columns, ``ty`` along y = rows).  The matrix maps output pixel (x, y) to the input
     point it samples: rotation · shift · shear · zoom about the image centre, as IDG builds it.
-    ``flip`` (bool, N) mirrors the *result* left/right (IDG flips after the affine transform),
-    folded into the same matrix so one warp does both.
     Returns (N, 8) rows in ``tf.raw_ops.ImageProjectiveTransformV3``'s layout (last two 0: affine).
     """
     theta = theta * (math.pi / 180.0)
@@ -142,11 +141,6 @@ def affine_matrices(theta, tx, ty, shear, zx, zy, height: int, width: int, flip=
     offset = tf.constant([[1.0, 0.0, ox], [0.0, 1.0, oy], [0.0, 0.0, 1.0]])
     reset = tf.constant([[1.0, 0.0, -ox], [0.0, 1.0, -oy], [0.0, 0.0, 1.0]])
     m = offset @ rotation @ shift @ shearing @ zoom @ reset
-    if flip is not None:
-        sign = tf.where(flip, -ones, ones)
-        mirror = mat([[sign, zeros, tf.where(flip, ones * (width - 1), zeros)], [zeros, ones, zeros],
-                      [zeros, zeros, ones]])
-        m = m @ mirror
     return tf.reshape(m, [-1, 9])[:, :8]
 
 
@@ -191,8 +185,8 @@ def _shift_pixels(range_: float, size: int) -> float:
 def random_augment(images: tf.Tensor, seed: tf.Tensor, cfg: Config) -> tf.Tensor:
     """Augment a batch (N, H, W, 3) as ImageDataGenerator would, from a stateless ``seed`` (2,).
 
-    Every image gets its own random rotation, shifts, shear, per-axis zoom and flip, applied as
-    one warp per image.
+    Every image gets its own random rotation, shifts, shear and per-axis zoom, applied as one warp
+    per image, then its own flip (columns reversed: exact, after the warp as in IDG).
     """
     n = tf.shape(images)[0]
     height, width = int(images.shape[1]), int(images.shape[2])
@@ -207,16 +201,18 @@ def random_augment(images: tf.Tensor, seed: tf.Tensor, cfg: Config) -> tf.Tensor
     sh = float(cfg.shear_range)
     zlow, zhigh = _zoom_bounds(cfg.zoom_range)
     zoom = (zlow, zhigh) != (1.0, 1.0)
-    if not (rot or dx or dy or sh or zoom or cfg.horizontal_flip):
-        return images
-    theta = uniform(0, -rot, rot) if rot else tf.zeros([n])
-    tx = uniform(1, -dx, dx) if dx else tf.zeros([n])
-    ty = uniform(2, -dy, dy) if dy else tf.zeros([n])
-    shear = uniform(3, -sh, sh) if sh else tf.zeros([n])
-    zx = uniform(4, zlow, zhigh) if zoom else tf.ones([n])
-    zy = uniform(5, zlow, zhigh) if zoom else tf.ones([n])
-    flip = tf.random.stateless_uniform([n], seeds[6]) < 0.5 if cfg.horizontal_flip else None
-    return apply_affine(images, affine_matrices(theta, tx, ty, shear, zx, zy, height, width, flip), cfg.fill_mode)
+    if rot or dx or dy or sh or zoom:
+        theta = uniform(0, -rot, rot) if rot else tf.zeros([n])
+        tx = uniform(1, -dx, dx) if dx else tf.zeros([n])
+        ty = uniform(2, -dy, dy) if dy else tf.zeros([n])
+        shear = uniform(3, -sh, sh) if sh else tf.zeros([n])
+        zx = uniform(4, zlow, zhigh) if zoom else tf.ones([n])
+        zy = uniform(5, zlow, zhigh) if zoom else tf.ones([n])
+        images = apply_affine(images, affine_matrices(theta, tx, ty, shear, zx, zy, height, width), cfg.fill_mode)
+    if cfg.horizontal_flip:
+        flip = tf.random.stateless_uniform([n], seeds[6]) < 0.5
+        images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+    return images
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -249,6 +245,9 @@ def paths_dataset(paths: Sequence[str], cfg: Config, labels: Sequence[int] | Non
 
     options = tf.data.Options()
     options.deterministic = True
+    # Several workers (tf.distribute): each runs this whole pipeline and keeps its replicas' parts of every
+    # batch, so a global batch and its augmentation are the same however many workers share it.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     scale = input_scale(cfg)
     if not training:
         ds = tf.data.Dataset.from_tensor_slices(items).with_options(options).map(load, num_parallel_calls=AUTOTUNE)

@@ -28,7 +28,7 @@ from tdfake.arms import colour as _colour
 from tdfake.arms import label as arm_label
 from tdfake.arms import study_results
 from tdfake.config import Config
-from tdfake.constants import LABEL_NAMES
+from tdfake.constants import LABEL_NAMES, TUCKER_METHOD
 from tdfake.metrics import Report
 from tdfake.model import CyclicalLR
 from tdfake.perturb import NONE, PERTURBATIONS
@@ -203,8 +203,9 @@ def plot_comparison(reports: Mapping[str, Report], study: bool = True,
                        label="this run (95 % CI)" if g == i == 0 and len(sets) == 1 else None)
                 ax.text(xi, 0.02, f"{value:.3f}", ha="center", va="bottom", fontsize=9 if len(sets) == 1 else 7,
                         color="white", fontweight="bold", rotation=0 if len(sets) == 1 else 90)
-                if study and g == 0 and study_results(arm) is not None:
-                    marks.append((xi, study_results(arm)[metric]))
+                published = study_results(arm) if study and g == 0 else None
+                if published is not None:
+                    marks.append((xi, published[metric]))
         if marks:
             ax.plot(*zip(*marks), "D", color="black", ms=8, mfc="white", mew=2, label="study")
         if len(sets) > 1:
@@ -300,7 +301,7 @@ def plot_sweep(table: pd.DataFrame, path: os.PathLike | str | None = None) -> Fi
     return finish(fig, path)
 
 
-def plot_rank_examples(image: np.ndarray, ranks, method: str = "fast", channels: int = 3,
+def plot_rank_examples(image: np.ndarray, ranks, method: str = TUCKER_METHOD, channels: int = 3,
                        path: os.PathLike | str | None = None) -> Figure:
     """One crop's TK (top row) and TK_diff (bottom row) at every rank r of ``ranks`` (rank [r, r, channels]).
 

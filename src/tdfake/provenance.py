@@ -37,6 +37,7 @@ import pandas as pd
 
 from tdfake import __version__
 from tdfake.images import write_atomic
+from tdfake.jsonable import jsonable
 
 RECORD_SUFFIX = ".provenance.json"
 
@@ -95,7 +96,7 @@ def record_path(output: os.PathLike | str, name: str) -> Path:
 def write_record(path: os.PathLike | str, step: str, params: Mapping[str, Any],
                  data: Mapping[str, Any] | None = None) -> None:
     """Write the record of one step (atomically: a crash never leaves half a record)."""
-    record = {"step": step, "params": _plain(params), "data": _plain(data) if data is not None else None,
+    record = {"step": step, "params": jsonable(params), "data": jsonable(data) if data is not None else None,
               "tdfake_version": __version__, "git_commit": git_commit(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     write_atomic(Path(path), (json.dumps(record, indent=2) + "\n").encode())
@@ -117,7 +118,7 @@ def unchanged(path: os.PathLike | str, params: Mapping[str, Any]) -> bool:
 
 def differences(recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Fields whose value differs, as ``{field: (recorded, wanted)}`` (a field missing on one side counts)."""
-    recorded, wanted = _plain(recorded), _plain(wanted)
+    recorded, wanted = jsonable(recorded), jsonable(wanted)
     return {key: (recorded.get(key), wanted.get(key)) for key in sorted(set(recorded) | set(wanted))
             if recorded.get(key) != wanted.get(key)}
 
@@ -129,8 +130,3 @@ def describe(changed: Mapping[str, tuple[Any, Any]]) -> str:
         return text if len(text) <= 40 else text[:37] + "..."
 
     return ", ".join(f"{key} {short(old)} -> {short(new)}" for key, (old, new) in changed.items())
-
-
-def _plain(value: Any) -> Any:
-    """JSON's view of a value (tuples become lists), so recorded and wanted parameters compare alike."""
-    return json.loads(json.dumps(value))

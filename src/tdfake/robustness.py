@@ -29,6 +29,7 @@ run's seed.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 from collections.abc import Iterable, Sequence
@@ -39,10 +40,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from tdfake import layout, provenance, stats
-from tdfake.evaluate import external_rows, load_model, report_on_rows, score_files, stage_rows
+from tdfake.evaluate import external_rows, load_run_model, report_on_rows, score_files, stage_rows
 from tdfake.images import ImageReadError, read_rgb, write_rgb
 from tdfake.layout import SKIPPED_FILE, load_run, validation_scores
 from tdfake.perturb import NONE, PERTURBATIONS, perturb
+
+logger = logging.getLogger(__name__)
 
 COLUMNS = ["arm", "perturbation", "level", "parameter", "setting", "auroc", "auroc_ci_low", "auroc_ci_high",
            "accuracy_at_threshold", "accuracy_at_threshold_ci_low", "accuracy_at_threshold_ci_high", "threshold",
@@ -77,7 +80,7 @@ def condition_name(name: str, level: int) -> str:
     return NONE if name == NONE else f"{name}-{level}"
 
 
-def scored_rows(runs: Sequence, data: os.PathLike | str | None = None) -> pd.DataFrame:
+def rows_to_score(runs: Sequence, data: os.PathLike | str | None = None) -> pd.DataFrame:
     """The rows every arm is scored on: ``data`` (folder or manifest) or the first run's test split.
 
     Without ``data`` the arms must share their test split (as the arms of one study do).
@@ -195,13 +198,13 @@ def robustness(run_dirs: Iterable[os.PathLike | str], data: os.PathLike | str | 
     layout.arms_of(runs)
     vals = {run.arm: validation_scores(run.run_dir) for run in runs}  # fails early when a run is not evaluated
     out = Path(out) if out is not None else default_out(run_dirs)
-    rows = scored_rows(runs, data)
+    rows = rows_to_score(runs, data)
     todo = conditions(perturbations)
     records, skipped = [], []
     for run in runs:
-        model_of = functools.cache(functools.partial(load_model, run))  # loaded once, and only if needed
+        model_of = functools.cache(functools.partial(load_run_model, run))  # loaded once, and only if needed
         unperturbed = None
-        for name, level in tqdm(todo, desc=f"robustness {run.arm}", unit="condition"):
+        for name, level in tqdm(todo, desc=f"robustness {run.arm}", unit="condition", disable=None):  # none in a file
             scores = arm_scores(run, model_of, rows, name, level, seed, out)
             lost = scores[scores["score"].isna()]
             skipped.append(lost[["path", "reason"]].assign(arm=run.arm, perturbation=name, level=level))
@@ -219,7 +222,8 @@ def robustness(run_dirs: Iterable[os.PathLike | str], data: os.PathLike | str | 
     (out / SKIPPED_FILE).unlink(missing_ok=True)
     if len(skipped_rows):
         skipped_rows[["arm", "perturbation", "level", "path", "reason"]].to_csv(out / SKIPPED_FILE, index=False)
-        print(f"tdfake: {len(skipped_rows)} arm × condition images could not be used; see {out / SKIPPED_FILE}")
+        logger.warning("tdfake: %d arm × condition images could not be used; see %s", len(skipped_rows),
+                       out / SKIPPED_FILE)
     return table
 
 

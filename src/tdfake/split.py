@@ -141,8 +141,8 @@ def _group_split(frame: pd.DataFrame, f: np.ndarray, seed: int) -> np.ndarray:
     target for the class, averaged over the group's frames.  So the splits fill at the same
     pace, and each receives the same mix of group kinds: with real/fake pairs and lone videos,
     the pairs are spread over train, validation and test at the fractions instead of all
-    landing in train (the previous rule, which minimised the squared gap to the targets, put a
-    pair wherever the gap was largest, i.e. in train until train was full).
+    landing in train (minimising the squared gap to the targets would put each pair where the
+    gap is largest, i.e. in train until train is full).
     """
     labels = np.unique(frame["label"].to_numpy())
     counts = pd.crosstab(frame["group"], frame["label"]).reindex(columns=labels, fill_value=0)

@@ -20,6 +20,7 @@ tables and draws nothing: the figures are :mod:`tdfake.graphs`'.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,8 @@ from tdfake.results import compare_arms, results_by_set, results_markdown, seed_
 from tdfake.split import split_manifest
 from tdfake.test_sets import evaluate_test_sets
 from tdfake.train import train_arm
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,7 +91,7 @@ def load_or_make_split(cfg: Config, data_dir: Path) -> pd.DataFrame:
         if record is not None and not changed:
             return read_manifest(split_csv)
         why = provenance.describe(changed) if changed else f"no {record_file.name}"
-        print(f"tdfake: {split_csv} was made from other data or settings ({why}); making the split anew")
+        logger.info("tdfake: %s was made from other data or settings (%s); making the split anew", split_csv, why)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest.to_csv(out_dir / layout.MANIFEST_FILE, index=False)
     split = split_manifest(
@@ -125,8 +128,9 @@ def make_arm_images(cfg: Config, data_dir: Path, split: pd.DataFrame, images_roo
     parameters share one folder, made once.
     """
     specs = list(cfg.image_specs(arms).values())
-    create_images(data_dir, images_root, specs, workers=cfg.workers, image_format=cfg.image_format,
-                  paths=list(split["path"]), replace_changed=True)
+    summary = create_images(data_dir, images_root, specs, workers=cfg.workers, image_format=cfg.image_format,
+                            paths=list(split["path"]), replace_changed=True)
+    logger.info("tdfake images: %s in %s: %s", " ".join(spec.folder for spec in specs), images_root, summary.line())
     return usable_rows(split, images_root, [spec.folder for spec in specs], cfg.image_format)
 
 
@@ -139,8 +143,8 @@ def usable_rows(split: pd.DataFrame, images_root: Path, folders, image_format: s
         lambda rel: all(derived_path(images_root, folder, rel, image_format).is_file() for folder in folders)
     )
     if not present.all():
-        print(f"tdfake: {int((~present).sum())} split rows have no usable image and are left out; "
-              f"see {images_root / 'skipped.csv'}")
+        logger.warning("tdfake: %d split rows have no usable image and are left out; see %s",
+                       int((~present).sum()), images_root / "skipped.csv")
     return split[present].reset_index(drop=True)
 
 

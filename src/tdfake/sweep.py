@@ -27,6 +27,7 @@ interrupted sweep resumes and a larger list of ranks trains only the new ones.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +39,8 @@ from tdfake.constants import OWN_TEST_SET
 from tdfake.plots import plot_sweep
 from tdfake.results import compare_scored, scored_rows
 from tdfake.study import Prepared, make_arm_images, prepare, run_arm
+
+logger = logging.getLogger(__name__)
 
 TUCKER_ARMS = ("tk", "tk_diff")
 SWEEP_COLUMNS = ["rank", "arm", "kind", "seed", "auroc", "auroc_ci_low", "auroc_ci_high", "accuracy_at_threshold",
@@ -89,8 +92,8 @@ def run_sweep(cfg: Config, ranks, force: bool = False) -> pd.DataFrame:
     ranks = check_ranks(ranks)
     seeds = layout.training_seeds(cfg)
     prepared = prepare(cfg, ["baseline"])
-    print(f"tdfake sweep: baseline, then ranks {', '.join(map(str, ranks))} ({2 * len(ranks)} Tucker arms"
-          f"{f' x {len(seeds)} seeds' if len(seeds) > 1 else ''})")
+    logger.info("tdfake sweep: baseline, then ranks %s (%d Tucker arms%s)", ", ".join(map(str, ranks)),
+                2 * len(ranks), f" x {len(seeds)} seeds" if len(seeds) > 1 else "")
     rows = []
     for seed in seeds:
         run_dir = layout.arm_dir(cfg.out_dir, "baseline", seed, cfg.seed)
@@ -104,7 +107,7 @@ def run_sweep(cfg: Config, ranks, force: bool = False) -> pd.DataFrame:
         at_rank = Prepared(split=split, images_root=root / layout.IMAGES_DIR, data_dir=prepared.data_dir)
         for arm in TUCKER_ARMS:
             for seed in seeds:
-                print(f"tdfake sweep: rank {r}, {arm}" + (f", seed {seed}" if len(seeds) > 1 else ""))
+                logger.info("tdfake sweep: rank %s, %s%s", r, arm, f", seed {seed}" if len(seeds) > 1 else "")
                 run_dir = layout.arm_dir(root, arm, seed, cfg.seed)
                 report = run_arm(rank_cfg, arm, at_rank, force=force, run_dir=run_dir, seed=seed)
                 rows.append(_row(r, arm, rank_cfg.image_spec(arm).kind, seed, report, run_dir))

@@ -11,7 +11,7 @@ Layout under ``cfg.out_dir``::
 
     test_sets/<name>/manifest.csv               the set's rows (+ manifest.provenance.json)
     test_sets/<name>/images/OR|TK|TK_diff/...   its arm images, made as the run's own
-    <arm>/test_sets/<name>/                     predictions.csv, report.json, report.md (+ skipped.csv)
+    <arm>/test_sets/<name>/                     predictions.csv, report.json, report.md, skipped.csv
 
 The run's own test split is the set named :data:`OWN_TEST_SET` in the tables.
 """
@@ -26,7 +26,15 @@ import pandas as pd
 from tdfake import layout, provenance
 from tdfake.config import Config
 from tdfake.datasets import build_manifest
-from tdfake.evaluate import PREDICTION_COLUMNS, load_model, report_markdown, report_on_rows, score_files, stage_images
+from tdfake.evaluate import (
+    load_run_model,
+    report_markdown,
+    report_on_rows,
+    score_files,
+    stage_images,
+    unusable_hint,
+    write_evaluation,
+)
 from tdfake.layout import load_run, test_set_dir, test_set_report_dir, validation_scores
 from tdfake.metrics import Report
 
@@ -58,8 +66,9 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
 
     The arm images are made under ``test_sets/<name>/images`` (shared by the arms; each arm makes
     its own kind) exactly as for training; unreadable files are left out and listed in the
-    report folder's ``skipped.csv``.  The report is reused only while its provenance record matches
-    the checkpoint, the run's validation scores, the set's rows and the threshold method.
+    report folder's ``skipped.csv``; ``predictions.csv`` holds the run's validation rows (on which
+    the threshold was chosen), then the set's scored rows.  The report is reused only while its
+    provenance record matches the checkpoint, the run's validation scores, the set's rows and the threshold method.
     """
     run = load_run(run_dir)
     out = test_set_report_dir(run.run_dir, name)
@@ -83,20 +92,14 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
             files[index] = file
         skipped.append(skip)
     test["file"] = files
-    out.mkdir(parents=True, exist_ok=True)
     skipped_rows = pd.concat(skipped, ignore_index=True)
-    if len(skipped_rows):
-        skipped_rows.to_csv(out / layout.SKIPPED_FILE, index=False)
-        print(f"tdfake: test set {name}: {len(skipped_rows)} images could not be used; "
-              f"see {out / layout.SKIPPED_FILE}")
     test = test[test["file"].notna()].copy()
     if test.empty:
-        raise ValueError(f"test_sets.{name}: no usable images")
-    test["score"] = score_files(load_model(run), test["file"].tolist(), run.cfg)
+        raise ValueError(f"test_sets.{name}: no usable images{unusable_hint(skipped_rows)}")
+    test["score"] = score_files(load_run_model(run), test["file"].tolist(), run.cfg)
     report = report_on_rows(run, test, val, n_bootstrap)
-    test[PREDICTION_COLUMNS].to_csv(out / layout.PREDICTIONS_FILE, index=False)
-    report.to_json(report_json)
-    (out / layout.REPORT_MD).write_text(report_markdown(report, run, test["root"].iloc[0]))
+    write_evaluation(out, report, report_markdown(report, run, test["root"].iloc[0]), test, val, skipped_rows,
+                     f"images of test set {name}")
     provenance.write_record(record_file, "report", params)
     return report
 

@@ -31,24 +31,30 @@ for CPUs with AVX512_BF16 / AMX; the output stays float32) and
 ``cfg.xla`` (``jit_compile``).  With more than one GPU visible the model is replicated with
 ``tf.distribute.MirroredStrategy`` (``cfg.batch_size`` is the global batch).
 
-Several machines: ``tf.distribute.MultiWorkerMirroredStrategy`` works the same way.  Set
-``TF_CONFIG`` on every machine, e.g. for worker 0 of two::
-
-    TF_CONFIG='{"cluster": {"worker": ["host0:12345", "host1:12345"]},
-                "task": {"type": "worker", "index": 0}}'
-
-run the same command on each (index 0, 1, ...), give each its own ``--run-dir`` on local disk
-(worker 0 is the chief whose checkpoints count), and build the model inside
-``MultiWorkerMirroredStrategy().scope()`` — :func:`train_arm` does that when ``TF_CONFIG`` lists
-more than one worker.  Every worker must see the same split and image files.
+Several machines: when ``TF_CONFIG`` lists more than one worker, :func:`train_arm` trains under
+``tf.distribute.MultiWorkerMirroredStrategy`` (docs/cli.md gives the commands; ``tdfake train`` on
+each machine, each with its own ``TF_CONFIG`` index and ``--run-dir``, the same split and image files).
+``cfg.batch_size`` stays the global batch, split evenly across the workers' replicas; every worker
+reads the whole pipeline and keeps its part of each batch, so shuffling and augmentation do not depend
+on the number of workers.  Only the chief (worker 0) writes its ``run_dir``, the run's result; the
+others write into temporary folders they remove.  BatchNormalization normalises each replica's own
+part of a batch and keeps its moving averages per replica (the chief's are saved): two workers train
+as one machine with two GPUs does at the same global batch, not as one device.  A worker that stops
+makes the others raise :class:`WorkerLostError` once TensorFlow misses its heartbeats (about 10 s);
+the same command with ``--resume`` on every worker continues from the chief's ``last.keras``, the
+others taking the chief's epoch count, weights and optimizer state (:func:`from_chief`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import math
 import os
+import re
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,8 +64,10 @@ import tensorflow as tf
 
 from tdfake import layout, provenance
 from tdfake.config import Config, recorded_as_now, training_fields
-from tdfake.model import CyclicalLR, build_model, load_model
+from tdfake.model import CyclicalLR, build_model
 from tdfake.pipeline import make_dataset
+
+logger = logging.getLogger(__name__)
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
               "rmsprop": keras.optimizers.RMSprop}
@@ -67,6 +75,14 @@ OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "s
 
 ModelBuilder = Callable[[Config], keras.Model]
 """Builds the untrained model of a run from its config (default: :func:`model_for`)."""
+
+
+class WorkerLostError(ConnectionError):
+    """Another worker of a multi-worker run stopped answering; the message says how to resume."""
+
+
+LOST_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError)
+"""What TensorFlow raises on the other workers when one stops (its heartbeats stop, collectives abort)."""
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -79,13 +95,62 @@ class LearningRateLogger(keras.callbacks.Callback):
 
 
 def choose_strategy() -> tf.distribute.Strategy:
-    """Multi-worker when TF_CONFIG lists several workers, mirrored on several GPUs, else the default."""
+    """Multi-worker when TF_CONFIG lists several workers, mirrored on several GPUs, else the current one.
+
+    The multi-worker strategy configures TensorFlow's collective ops, which is possible only before
+    the first TensorFlow op of the process, and only once: it is made on the first call and reused.
+    """
     tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
     if len(tf_config.get("cluster", {}).get("worker", [])) > 1:
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker_strategy()
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """``MultiWorkerMirroredStrategy`` whose ``reduce`` takes what Keras 3's ``fit`` gives it.
+
+    Keras 3 reduces its first (images, labels) batch in one call, a tuple that TensorFlow's
+    multi-worker strategy refuses (keras-team/keras#20585), and each step's scalar loss and metrics
+    along ``axis=0``, which a scalar does not have (tensorflow/tensorflow#72388).  Here each part of
+    a tuple is reduced on its own and a scalar across replicas only, as ``MirroredStrategy`` does;
+    every worker runs the same collectives in the same order.
+    """
+
+    def reduce(self, reduce_op, value, axis):
+        def reduce_part(part):
+            scalar = all(t.shape.rank == 0 for t in self.experimental_local_results(part))
+            return super(MultiWorkerStrategy, self).reduce(reduce_op, part, None if scalar else axis)
+
+        return tf.nest.map_structure(reduce_part, value)
+
+
+@functools.cache
+def _multi_worker_strategy() -> tf.distribute.Strategy:
+    return MultiWorkerStrategy()
+
+
+def from_chief(strategy: tf.distribute.Strategy, values: list) -> list[tf.Tensor]:
+    """The chief's ``values`` (tensors or variables of the same shapes on every worker), on every worker.
+
+    An all-reduce sum to which only the first replica (the chief's) adds its values: every worker
+    runs it, the same collective as a gradient's.  One replica: the values themselves.
+    """
+    if strategy.num_replicas_in_sync == 1:
+        return [tf.convert_to_tensor(value) for value in values]
+
+    @tf.function
+    def share():
+        def first_replica_only():
+            context = tf.distribute.get_replica_context()
+            first = tf.equal(context.replica_id_in_sync_group, 0)
+            # one all-reduce per value: a batched one packs the values together, so they would need one dtype
+            return [context.all_reduce("SUM", tf.where(first, value, tf.zeros_like(value))) for value in values]
+
+        return strategy.experimental_local_results(strategy.run(first_replica_only))[0]
+
+    return share()
 
 
 def completed_epochs(history_csv: Path) -> int:
@@ -156,8 +221,8 @@ def _check_existing_run(run_dir: Path, params: dict, resume: bool, force: bool) 
         problem = f"holds a run without {provenance.record_path(run_dir, 'training').name} (an older tdfake), " \
                   f"so its settings cannot be checked; {how}"
     else:
-        # A recorded field that is no longer a training field (e.g. test_sets, recorded by older
-        # versions) cannot make the run differ; a training field missing from the record does.
+        # A recorded field that is not a training field (such as test_sets, which some records hold)
+        # cannot make the run differ; a training field missing from the record does.
         # A field added since the record was written counts as its pre-existing value (recorded_as_now).
         recorded = {key: value for key, value in recorded_as_now(record["params"]).items() if key in params}
         changed = provenance.differences(recorded, params)
@@ -165,9 +230,33 @@ def _check_existing_run(run_dir: Path, params: dict, resume: bool, force: bool) 
             return True
         problem = f"was trained with other settings ({provenance.describe(changed)}); {how}"
     if force:
-        print(f"{run_dir}: {problem.split(';')[0]}; --force: retraining from scratch")
+        logger.info("%s: %s; --force: retraining from scratch", run_dir, problem.split(";")[0])
         return False
     raise provenance.ProvenanceMismatch(f"{run_dir} {problem}")
+
+
+class NewModelTracing(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning about Keras' train and validation steps.
+
+    Every arm (and training seed) is a new model whose train and validation steps Keras traces once
+    each: the datasets' batch dimension is unknown, so a short last batch does not trace them again.
+    TensorFlow's detector counts traces by the step's Python code, which every model shares, so a
+    study of several short arms in one process reads as one function traced five times in a dozen
+    calls.  Only this step's warning is dropped; any other retracing is still reported.
+    """
+
+    STEP = "TensorFlowTrainer._make_function.<locals>.multi_step_on_iterator"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and self.STEP in message)
+
+
+def _quiet_new_model_tracing() -> None:
+    """Install :class:`NewModelTracing` on TensorFlow's logger, once."""
+    tf_logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, NewModelTracing) for f in tf_logger.filters):
+        tf_logger.addFilter(NewModelTracing())
 
 
 def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.PathLike | str | None,
@@ -181,19 +270,62 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
     training seed (default ``cfg.seed``).  ``model_builder`` makes the untrained model from the
     config (tests pass a tiny one).  A finished run is not trained again; its ``config.yaml`` takes
     the evaluation settings of ``cfg`` (e.g. a new threshold method), which its fingerprint allows.
+
+    With several workers (``TF_CONFIG``) only the chief writes ``run_dir``; every other worker
+    trains into a temporary folder it removes afterwards (all of them save, TensorFlow's rule for
+    multi-worker Keras: reading Keras' metric variables, summed over replicas, is a collective every
+    worker must join), and takes the completed epochs, weights and optimizer state of a resumed run
+    from the chief.  A worker lost during training raises :class:`WorkerLostError` on the others.
     """
+    cfg.image_spec(arm)  # an unknown arm fails here, before TensorFlow starts
+    strategy = choose_strategy()  # before any other TensorFlow op: see choose_strategy
+    try:
+        if strategy.extended.should_checkpoint:
+            return _train_arm(strategy, cfg, arm, split_df, images_root, Path(run_dir), resume, force, seed,
+                              model_builder)
+        with tempfile.TemporaryDirectory(prefix="tdfake-worker-") as scratch:
+            logger.info("%s: worker %s is not the chief; its files go to %s, removed at the end", run_dir,
+                     strategy.cluster_resolver.task_id, scratch)
+            _train_arm(strategy, cfg, arm, split_df, images_root, Path(scratch), resume, force, seed, model_builder)
+        return Path(run_dir)
+    except LOST_PEER_ERRORS as err:
+        if strategy.cluster_resolver is None:
+            raise
+        raise WorkerLostError(lost_worker_message(strategy, Path(run_dir), err)) from err
+
+
+def lost_worker_message(strategy: tf.distribute.Strategy, run_dir: Path, err: tf.errors.OpError) -> str:
+    """What happened to a multi-worker run that lost a worker, and how to continue it (one line)."""
+    me = strategy.cluster_resolver.task_id
+    lost = sorted({int(task) for task in re.findall(r"/job:\w+/replica:\d+/task:(\d+)", err.message)} - {me})
+    who = ("worker " + ", ".join(map(str, lost))) if lost else "another worker"
+    reason = re.sub(r"\{\{.*?\}\}\s*", "", err.message).splitlines()[0].strip()
+    where = f"the run folder {run_dir}" if strategy.extended.should_checkpoint else "the chief's run folder"
+    return (f"worker {me} of a multi-worker run lost contact with {who} ({type(err).__name__}: {reason}); "
+            f"{where} keeps every completed epoch (last.keras, history.csv): start the same command with "
+            "--resume on every worker again to continue from there")
+
+
+def _train_arm(strategy: tf.distribute.Strategy, cfg: Config, arm: str, split_df: pd.DataFrame,
+               images_root: os.PathLike | str | None, run_dir: Path, resume: bool, force: bool, seed: int | None,
+               model_builder: ModelBuilder) -> Path:
+    """:func:`train_arm` on one worker, under ``strategy``, into ``run_dir`` (the chief's, or a temporary folder)."""
     spec = cfg.image_spec(arm)
     seed = int(cfg.seed if seed is None else seed)
-    run_dir = Path(run_dir)
     history_csv, best, last = (run_dir / layout.HISTORY_FILE, run_dir / layout.BEST_CHECKPOINT,
                                run_dir / layout.LAST_CHECKPOINT)
     params = training_params(cfg, arm, split_df, seed, images_root)
     continuing = _check_existing_run(run_dir, params, resume, force)
     done = completed_epochs(history_csv) if continuing and last.is_file() else 0
-    if continuing and done >= cfg.epochs:
+    best_so_far = float(pd.read_csv(history_csv)["val_loss"].min()) if done else math.inf
+    # Where the run stands is the chief's to say: the run folders of the other workers are empty.
+    done, best_so_far = (value.numpy() for value in from_chief(
+        strategy, [tf.constant(done, tf.int64), tf.constant(best_so_far, tf.float64)]))
+    done, best_so_far = int(done), float(best_so_far)
+    if done and done >= cfg.epochs:
         cfg.override(epochs=done).to_yaml(run_dir / layout.CONFIG_FILE)
         layout.write_run_info(run_dir, arm, spec.kind, images_root, seed)
-        print(f"{run_dir}: already trained for {done} epochs (epochs={cfg.epochs}); nothing to do")
+        logger.info("%s: already trained for %d epochs (epochs=%d); nothing to do", run_dir, done, cfg.epochs)
         return run_dir
 
     # Seed first: the model's initial weights (and any other Keras randomness) do not depend on what
@@ -219,23 +351,27 @@ def train_arm(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.Pat
     layout.write_run_info(run_dir, arm, spec.kind, images_root, seed)
     provenance.write_record(provenance.record_path(run_dir, "training"), "training", params)
 
+    _quiet_new_model_tracing()
     previous_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(cfg.precision)
     try:
-        with choose_strategy().scope():
+        with strategy.scope():
+            model = model_builder(cfg)
+            compile_model(model, cfg)
             if done:
-                model = load_model(last)
-                compile_model(model, cfg, optimizer=model.optimizer)
-            else:
-                model = model_builder(cfg)
-                compile_model(model, cfg)
-        best_so_far = None
-        if done:
-            best_so_far = float(pd.read_csv(history_csv)["val_loss"].min())
+                model.optimizer.build(model.trainable_variables)
+        if done:  # last.keras's weights and optimizer state (its step count: the schedule goes on)
+            if strategy.extended.should_checkpoint:
+                # Outside the scope: Keras' loader makes variables of its own, which under a multi-worker
+                # scope would start collectives that the other workers, loading nothing, never join.
+                model.load_weights(last)
+            variables = model.variables + model.optimizer.variables
+            for variable, value in zip(variables, from_chief(strategy, variables)):
+                variable.assign(value)
         callbacks = [
             LearningRateLogger(),
             keras.callbacks.ModelCheckpoint(best, monitor="val_loss", mode="min", save_best_only=True,
-                                            initial_value_threshold=best_so_far),
+                                            initial_value_threshold=best_so_far if done else None),
             keras.callbacks.ModelCheckpoint(last, save_best_only=False),
             keras.callbacks.CSVLogger(str(history_csv), append=bool(done)),
             keras.callbacks.TensorBoard(log_dir=str(run_dir / layout.LOGS_DIR), write_graph=False, profile_batch=0),

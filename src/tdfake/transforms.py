@@ -174,6 +174,7 @@ class ImageSpec:
                 base = ImageSpec(transform.residual_of, self.params, transform.residual_of)
                 made[key] = tucker.diff_image(base.apply(image, made), image)
             else:
+                assert transform.function is not None  # a kind is a residual or has a function (see register)
                 made[key] = np.asarray(transform.function(image, self.params), dtype=np.uint8)
         return made[key]
 
@@ -236,7 +237,7 @@ class TuckerParams:
     """Tucker rank (height, width, channels) and method (:data:`tdfake.tucker.METHODS`)."""
 
     rank: tuple[int, int, int] = field(default=tucker.TUCKER_RANK, metadata={"config": "rank"})
-    method: str = field(default="fast", metadata={"config": "tucker_method"})
+    method: str = field(default=tucker.TUCKER_METHOD, metadata={"config": "tucker_method"})
 
     def __post_init__(self):
         if isinstance(self.rank, list):
@@ -253,7 +254,7 @@ class CPParams:
     """CP rank and method; the rank defaults from ``tdfake images --cp-rank`` (no config field)."""
 
     cp_rank: int = field(default=tucker.CP_RANK, metadata={"config": "cp_rank"})
-    method: str = field(default="fast", metadata={"config": "tucker_method"})
+    method: str = field(default=tucker.TUCKER_METHOD, metadata={"config": "tucker_method"})
 
     def __post_init__(self):
         if not (isinstance(self.cp_rank, int) and not isinstance(self.cp_rank, bool) and self.cp_rank > 0):

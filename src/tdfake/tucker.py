@@ -13,13 +13,14 @@ once, truncating to uint8.  ``CP`` / ``CP_diff`` do the same with
 These are the functions; the image kinds built on them (names, parameters, versions) are
 registered in :mod:`tdfake.transforms`.
 
-Two ways to compute the decompositions, chosen by ``method``:
+Two ways to compute the decompositions, chosen by ``method`` (default :data:`TUCKER_METHOD`,
+``"tensorly"``, the config's default too):
 
 ``"tensorly"``
     the reference: tensorly called exactly as the study did, one image at a time, in float64.
     CP adds ``random_state=42`` (the study left it unseeded, so its CP images were not
     reproducible).
-``"fast"`` (default)
+``"fast"``
     Tucker batched over images, in float32: a seeded randomized sketch ten columns wider than the
     rank (one power iteration) finds height and width bases, the image is compressed onto them,
     the small core gets an exact HOSVD, and two HOOI sweeps on the full image refine it (see
@@ -64,6 +65,7 @@ from tdfake import constants
 
 METHODS = ("fast", "tensorly")
 TUCKER_RANK = constants.TUCKER_RANK
+TUCKER_METHOD = constants.TUCKER_METHOD
 CP_RANK = constants.CP_RANK
 TUCKER_TOL = 1e-4
 CP_TOL = 1e-5
@@ -76,7 +78,8 @@ FAST_VERSION = 2
 """Version of the fast path's output: raised with every change that alters the images it makes (sketch
 width, sweeps, precision, chunking).  Image folders record it (:func:`implementation`), so TK / TK_diff
 images made by another version, and the arms trained on them, are made anew rather than reused.
-Version 2: the rebuilt path of f27ae2c (no channel factor, CholeskyQR2, two HOOI sweeps)."""
+Version 2: no channel factor at full channel rank, shifted CholeskyQR2, two HOOI sweeps (CHANGELOG.md has
+what each version changed)."""
 CPU_CHUNK = 8  # images per chunk on the CPU: a chunk's arrays stay in cache; chunks share out over threads
 GPU_CHUNK = 256  # images per chunk on a GPU: large batched products, a few hundred MB of memory
 
@@ -128,7 +131,7 @@ def relative_error(x: np.ndarray, reconstruction: np.ndarray) -> np.ndarray | fl
 
 # --------------------------------------------------------------------------- public transforms
 
-def tucker_reconstruct(x: np.ndarray, rank: Sequence[int] = TUCKER_RANK, method: str = "fast") -> np.ndarray:
+def tucker_reconstruct(x: np.ndarray, rank: Sequence[int] = TUCKER_RANK, method: str = TUCKER_METHOD) -> np.ndarray:
     """Tucker reconstruction of one image (H, W, C) or a batch (N, H, W, C), uint8 or float.
 
     Returns the float reconstruction with the same shape (float64 for ``"tensorly"``, float32
@@ -137,29 +140,29 @@ def tucker_reconstruct(x: np.ndarray, rank: Sequence[int] = TUCKER_RANK, method:
     return _apply(x, _check_tucker_rank(rank), method, _tucker_tensorly, _tucker_fast, np.float32)
 
 
-def cp_reconstruct(x: np.ndarray, rank: int = CP_RANK, method: str = "fast") -> np.ndarray:
+def cp_reconstruct(x: np.ndarray, rank: int = CP_RANK, method: str = TUCKER_METHOD) -> np.ndarray:
     """CP (parafac) reconstruction of one image or a batch, float64, same shape; flat images come back unchanged."""
     if int(rank) < 1:
         raise ValueError(f"CP rank must be a positive integer, got {rank}")
     return _apply(x, int(rank), method, _cp_tensorly, _cp_fast, np.float64)
 
 
-def tk_image(x: np.ndarray, rank: Sequence[int] = TUCKER_RANK, method: str = "fast") -> np.ndarray:
+def tk_image(x: np.ndarray, rank: Sequence[int] = TUCKER_RANK, method: str = TUCKER_METHOD) -> np.ndarray:
     """The study's TK image: ``to_image`` of the Tucker reconstruction (uint8, same shape as ``x``)."""
     return to_image(tucker_reconstruct(x, rank, method))
 
 
-def tk_diff_image(x: np.ndarray, rank: Sequence[int] = TUCKER_RANK, method: str = "fast") -> np.ndarray:
+def tk_diff_image(x: np.ndarray, rank: Sequence[int] = TUCKER_RANK, method: str = TUCKER_METHOD) -> np.ndarray:
     """The study's TK_diff image: the stretched |TK image - original| (uint8)."""
     return diff_image(tk_image(x, rank, method), x)
 
 
-def cp_image(x: np.ndarray, rank: int = CP_RANK, method: str = "fast") -> np.ndarray:
+def cp_image(x: np.ndarray, rank: int = CP_RANK, method: str = TUCKER_METHOD) -> np.ndarray:
     """``to_image`` of the CP reconstruction (uint8)."""
     return to_image(cp_reconstruct(x, rank, method))
 
 
-def cp_diff_image(x: np.ndarray, rank: int = CP_RANK, method: str = "fast") -> np.ndarray:
+def cp_diff_image(x: np.ndarray, rank: int = CP_RANK, method: str = TUCKER_METHOD) -> np.ndarray:
     """The stretched |CP image - original| (uint8)."""
     return diff_image(cp_image(x, rank, method), x)
 

@@ -3,7 +3,8 @@
 Why: a user holds videos, not face crops, and a detector trained on crops must see crops made
 the way its training crops were.  So a video is sampled (``frames`` evenly spaced frames, 32 by
 default as DeepfakeBench, ``np.linspace(0, n - 1, frames)`` floored; or every ``every``-th frame),
-each sampled frame goes through :class:`tdfake.faces.FaceDetector` (MTCNN, one batch per video)
+the sampled frames are read with :mod:`tdfake.video_io` (as ``tdfake faces`` reads them), each
+goes through :class:`tdfake.faces.FaceDetector` (MTCNN on a 320 px copy, in batches of frames)
 and the crop rule of ``tdfake faces`` (:func:`tdfake.faces.square_crop`, margin 1.3, 256 px,
 written as JPEG like ``tdfake faces`` writes its crops), and each crop becomes the arm's input
 image (its kind with its parameters) through :func:`tdfake.evaluate.stage_images`, as training made them,
@@ -30,10 +31,10 @@ import math
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -44,64 +45,36 @@ from tdfake.arms import colour as arm_colour
 from tdfake.constants import LABEL_NAMES
 from tdfake.datasets import build_manifest
 from tdfake.evaluate import (
-    load_model,
     load_or_make_report,
+    load_run_model,
     predict_paths,
     report_markdown,
     report_on_rows,
     score_files,
     stage_images,
+    write_evaluation,
 )
-from tdfake.faces import CROP_MARGIN, CROP_SIZE, VIDEO_EXTENSIONS, FaceDetector, square_crop
-from tdfake.images import IMAGE_EXTENSIONS, list_images, to_rgb_uint8, write_rgb
+from tdfake.faces import CROP_MARGIN, CROP_SIZE, DETECT_BATCH, FaceDetector, square_crop
+from tdfake.images import list_images, write_rgb
 from tdfake.layout import Run, load_run
 from tdfake.metrics import Report
+from tdfake.video_io import (
+    DEFAULT_FRAMES,
+    NO_FRAMES,
+    VideoError,
+    VideoFrames,
+    batched,
+    is_video,
+    list_videos,
+    prefetched,
+    probe,
+    sample_indices,
+)
 
-DEFAULT_FRAMES = 32
-"""Frames sampled per video by default: DeepfakeBench's 32, evenly spaced."""
-DETECT_PIXELS = 8_000_000
-"""Frame pixels per MTCNN batch (about 32 frames of 480x360, 4 of 1080p): bounds the detector's memory."""
 SCORE_BATCH = 256
 """Crops staged and scored together (across videos): one image creation and one ``model.predict`` per arm."""
 CROP_SUFFIX = ".jpg"  # as `tdfake faces` writes its crops, so the arm sees the same JPEG round trip
 NO_FACE = "no face found in any sampled frame"
-
-# The first bytes of the containers in VIDEO_EXTENSIONS (offset, bytes), to know a video by its content.
-_SIGNATURES = (
-    (4, b"ftyp"),  # MP4, MOV, M4V
-    (0, b"\x1a\x45\xdf\xa3"),  # Matroska, WebM
-    (0, b"RIFF"),  # AVI (RIFF ... "AVI "); checked below
-    (0, b"\x00\x00\x01\xba"),  # MPEG program stream
-    (0, b"\x00\x00\x01\xb3"),  # MPEG video
-    (0, b"\x30\x26\xb2\x75"),  # ASF / WMV
-)
-
-
-def is_video(path: os.PathLike | str) -> bool:
-    """Whether a file is a video: a video extension (``tdfake.faces.VIDEO_EXTENSIONS``) or a video container's
-    signature in its first bytes (so ``clip.bin`` holding an MP4 counts, an image never does)."""
-    path = Path(path)
-    if path.suffix.lower() in VIDEO_EXTENSIONS:
-        return True
-    if path.suffix.lower() in IMAGE_EXTENSIONS:
-        return False
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(16)
-    except OSError:
-        return False
-    for offset, magic in _SIGNATURES:
-        if head[offset:offset + len(magic)] == magic:
-            return magic != b"RIFF" or head[8:12] == b"AVI "
-    return False
-
-
-def list_videos(folder: os.PathLike | str) -> list[Path]:
-    """The video files under ``folder`` (any nesting, see :func:`is_video`), sorted."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder; pass the folder that holds your videos")
-    return sorted(p for p in folder.rglob("*") if p.is_file() and is_video(p))
 
 
 def holds_videos(path: os.PathLike | str) -> bool:
@@ -116,13 +89,13 @@ def split_paths(paths: Iterable[os.PathLike | str]) -> tuple[list[Path], list[Pa
     ``FileNotFoundError`` before any work.  A file given by name is a video when :func:`is_video`
     says so and an image otherwise (an unreadable one then gets its error row).
     """
-    paths = [Path(p) for p in paths]
-    missing = [str(p) for p in paths if not p.exists()]
+    given = [Path(p) for p in paths]
+    missing = [str(p) for p in given if not p.exists()]
     if missing:
         raise FileNotFoundError(f"{', '.join(missing)}: no such file or folder")
     images: list[Path] = []
     videos: list[Path] = []
-    for path in paths:
+    for path in given:
         if path.is_dir():
             found_videos, found_images = list_videos(path), list_images(path)
             if not found_videos and not found_images:
@@ -134,80 +107,6 @@ def split_paths(paths: Iterable[os.PathLike | str]) -> tuple[list[Path], list[Pa
         else:
             images.append(path)
     return images, videos
-
-
-def sample_indices(n_frames: int, frames: int | None = DEFAULT_FRAMES, every: int | None = None) -> list[int]:
-    """The frame indices to sample from a video of ``n_frames``: every ``every``-th (0, N, 2N, ...), else
-    ``frames`` evenly spaced from the first to the last (``np.linspace`` floored, as DeepfakeBench)."""
-    if n_frames <= 0:
-        return []
-    if every is not None:
-        if every < 1:
-            raise ValueError(f"every={every}: must be at least 1")
-        return list(range(0, n_frames, every))
-    if frames is None or frames < 1:
-        raise ValueError(f"frames={frames}: must be at least 1")
-    return sorted(set(np.linspace(0, n_frames - 1, min(frames, n_frames), dtype=int).tolist()))
-
-
-def probe(path: Path) -> tuple[int, float, str]:
-    """(frame count, frames per second, error) of a video; the count 0 and a reason when it cannot be used.
-
-    The count is the container's; when it gives none (some WebM/MKV files), frames are counted by decoding.
-    """
-    if path.stat().st_size == 0:
-        return 0, math.nan, "empty file; delete it or replace it with a video"
-    capture = cv2.VideoCapture(str(path))
-    try:
-        if not capture.isOpened():
-            return 0, math.nan, "unreadable video (OpenCV cannot open it); check the file or re-encode it"
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        fps = float(capture.get(cv2.CAP_PROP_FPS))
-        if count <= 0:
-            count = 0
-            while capture.grab():
-                count += 1
-    finally:
-        capture.release()
-    if count == 0:
-        return 0, math.nan, "no frames could be decoded; the video is empty, corrupt or in an unsupported codec"
-    return count, fps if fps > 0 else math.nan, ""
-
-
-def read_frames(path: Path, indices: Sequence[int], n_frames: int) -> tuple[list[tuple[int, np.ndarray]], str]:
-    """The wanted frames as (index, RGB uint8), read in one pass, and a note when the video ends early."""
-    wanted = set(indices)
-    last = max(indices)
-    frames: list[tuple[int, np.ndarray]] = []
-    capture = cv2.VideoCapture(str(path))
-    number = 0
-    try:
-        while number <= last and capture.grab():
-            if number in wanted:
-                ok, frame = capture.retrieve()
-                if ok:
-                    frames.append((number, to_rgb_uint8(frame, path)))
-            number += 1
-    finally:
-        capture.release()
-    if not frames:
-        return [], "no frames could be decoded; the video is empty, corrupt or in an unsupported codec"
-    if number <= last:
-        return frames, (f"truncated: frames from {number} on do not decode (the container says {n_frames}); "
-                        f"scored the {len(frames)} sampled frames before that")
-    return frames, ""
-
-
-def detect_faces(detector: FaceDetector, frames: Sequence[np.ndarray]) -> list[tuple[int, int, int, int] | None]:
-    """The kept face box of each frame, in batches of at most :data:`DETECT_PIXELS` frame pixels."""
-    if not frames:
-        return []
-    height, width = frames[0].shape[:2]
-    batch = max(1, DETECT_PIXELS // (height * width))
-    boxes: list[tuple[int, int, int, int] | None] = []
-    for start in range(0, len(frames), batch):
-        boxes += detector.best_boxes(list(frames[start:start + batch]))
-    return boxes
 
 
 @dataclass
@@ -227,54 +126,90 @@ def score_videos(runs: Sequence[Run], videos: Sequence[os.PathLike | str], frame
                  progress: bool = True) -> list[VideoScores]:
     """Score every video with every run (see the module docstring); one progress bar over all sampled frames.
 
-    Faces are found once per frame (one detector batch per video) and shared by the arms; each
-    run's model is loaded once, and crops are staged and scored :data:`SCORE_BATCH` at a time
-    across videos, so image creation and ``model.predict`` start once per batch, not per video.
-    A video that cannot be used gets its :class:`VideoScores` with the reason in ``error`` and
-    never stops the rest.
+    The sampled frames are read (:class:`tdfake.video_io.VideoFrames`) a batch ahead of the face
+    detector, in a thread, and searched for faces :data:`tdfake.faces.DETECT_BATCH` at a time;
+    faces are found once per frame and shared by the arms; each run's model is loaded once, and
+    crops are staged and scored :data:`SCORE_BATCH` at a time across videos, so image creation
+    and ``model.predict`` start once per batch, not per video, in a thread of their own while the
+    next crops are found.  No more than two batches of frames are held at once, whatever
+    ``every``.  A video that cannot be used gets its :class:`VideoScores` with the reason in
+    ``error`` and never stops the rest.
     """
     detector = detector or FaceDetector()
     arms = layout.arms_of(runs)
-    models = [load_model(run) for run in runs]
-    plans = []
+    models = [load_run_model(run) for run in runs]
+    results, counts, indices = [], [], []
     for path in map(Path, videos):
         count, fps, error = probe(path)
-        plans.append((path, count, fps, error, sample_indices(count, frames, every) if not error else []))
-    results: list[VideoScores] = []
-    pending: list[tuple[VideoScores, dict[int, str], int]] = []  # (video, crop file per frame, frames sampled)
+        results.append(VideoScores(path, fps=fps, error=error))
+        counts.append(count)
+        indices.append(sample_indices(count, frames, every) if not error else [])
+    crops: list[dict[int, str]] = [{} for _ in results]  # per video: frame number -> crop file
+    scored: dict[str, dict[str, float]] = {arm: {} for arm in arms}  # per arm: crop file -> score
+    pending: list[str] = []
+    scoring: list[Future] = []  # the batch being scored while the next one is detected
     with tempfile.TemporaryDirectory(prefix="tdfake-video-") as tmp, \
-            tqdm(total=sum(len(p[4]) for p in plans), desc="frames", unit="frame", disable=not progress) as bar:
+            tqdm(total=sum(map(len, indices)), desc="frames", unit="frame",
+                 disable=None if progress else True) as bar, \
+            ThreadPoolExecutor(1, thread_name_prefix="tdfake-score") as scorer:
         crops_root = Path(tmp) / "crops"
 
-        def flush() -> None:
-            relpaths = [rel for _, crops, _ in pending for rel in crops.values()]
+        def score(relpaths: list[str]) -> None:
             for run, model, arm in zip(runs, models, arms):
-                scores = _score_crops(run, model, crops_root, relpaths, Path(tmp) / arm)
-                for result, crops, _ in pending:
-                    result.scores[arm] = np.array([scores.get(crops.get(n), np.nan) for n in result.frames])
-            bar.update(sum(n for _, _, n in pending))
-            pending.clear()
+                scored[arm].update(_score_crops(run, model, crops_root, relpaths, Path(tmp) / arm))
 
-        for k, (path, count, fps, error, indices) in enumerate(plans):
-            result = VideoScores(path, fps=fps, error=error)
-            results.append(result)
-            if error:
-                continue
-            decoded, result.error = read_frames(path, indices, count)
-            result.frames = [number for number, _ in decoded]
-            result.boxes = detect_faces(detector, [image for _, image in decoded])
-            crops = {}
-            for (number, image), box in zip(decoded, result.boxes):
+        def flush() -> None:
+            """Score the pending crops in the scoring thread, once the batch before them is done."""
+            while scoring:
+                scoring.pop().result()
+            if pending:
+                scoring.append(scorer.submit(score, list(pending)))
+                pending.clear()
+
+        for k, batch in prefetched(_frame_batches(results, counts, indices)):
+            result = results[k]
+            boxes = detector.best_boxes([image for _, image in batch])
+            for (number, image), box in zip(batch, boxes):
+                result.frames.append(number)
+                result.boxes.append(box)
                 if box is not None:
-                    crops[number] = f"v{k}/frame{number}{CROP_SUFFIX}"
-                    write_rgb(crops_root / crops[number], square_crop(image, box, CROP_MARGIN, CROP_SIZE))
-            if not crops:
-                result.error = "; ".join(filter(None, [result.error, NO_FACE]))
-            pending.append((result, crops, len(indices)))
-            if sum(len(c) for _, c, _ in pending) >= SCORE_BATCH:
+                    crops[k][number] = f"v{k}/frame{number}{CROP_SUFFIX}"
+                    write_rgb(crops_root / crops[k][number], square_crop(image, box, CROP_MARGIN, CROP_SIZE))
+                    pending.append(crops[k][number])
+            bar.update(len(batch))
+            if len(pending) >= SCORE_BATCH:
                 flush()
         flush()
+        flush()  # waits for the last batch
+        bar.update(bar.total - bar.n)  # the sampled frames that truncated and unreadable videos did not give
+    for result, found in zip(results, crops):
+        if result.frames and not found:
+            result.error = "; ".join(filter(None, [result.error, NO_FACE]))
+        for arm in arms:
+            result.scores[arm] = np.array([scored[arm].get(found.get(n, ""), np.nan) for n in result.frames])
     return results
+
+
+def _frame_batches(results: Sequence[VideoScores], counts: Sequence[int], indices: Sequence[list[int]]):
+    """(video number, batch of (frame number, RGB frame)) over every video's sampled frames, in order; a video
+    that gives none of them, or ends before its last, gets the reason in its ``error``."""
+    for k, (result, count, wanted) in enumerate(zip(results, counts, indices)):
+        if result.error or not wanted:
+            continue
+        reader = VideoFrames(result.path, set(wanted).__contains__, last=wanted[-1])
+        given = 0
+        try:
+            for batch in batched(reader, DETECT_BATCH):
+                given += len(batch)
+                yield k, batch
+        except VideoError as err:
+            result.error = str(err)
+            continue
+        if not given:
+            result.error = NO_FRAMES
+        elif reader.grabbed <= wanted[-1]:
+            result.error = (f"truncated: frames from {reader.grabbed} on do not decode (the container says "
+                            f"{count}); scored the {given} sampled frames before that")
 
 
 def _score_crops(run: Run, model, crops_root: Path, relpaths: list[str], staging: Path) -> dict[str, float]:
@@ -282,8 +217,8 @@ def _score_crops(run: Run, model, crops_root: Path, relpaths: list[str], staging
     if not relpaths:
         return {}
     files, _ = stage_images(crops_root, relpaths, run, staging)
-    good = [i for i, f in enumerate(files) if f is not None]
-    values = score_files(model, [files[i] for i in good], run.cfg)
+    good = {i: f for i, f in enumerate(files) if f is not None}
+    values = score_files(model, list(good.values()), run.cfg)
     return {relpaths[i]: float(v) for i, v in zip(good, values)}
 
 
@@ -458,7 +393,7 @@ def evaluate_videos(run_dirs: Sequence[os.PathLike | str], data: os.PathLike | s
                     frames: int | None = DEFAULT_FRAMES, every: int | None = None,
                     detector: FaceDetector | None = None, progress: bool = True, data_layout: str = "auto",
                     compression: str | None = None, methods: Sequence[str] | None = None,
-                    test_list: bool | str | os.PathLike = True) -> list[VideoEvaluation]:
+                    test_list: bool | str | Path = True) -> list[VideoEvaluation]:
     """Score a labelled folder of videos with each run and report at the run's validation threshold.
 
     ``data``: ``real/`` and ``fake/`` subfolders of videos, any layout ``tdfake manifest``
@@ -493,24 +428,17 @@ def evaluate_videos(run_dirs: Sequence[os.PathLike | str], data: os.PathLike | s
     evaluations = []
     for run in runs:
         out = _eval_dir(run, data, out_dir, several=len(runs) > 1)
-        out.mkdir(parents=True, exist_ok=True)
         val = layout.validation_scores(run.run_dir)
         scored = _as_test_rows(video_rows, f"{run.arm}_mean")
         scored_frames = _as_test_rows(frame_rows, f"{run.arm}_score")
         unused = video_rows[video_rows[f"{run.arm}_mean"].isna()]
-        pd.DataFrame({"path": unused["path"], "reason": unused["error"]}).to_csv(out / layout.SKIPPED_FILE,
-                                                                                  index=False)
-        if len(unused):
-            print(f"tdfake: {len(unused)} videos could not be scored; see {out / layout.SKIPPED_FILE}")
         video_report = report_on_rows(run, scored, val, n_bootstrap)
         frame_report = report_on_rows(run, scored_frames, val, n_bootstrap)
+        write_evaluation(out, video_report, evaluation_markdown(video_report, frame_report, run, data), scored, val,
+                         unused[["path", "error"]].rename(columns={"error": "reason"}), "videos")
         video_rows.to_csv(out / layout.VIDEOS_CSV, index=False)
         frame_rows.to_csv(out / layout.FRAMES_CSV, index=False)
-        predictions = pd.concat([val, scored], ignore_index=True)
-        predictions[["path", "label", "group", "split", "score"]].to_csv(out / layout.PREDICTIONS_FILE, index=False)
-        video_report.to_json(out / layout.REPORT_JSON)
         frame_report.to_json(out / layout.FRAME_REPORT_JSON)
-        (out / layout.REPORT_MD).write_text(evaluation_markdown(video_report, frame_report, run, data))
         evaluations.append(VideoEvaluation(run, out, video_report, frame_report))
     return evaluations
 
@@ -523,7 +451,7 @@ def _as_test_rows(table: pd.DataFrame, column: str) -> pd.DataFrame:
 
 def _eval_dir(run: Run, data: Path, out_dir: os.PathLike | str | None, several: bool) -> Path:
     if out_dir is None:
-        return run.run_dir / f"eval-{data.name}"
+        return layout.eval_dir(run.run_dir, data)
     return Path(out_dir) / run.arm if several else Path(out_dir)
 
 

@@ -9,7 +9,8 @@ value, an unknown key, unreadable data, ImageNet weights unavailable offline, a 
 with other settings) prints one line ``tdfake: error: ...`` to stderr and exits 2.  Anything
 else, including a ``ValueError`` or ``KeyError`` raised inside a library, is a bug and keeps its
 traceback (see :func:`is_user_error`).  ``--debug`` (or ``TDFAKE_DEBUG=1``) shows the traceback
-of user errors too.
+of user errors too.  The library's messages (its ``logging`` records, INFO and up) are shown on
+standard output as plain lines (:func:`tdfake.console.show_messages`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from tdfake import tf_startup
+from tdfake import console, tf_startup
 
 # TensorFlow's C++ start-up chatter (CUDA probing on a machine without a GPU) buries the messages
 # users need: dropped from the first `import tensorflow` on, errors kept (see tdfake.tf_startup).
@@ -82,6 +83,7 @@ def is_user_error(err: BaseException) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    console.show_messages()  # the library's log lines (INFO and up) on stdout, as plain lines
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("TDFAKE_DEBUG", "") not in ("", "0")

@@ -9,6 +9,15 @@ from pathlib import Path
 from tdfake.cli.options import add_download_arguments
 from tdfake.constants import SEED, SPLIT_FRACTIONS, SPLIT_MODES
 from tdfake.dataset_layouts import LAYOUTS
+from tdfake.faces import DETECT_SIZE  # no TensorFlow: MTCNN is imported when a face is first sought
+
+
+def add_detect_size_argument(parser: argparse.ArgumentParser) -> None:
+    """``--detect-size N``: the longer side of the copy of each frame that MTCNN searches (0: full resolution)."""
+    parser.add_argument("--detect-size", type=int, default=DETECT_SIZE, metavar="N",
+                        help=f"search faces on a copy of each frame whose longer side is N px, then crop from the "
+                             f"full frame (default {DETECT_SIZE}; 0: search the full frame; "
+                             "crops for training and for prediction should use the same N)")
 
 
 def register(subparsers) -> None:
@@ -54,6 +63,7 @@ def register(subparsers) -> None:
     p.add_argument("--margin", type=float, default=1.3, help="crop side = margin x the face box's longer side")
     p.add_argument("--size", type=int, default=256, help="output side in pixels")
     p.add_argument("--min-confidence", type=float, default=0.9, help="ignore detections below this score")
+    add_detect_size_argument(p)
     p.set_defaults(func=_faces)
 
     p = subparsers.add_parser("demo-data", help="make the built-in offline demo dataset",
@@ -73,10 +83,10 @@ def register(subparsers) -> None:
 
 def _write_csv(table, output: str) -> Path:
     """Write a manifest or split table to ``output`` (making its folder); returns the path."""
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(output, index=False)
-    return output
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+    return path
 
 
 def _manifest(args: argparse.Namespace) -> int:
@@ -112,7 +122,8 @@ def _faces(args: argparse.Namespace) -> int:
     from tdfake.dataset_layouts import download_layout
     from tdfake.faces import extract_faces
 
-    options = {"every": args.every, "margin": args.margin, "size": args.size, "min_confidence": args.min_confidence}
+    options = {"every": args.every, "margin": args.margin, "size": args.size, "min_confidence": args.min_confidence,
+               "detect_size": args.detect_size or None}
     if Path(args.src).is_dir() and download_layout(args.src) is not None:
         result = extract_download(args.src, args.out, args.compression, args.methods, **options)
     elif args.compression or args.methods:

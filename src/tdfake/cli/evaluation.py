@@ -6,10 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from tdfake.cli.data import add_detect_size_argument
 from tdfake.cli.options import add_download_arguments
 from tdfake.dataset_layouts import LAYOUTS
 
-DEFAULT_FRAMES = 32  # tdfake.video.DEFAULT_FRAMES (not imported: `tdfake --help` stays free of TensorFlow)
+DEFAULT_FRAMES = 32  # tdfake.video_io.DEFAULT_FRAMES (not imported: `tdfake --help` stays free of TensorFlow)
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +20,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"frames per video, evenly spaced from first to last (default {DEFAULT_FRAMES}, "
                             "as DeepfakeBench)")
     group.add_argument("--every", type=int, metavar="N", help="every Nth frame of each video instead of --frames")
+    add_detect_size_argument(parser)
 
 
 def register(subparsers) -> None:
@@ -77,6 +79,13 @@ def register(subparsers) -> None:
     predict.set_defaults(func=run_predict)
 
 
+def _detector(args: argparse.Namespace):
+    """The face detector of ``--detect-size`` (0: full resolution)."""
+    from tdfake.faces import FaceDetector
+
+    return FaceDetector(detect_size=args.detect_size or None)
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from tdfake.dataset_layouts import official_test_list
     from tdfake.evaluate import evaluate_run
@@ -93,7 +102,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         for done in evaluate_videos(find_runs([args.run_dir]), args.data, out_dir=args.out,
                                     n_bootstrap=args.bootstrap, frames=args.frames, every=args.every,
                                     data_layout=args.layout, compression=args.compression, methods=args.methods,
-                                    test_list=test_list):
+                                    test_list=test_list, detector=_detector(args)):
             print((done.out / "report.md").read_text())
             print(f"tdfake: {done.run.arm}: report, videos.csv and frames.csv in {done.out}", file=sys.stderr)
         return 0
@@ -119,7 +128,7 @@ def run_predict(args: argparse.Namespace) -> int:
         if out.suffix.lower() == ".csv":
             raise ValueError(f"-o {out}: with videos, -o names a folder (frames.csv, videos.csv go into it)")
         done = predict(runs, images, videos, out, frames=args.frames, every=args.every, threshold=args.threshold,
-                       annotate_dir=args.annotate)
+                       annotate_dir=args.annotate, detector=_detector(args))
         print(short_table(done.videos, list(done.thresholds)))
         written = [layout.FRAMES_CSV, layout.VIDEOS_CSV] + ([layout.IMAGES_CSV] if images else [])
         print(f"tdfake: {', '.join(written)} written to {out}" +

@@ -11,7 +11,8 @@ def register(subparsers) -> None:
         "explain",
         help="Grad-CAM: where an arm looks, drawn over the image it sees (PNG per image; grid for a study)",
         description=(
-            "Grad-CAM on Xception's last convolutional block for each image, drawn over the image the "
+            "Grad-CAM on the network's last convolutional block (Xception's block14_sepconv2_act; another "
+            "backbone's last layer with a spatial output) for each image, drawn over the image the "
             "arm sees (OR, TK or TK_diff). RUN is one arm folder (`tdfake train`) or a `tdfake run` "
             "folder: then every finished arm explains the same images and OUT/explain_grid.png shows "
             "them side by side. Without images, N real and N fake images of the test split (seeded). "

@@ -40,10 +40,11 @@ def register(subparsers) -> None:
                         help="a parameter of the kinds that have it (value read as YAML), e.g. --param sigma=2 for "
                              "blur; repeatable")
     parser.add_argument("--method", choices=METHODS, default=Config().tucker_method,
-                        help="tensorly: the study's exact call; fast: randomized sketch + HOOI, about 8x faster "
-                             "(GPU when TensorFlow sees one); default %(default)s, as the config's tucker_method")
+                        help="tensorly: the study's exact call; fast: batched randomized sketch + HOOI, many times "
+                             "faster (docs/benchmarks.md; GPU when TensorFlow sees one); default %(default)s, as "
+                             "the config's tucker_method")
     parser.add_argument("--workers", type=int, default=_default_workers(),
-                        help="processes (default: all CPUs available)")
+                        help="threads sharing the images (default: all CPUs available)")
     parser.add_argument("--shard", default="0/1", metavar="I/N",
                         help="process only images whose sorted index is I modulo N (for array jobs; default 0/1)")
     parser.add_argument("--format", dest="image_format", choices=["png", "jpg"], default=None,

@@ -19,8 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train one arm (baseline / tk / tk_diff, or any arm of the config) into a run folder",
-        description="Train Xception on one arm's images. Without --split/--images the config's data "
-                    "is prepared first (demo data, split, the arm's images). The run folder gets "
+        description="Train the config's backbone (Xception, the study's, or small_cnn) on one arm's images. "
+                    "Without --split/--images the config's data is prepared first (demo data, split, "
+                    "the arm's images). The run folder gets "
                     "config.yaml, split.csv, history.csv, best.keras, last.keras and "
                     "training.provenance.json; an existing run is never replaced without --force.",
     )
@@ -68,5 +69,6 @@ def run_train(args: argparse.Namespace) -> int:
     for seed in seeds:
         run_dir = Path(args.run_dir) if args.run_dir else arm_dir(cfg.out_dir, args.arm, seed, cfg.seed)
         train_arm(cfg, args.arm, split_df, images_root, run_dir, resume=args.resume, force=args.force, seed=seed)
-        print(f"run folder: {run_dir}")
+        # With several workers (TF_CONFIG) only the chief writes its run folder.
+        print(f"run folder: {run_dir}" if run_dir.is_dir() else "run folder: the chief's (this worker writes none)")
     return 0
