@@ -245,7 +245,7 @@ def plot_arm_images(images: Mapping[str, np.ndarray], specs: Mapping[str, ImageS
         columns.setdefault(spec, []).append(arm_label(arm))
     rows = list(images.items())
     fig = Figure(figsize=(3 * len(columns), 3.1 * len(rows)))
-    axes = np.atleast_2d(fig.subplots(len(rows), len(columns)))
+    axes = fig.subplots(len(rows), len(columns), squeeze=False)
     for r, (name, image) in enumerate(rows):
         made: dict = {}  # TK_diff reuses the crop's TK
         for c, (ax, (spec, arms)) in enumerate(zip(axes[r], columns.items())):

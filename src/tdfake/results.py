@@ -165,13 +165,14 @@ def compare_scored(a: ScoredRows, b: ScoredRows, n_bootstrap: int = 2000, seed: 
                                      n_bootstrap=n_bootstrap, seed=seed)
     boot = fixed.bootstrap_ci if fixed.bootstrap_ci is not None else (float("nan"), float("nan"))
     nan = float("nan")
+    testable = bool(np.isfinite(auroc.se) and auroc.se > 0)  # power is undefined for a zero standard error
     margin_columns: dict = {"margin": nan, "p_non_inferior": nan, "non_inferior": None, "power_non_inferior": nan,
                             "inferior_beyond_margin": None}
     if margin is not None:
         margin_columns = {
             "margin": margin, "p_non_inferior": stats.non_inferiority_p(auroc, margin),
             "non_inferior": stats.non_inferior(auroc, margin),
-            "power_non_inferior": stats.non_inferiority_power(auroc.se, margin, df=auroc.df),
+            "power_non_inferior": stats.non_inferiority_power(auroc.se, margin, df=auroc.df) if testable else nan,
             "inferior_beyond_margin": bool(auroc.ci[1] < -margin)}
     return {
         "n_seeds": int(a.scores.shape[0]), "n_rows": int(common.size), "n_groups": auroc.n_groups,
@@ -187,7 +188,7 @@ def compare_scored(a: ScoredRows, b: ScoredRows, n_bootstrap: int = 2000, seed: 
         "delta_accuracy_at_threshold": accuracy.delta, "delta_accuracy_at_threshold_ci_low": accuracy.ci[0],
         "delta_accuracy_at_threshold_ci_high": accuracy.ci[1], "p_accuracy_at_threshold": accuracy.p_value,
         "verdict_accuracy_at_threshold": stats.verdict(accuracy, ALPHA),
-        "mdd_auroc": stats.minimum_detectable_difference(auroc.se, alpha=ALPHA, df=auroc.df),
+        "mdd_auroc": stats.minimum_detectable_difference(auroc.se, alpha=ALPHA, df=auroc.df) if testable else nan,
         **margin_columns,
     }
 
