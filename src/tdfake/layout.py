@@ -9,6 +9,7 @@ A **run folder** holds one trained arm (written by :func:`tdfake.train.train_arm
     history.csv  best.keras  last.keras    training (+ training.provenance.json)
     logs/                                  TensorBoard logs of the training
     predictions.csv  report.json  report.md   its evaluation (+ report.provenance.json)
+    archive.json                           only in a run archived without its checkpoints (tdfake.archive)
     test_sets/<name>/                      its predictions and report on each extra test set
 
 A **study folder** (``cfg.out_dir`` of ``tdfake run``)::
@@ -54,6 +55,7 @@ PREDICTIONS_FILE = "predictions.csv"
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 SKIPPED_FILE = "skipped.csv"
+ARCHIVE_RECORD = "archive.json"  # in a run folder archived without its checkpoints (see tdfake.archive)
 IMAGES_DIR = "images"
 TEST_SETS_DIR = "test_sets"
 RESULTS_CSV = "results.csv"
@@ -103,6 +105,13 @@ def is_run(path: os.PathLike | str) -> bool:
     """Whether ``path`` is a finished run folder (it holds a best checkpoint and what evaluating it needs)."""
     path = Path(path)
     return all((path / name).is_file() for name in (BEST_CHECKPOINT, CONFIG_FILE, SPLIT_FILE))
+
+
+def is_archived(path: os.PathLike | str) -> bool:
+    """Whether ``path`` is a run folder archived without its checkpoints (:mod:`tdfake.archive`): its
+    recorded predictions and reports stand, but nothing new can be scored with it."""
+    path = Path(path)
+    return (path / ARCHIVE_RECORD).is_file() and not (path / BEST_CHECKPOINT).is_file()
 
 
 def study_arms(out_dir: os.PathLike | str) -> list[str]:

@@ -39,7 +39,7 @@ from tdfake.metrics import Report
 from tdfake.results import compare_arms, results_by_set, results_markdown, seed_summary
 from tdfake.split import split_manifest
 from tdfake.test_sets import evaluate_test_sets
-from tdfake.train import train_arm
+from tdfake.train import check_archived_run, train_arm
 
 logger = logging.getLogger(__name__)
 
@@ -154,13 +154,21 @@ def run_arm(cfg: Config, arm: str, prepared: Prepared | None = None, force: bool
 
     ``run_dir`` defaults to the study layout's folder for the arm and seed (``out_dir/<arm>`` for
     the config's seed).  A finished arm is not retrained; an arm trained with other settings
-    raises, naming them, unless ``force`` retrains it from scratch.  Its report is reused when
+    raises, naming them, unless ``force`` retrains it from scratch.  An archived run (no checkpoints,
+    see :mod:`tdfake.archive`) trained with these settings keeps its recorded report.  Its report is reused when
     ``report.provenance.json`` matches the checkpoint, split and threshold method now.
     """
     if prepared is None:
         prepared = prepare(cfg, [arm])
     seed = int(cfg.seed if seed is None else seed)
     run_dir = layout.arm_dir(cfg.out_dir, arm, seed, cfg.seed) if run_dir is None else Path(run_dir)
+    if layout.is_archived(run_dir):
+        if not force:
+            check_archived_run(cfg, arm, prepared.split, prepared.images_root, run_dir, seed)
+            logger.info("%s: archived without its checkpoints (%s); its recorded report stands", run_dir,
+                        layout.ARCHIVE_RECORD)
+            return Report.from_json(run_dir / layout.REPORT_JSON)
+        (run_dir / layout.ARCHIVE_RECORD).unlink()  # --force: trained anew below, so no longer an archive
     train_arm(cfg, arm, prepared.split, prepared.images_root, run_dir, resume=True, force=force, seed=seed)
     return load_or_make_report(run_dir)
 
@@ -185,11 +193,15 @@ def run_study(cfg: Config, force: bool = False) -> StudyResults:
     prepared = prepare(cfg)
     seeds = layout.training_seeds(cfg)
     arms = list(cfg.arms)
-    own = {seed: {arm: run_arm(cfg, arm, prepared, force=force, seed=seed) for arm in arms} for seed in seeds}
     run_dirs = {arm: [layout.arm_dir(cfg.out_dir, arm, seed, cfg.seed) for seed in seeds] for arm in arms}
-    sets: dict[str, dict[int, dict[str, Report]]] = {OWN_TEST_SET: own}
-    for name, by_run in evaluate_test_sets(cfg, [d for dirs in run_dirs.values() for d in dirs]).items():
-        sets[name] = {seed: {arm: by_run[run_dirs[arm][i]] for arm in arms} for i, seed in enumerate(seeds)}
+    sets: dict[str, dict[int, dict[str, Report]]] = {OWN_TEST_SET: {}, **{name: {} for name in cfg.test_sets}}
+    for i, seed in enumerate(seeds):
+        for arm in arms:
+            # Each run is scored on every test set as soon as it is trained, so an interrupted study keeps
+            # complete results for the runs it finished (their predictions are all a later analysis needs).
+            sets[OWN_TEST_SET].setdefault(seed, {})[arm] = run_arm(cfg, arm, prepared, force=force, seed=seed)
+            for name, by_run in evaluate_test_sets(cfg, [run_dirs[arm][i]]).items():
+                sets[name].setdefault(seed, {})[arm] = by_run[run_dirs[arm][i]]
     return write_results(cfg, sets, run_dirs)
 
 

@@ -70,6 +70,8 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
     the threshold was chosen), then the set's scored rows.  The report is reused only while its
     provenance record matches the checkpoint, the run's validation scores, the set's rows and the threshold method.
     """
+    if layout.is_archived(run_dir):
+        return archived_set_report(Path(run_dir), name, rows)
     run = load_run(run_dir)
     out = test_set_report_dir(run.run_dir, name)
     report_json = out / layout.REPORT_JSON
@@ -102,6 +104,25 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
                      f"images of test set {name}")
     provenance.write_record(record_file, "report", params)
     return report
+
+
+def archived_set_report(run_dir: Path, name: str, rows: pd.DataFrame) -> Report:
+    """The recorded report of an archived run (:mod:`tdfake.archive`) on set ``name``, when it was made on
+    these rows with the run's threshold method; an archived run cannot be scored anew, so otherwise raise."""
+    out = test_set_report_dir(run_dir, name)
+    record = provenance.read_record(provenance.record_path(out, "report"))
+    wanted = {"rows": provenance.table_fingerprint(rows, ["root", "path", "label", "group"]),
+              "threshold": Config.from_yaml(run_dir / layout.CONFIG_FILE).threshold}
+    recorded = {key: record["params"].get(key) for key in wanted} if record else None
+    if recorded is None or not (out / layout.REPORT_JSON).is_file():
+        problem = f"has no report on test set {name}"
+    elif recorded != wanted:
+        changed = provenance.describe(provenance.differences(recorded, wanted))
+        problem = f"was scored on test set {name} with other {changed}"
+    else:
+        return Report.from_json(out / layout.REPORT_JSON)
+    raise ValueError(f"{run_dir} {problem}, and it is archived without its checkpoints ({layout.ARCHIVE_RECORD}), "
+                     "so it cannot be scored anew; pass --force to retrain it")
 
 
 def evaluate_test_sets(cfg: Config, run_dirs: Iterable[Path]) -> dict[str, dict[Path, Report]]:

@@ -235,6 +235,18 @@ def _check_existing_run(run_dir: Path, params: dict, resume: bool, force: bool) 
     raise provenance.ProvenanceMismatch(f"{run_dir} {problem}")
 
 
+def check_archived_run(cfg: Config, arm: str, split_df: pd.DataFrame, images_root: os.PathLike | str | None,
+                       run_dir: os.PathLike | str, seed: int | None = None) -> None:
+    """Raise unless the archived run in ``run_dir`` (:mod:`tdfake.archive`) is ``arm`` trained to the end with
+    ``cfg``'s training settings and ``seed`` on ``split_df``: only then may its recorded results stand for it."""
+    run_dir = Path(run_dir)
+    _check_existing_run(run_dir, training_params(cfg, arm, split_df, seed, images_root), resume=True, force=False)
+    done = completed_epochs(run_dir / layout.HISTORY_FILE)
+    if done < cfg.epochs:
+        raise ValueError(f"{run_dir}: archived after {done} of {cfg.epochs} epochs, without its checkpoints, so it "
+                         "cannot be continued; pass --force to retrain it from scratch")
+
+
 class NewModelTracing(logging.Filter):
     """Drops TensorFlow's "triggered tf.function retracing" warning about Keras' train and validation steps.
 

@@ -1,5 +1,5 @@
 """``tdfake run`` (the whole study, resumable), ``tdfake sweep`` (TK arms against Tucker rank) and
-``tdfake graphs`` (regenerate a run's figures).
+``tdfake graphs`` (regenerate a run's figures) and ``tdfake archive`` (a study without its checkpoints).
 
 The tf.data input pipeline is :mod:`tdfake.pipeline`; the study end to end is :mod:`tdfake.study`.
 """
@@ -56,6 +56,16 @@ def graphs(args: argparse.Namespace) -> int:
     return 0
 
 
+def archive(args: argparse.Namespace) -> int:
+    from tdfake.archive import archive_study
+
+    archived = archive_study(args.out_dir, args.dest)
+    for run_dir in archived:
+        print(run_dir)
+    print(f"tdfake archive: {len(archived)} evaluated runs in {args.dest} (copy it back with cp -r {args.dest}/. OUT/)")
+    return 0
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "run", help="the study end to end: data, split, the arms' images, every arm, results, graphs",
@@ -93,3 +103,14 @@ def register(subparsers) -> None:
     parser.add_argument("out_dir", help="a `tdfake run` output folder (e.g. runs/demo)")
     parser.add_argument("--graphs-dir", help="where to write the PNGs (default: the run config's graphs_dir)")
     parser.set_defaults(func=graphs)
+
+    parser = subparsers.add_parser(
+        "archive", help="copy a study's evaluated runs without checkpoints, logs or images (to keep or commit)",
+        description="Copy OUT_DIR's manifest, split, test-set manifests and every evaluated run (config, split, "
+                    "history, predictions and reports on every test set, provenance records) into DEST, leaving out "
+                    "checkpoints, TensorBoard logs and images, and mark each run with archive.json. Copied back into "
+                    "a study folder, `tdfake run` keeps the archived runs' results and trains only the missing ones.",
+    )
+    parser.add_argument("out_dir", metavar="OUT_DIR", help="a `tdfake run` output folder (e.g. runs/confirmatory)")
+    parser.add_argument("dest", metavar="DEST", help="where the archive goes (made if missing; brought up to date)")
+    parser.set_defaults(func=archive)
