@@ -82,7 +82,7 @@ def demo_run(folder: Path) -> Path:
     run.mkdir(parents=True)
     cfg.to_yaml(run / layout.CONFIG_FILE)
     (run / layout.SPLIT_FILE).write_text(",".join([*COLUMNS, "split"]) + "\n")
-    layout.write_run_info(run, "tk", None, cfg.seed)
+    layout.write_run_info(run, "tk", cfg.image_spec("tk").kind, None, cfg.seed)
     model = build_xception(cfg.image_size, weights=None, head=cfg.head, dense_units=cfg.dense_units)
     model.save(run / layout.BEST_CHECKPOINT)
     return run

@@ -78,7 +78,7 @@ def score(out_dir: Path, arm: str, test_set: str) -> None:
 
 def compare(out_dir: Path, arm: str, test_set: str) -> pd.DataFrame:
     """One row: AUROC on fast images − AUROC on tensorly images, seeds random, and the equivalence verdict."""
-    tensorly, fast, seeds = [], [], []
+    paired_runs, seeds = [], []
     for run_dir in runs_of(out_dir, arm):
         fast_file = run_dir / FOLDER / test_set / layout.PREDICTIONS_FILE
         if not fast_file.is_file():
@@ -86,13 +86,13 @@ def compare(out_dir: Path, arm: str, test_set: str) -> pd.DataFrame:
         own = layout.test_predictions(run_dir, test_set)[["path", "label", "group", "score"]]
         other = pd.read_csv(fast_file, dtype={"path": str, "group": str})[["path", "score"]]
         paired = own.merge(other, on="path", suffixes=("_tensorly", "_fast")).sort_values("path")
-        tensorly.append(paired)
+        paired_runs.append(paired)
         seeds.append(int(pd.read_json(run_dir / layout.RUN_INFO_FILE, typ="series")["seed"]))
-    if len(tensorly) < 2:
-        raise SystemExit(f"{out_dir}: {len(tensorly)} {arm} runs scored on fast images; the random-seed "
+    if len(paired_runs) < 2:
+        raise SystemExit(f"{out_dir}: {len(paired_runs)} {arm} runs scored on fast images; the random-seed "
                          "comparison needs at least 2 (run `score` first)")
-    common = set.intersection(*(set(t["path"]) for t in tensorly))
-    tables = [t[t["path"].isin(common)].reset_index(drop=True) for t in tensorly]
+    common = set.intersection(*(set(t["path"]) for t in paired_runs))
+    tables = [t[t["path"].isin(common)].reset_index(drop=True) for t in paired_runs]
     y, groups = tables[0]["label"].to_numpy(), tables[0]["group"].to_numpy()
     a = np.stack([t["score_tensorly"].to_numpy() for t in tables])
     b = np.stack([t["score_fast"].to_numpy() for t in tables])

@@ -103,6 +103,14 @@ def _read_image(path: tf.Tensor, image_size: int, resize_method: str) -> tf.Tens
     """Read one file with :func:`read_rgb` (in a worker thread) and resize it: uint8 (S, S, 3)."""
     image = tf.numpy_function(lambda p: read_rgb(p.decode()), [path], tf.uint8, stateful=False)
     image.set_shape([None, None, 3])
+    return resize_image(image, image_size, resize_method)
+
+
+def resize_image(image: tf.Tensor, image_size: int, resize_method: str) -> tf.Tensor:
+    """One uint8 (H, W, 3) image at the network's input size, as every image file is read: uint8 (S, S, 3).
+
+    Public so that images held in memory (:mod:`tdfake.crop_scoring`) get exactly the resize a file gets.
+    """
 
     def resize():
         resized = tf.image.resize(image, (image_size, image_size), method=resize_method)

@@ -6,9 +6,10 @@ default as DeepfakeBench, ``np.linspace(0, n - 1, frames)`` floored; or every ``
 the sampled frames are read with :mod:`tdfake.video_io` (as ``tdfake faces`` reads them), each
 goes through :class:`tdfake.faces.FaceDetector` (MTCNN on a 320 px copy, in batches of frames)
 and the crop rule of ``tdfake faces`` (:func:`tdfake.faces.square_crop`, margin 1.3, 256 px,
-written as JPEG like ``tdfake faces`` writes its crops), and each crop becomes the arm's input
-image (its kind with its parameters) through :func:`tdfake.evaluate.stage_images`, as training made them,
-before :func:`tdfake.evaluate.score_files` scores it.  The kept face is that of ``tdfake faces``:
+kept in memory), and each crop is scored by :func:`tdfake.crop_scoring.score_crops`: through the
+bytes of a JPEG file as ``tdfake faces`` writes its crops, made into the arm's input image (its kind
+with its parameters) as image creation makes it, and through the input pipeline's resize and scale, so
+its score is the one its files would get, without writing them.  The kept face is that of ``tdfake faces``:
 the most confident detection at or above 0.9, the largest among equally confident ones.
 
 Tables: :func:`frames_table` (``frames.csv``: video, frame index, time in seconds, face box, one
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +43,7 @@ from tqdm import tqdm
 from tdfake import layout
 from tdfake.arms import colour as arm_colour
 from tdfake.constants import LABEL_NAMES
+from tdfake.crop_scoring import score_crops
 from tdfake.datasets import build_manifest
 from tdfake.evaluate import (
     load_or_make_report,
@@ -50,12 +51,10 @@ from tdfake.evaluate import (
     predict_paths,
     report_markdown,
     report_on_rows,
-    score_files,
-    stage_images,
     write_evaluation,
 )
 from tdfake.faces import CROP_MARGIN, CROP_SIZE, DETECT_BATCH, FaceDetector, square_crop
-from tdfake.images import list_images, write_rgb
+from tdfake.images import list_images
 from tdfake.layout import Run, load_run
 from tdfake.metrics import Report
 from tdfake.video_io import (
@@ -72,7 +71,7 @@ from tdfake.video_io import (
 )
 
 SCORE_BATCH = 256
-"""Crops staged and scored together (across videos): one image creation and one ``model.predict`` per arm."""
+"""Crops scored together (across videos), in the scoring thread while the next frames are searched."""
 CROP_SUFFIX = ".jpg"  # as `tdfake faces` writes its crops, so the arm sees the same JPEG round trip
 NO_FACE = "no face found in any sampled frame"
 
@@ -129,9 +128,9 @@ def score_videos(runs: Sequence[Run], videos: Sequence[os.PathLike | str], frame
     The sampled frames are read (:class:`tdfake.video_io.VideoFrames`) a batch ahead of the face
     detector, in a thread, and searched for faces :data:`tdfake.faces.DETECT_BATCH` at a time;
     faces are found once per frame and shared by the arms; each run's model is loaded once, and
-    crops are staged and scored :data:`SCORE_BATCH` at a time across videos, so image creation
-    and ``model.predict`` start once per batch, not per video, in a thread of their own while the
-    next crops are found.  No more than two batches of frames are held at once, whatever
+    crops are held in memory and scored :data:`SCORE_BATCH` at a time across videos
+    (:func:`tdfake.crop_scoring.score_crops`), in a thread of their own while the next crops are
+    found.  No more than two batches of frames are held at once, whatever
     ``every``.  A video that cannot be used gets its :class:`VideoScores` with the reason in
     ``error`` and never stops the rest.
     """
@@ -144,27 +143,25 @@ def score_videos(runs: Sequence[Run], videos: Sequence[os.PathLike | str], frame
         results.append(VideoScores(path, fps=fps, error=error))
         counts.append(count)
         indices.append(sample_indices(count, frames, every) if not error else [])
-    crops: list[dict[int, str]] = [{} for _ in results]  # per video: frame number -> crop file
-    scored: dict[str, dict[str, float]] = {arm: {} for arm in arms}  # per arm: crop file -> score
-    pending: list[str] = []
+    scores: dict[str, dict[tuple[int, int], float]] = {arm: {} for arm in arms}  # arm -> (video, frame) -> score
+    pending: list[tuple[int, int]] = []  # (video, frame) of the crops waiting to be scored
+    pending_crops: list[np.ndarray] = []
     scoring: list[Future] = []  # the batch being scored while the next one is detected
-    with tempfile.TemporaryDirectory(prefix="tdfake-video-") as tmp, \
-            tqdm(total=sum(map(len, indices)), desc="frames", unit="frame",
-                 disable=None if progress else True) as bar, \
+    with tqdm(total=sum(map(len, indices)), desc="frames", unit="frame", disable=None if progress else True) as bar, \
             ThreadPoolExecutor(1, thread_name_prefix="tdfake-score") as scorer:
-        crops_root = Path(tmp) / "crops"
 
-        def score(relpaths: list[str]) -> None:
+        def score(keys: list[tuple[int, int]], crops: list[np.ndarray]) -> None:
             for run, model, arm in zip(runs, models, arms):
-                scored[arm].update(_score_crops(run, model, crops_root, relpaths, Path(tmp) / arm))
+                scores[arm].update(zip(keys, score_crops(model, crops, run, CROP_SUFFIX).tolist()))
 
         def flush() -> None:
             """Score the pending crops in the scoring thread, once the batch before them is done."""
             while scoring:
                 scoring.pop().result()
             if pending:
-                scoring.append(scorer.submit(score, list(pending)))
+                scoring.append(scorer.submit(score, list(pending), list(pending_crops)))
                 pending.clear()
+                pending_crops.clear()
 
         for k, batch in prefetched(_frame_batches(results, counts, indices)):
             result = results[k]
@@ -173,20 +170,19 @@ def score_videos(runs: Sequence[Run], videos: Sequence[os.PathLike | str], frame
                 result.frames.append(number)
                 result.boxes.append(box)
                 if box is not None:
-                    crops[k][number] = f"v{k}/frame{number}{CROP_SUFFIX}"
-                    write_rgb(crops_root / crops[k][number], square_crop(image, box, CROP_MARGIN, CROP_SIZE))
-                    pending.append(crops[k][number])
+                    pending.append((k, number))
+                    pending_crops.append(square_crop(image, box, CROP_MARGIN, CROP_SIZE))
             bar.update(len(batch))
             if len(pending) >= SCORE_BATCH:
                 flush()
         flush()
         flush()  # waits for the last batch
         bar.update(bar.total - bar.n)  # the sampled frames that truncated and unreadable videos did not give
-    for result, found in zip(results, crops):
-        if result.frames and not found:
+    for k, result in enumerate(results):
+        if result.frames and all(box is None for box in result.boxes):
             result.error = "; ".join(filter(None, [result.error, NO_FACE]))
         for arm in arms:
-            result.scores[arm] = np.array([scored[arm].get(found.get(n, ""), np.nan) for n in result.frames])
+            result.scores[arm] = np.array([scores[arm].get((k, n), np.nan) for n in result.frames])
     return results
 
 
@@ -210,16 +206,6 @@ def _frame_batches(results: Sequence[VideoScores], counts: Sequence[int], indice
         elif reader.grabbed <= wanted[-1]:
             result.error = (f"truncated: frames from {reader.grabbed} on do not decode (the container says "
                             f"{count}); scored the {given} sampled frames before that")
-
-
-def _score_crops(run: Run, model, crops_root: Path, relpaths: list[str], staging: Path) -> dict[str, float]:
-    """The arm's score of each crop file (those whose arm image could not be made are left out)."""
-    if not relpaths:
-        return {}
-    files, _ = stage_images(crops_root, relpaths, run, staging)
-    good = {i: f for i, f in enumerate(files) if f is not None}
-    values = score_files(model, list(good.values()), run.cfg)
-    return {relpaths[i]: float(v) for i, v in zip(good, values)}
 
 
 def frames_table(results: Sequence[VideoScores], arms: Sequence[str]) -> pd.DataFrame:
