@@ -87,3 +87,19 @@ def test_device_check_without_a_gpu_says_so_and_exits_0():
     assert "device check: no GPU visible" in done.stdout
     for row in ("Tucker tensorly (CPU)", "Tucker fast (CPU, NumPy)", "Xception train float32 (CPU)"):
         assert row in done.stdout
+
+
+@pytest.mark.slow
+def test_bench_video_runs_every_part_on_a_small_demo_video():
+    """bench/bench_video.py end to end on an 8-frame 320x240 demo video: faces against decoding with a ratio,
+    predict of a TK arm both ways, and every stage (the figures themselves are machine-dependent: not checked)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "bench" / "bench_video.py"), "--frames", "8", "--width", "320",
+                           "--height", "240", "--rounds", "1", "--sizes", "320"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for line in ("ratio: ", "predict --every 1", "predict --frames 32", "faces found in 8 of 8 frames",
+                 "detect, MTCNN at full resolution", "Tucker tensorly (paper)", "network 256 px (paper)"):
+        assert line in done.stdout, line
