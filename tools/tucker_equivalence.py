@@ -13,13 +13,14 @@ within ±0.005.
 ``score`` writes ``<run>/tucker_equivalence/<set>/predictions.csv`` (path, label, group, score) for
 every run of the arm that still has its checkpoint, skipping runs already scored, so it can follow
 the study run by run (and ``tdfake archive`` keeps the scores once the checkpoints are gone).  The
-fast images go to ``OUT/test_sets/<set>/images/<kind>_tucker_method-fast/``.  ``compare`` needs no
+fast images go to ``OUT/test_sets/<set>/images/<kind>_method-fast/``.  ``compare`` needs no
 checkpoint: it reads those scores and the runs' own scores on the tensorly images.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -38,8 +39,8 @@ BOUND = 0.005  # the pre-registered equivalence bound on the AUROC difference
 def fast_spec(run: layout.Run) -> transforms.ImageSpec:
     """The run's image kind and parameters with ``tucker_method: fast`` (its own folder, never the tensorly one's)."""
     spec = run.spec
-    values = {**vars(spec.params), "tucker_method": "fast"}
-    return transforms.spec(spec.kind, values, defaults={"rank": run.cfg.rank, "tucker_method": run.cfg.tucker_method})
+    defaults = {f.name: getattr(run.cfg, f.name) for f in dataclasses.fields(run.cfg)}  # as Config.image_spec
+    return transforms.spec(spec.kind, {**vars(spec.params), "method": "fast"}, defaults=defaults)
 
 
 def runs_of(out_dir: Path, arm: str) -> list[Path]:
@@ -49,14 +50,18 @@ def runs_of(out_dir: Path, arm: str) -> list[Path]:
 
 
 def score(out_dir: Path, arm: str, test_set: str) -> None:
-    from tdfake.evaluate import load_run_model, score_files  # TensorFlow only where a network scores
-
-    rows = read_manifest(layout.test_set_dir(out_dir, test_set) / layout.MANIFEST_FILE)
+    """Score every eligible run of ``arm`` on fast-made images of ``test_set`` (see the module doc)."""
     for run_dir in runs_of(out_dir, arm):
         target = run_dir / FOLDER / test_set / layout.PREDICTIONS_FILE
-        if target.is_file() or not layout.is_run(run_dir):
-            print(f"{run_dir}: {'already scored' if target.is_file() else 'no checkpoint'}; skipped")
+        scored_on_set = (layout.test_set_report_dir(run_dir, test_set) / layout.REPORT_JSON).is_file()
+        if target.is_file() or not layout.is_run(run_dir) or not scored_on_set:
+            why = "already scored" if target.is_file() else "no checkpoint" if not layout.is_run(run_dir) else \
+                f"not yet scored on {test_set} with its own images"
+            print(f"{run_dir}: {why}; skipped")
             continue
+        from tdfake.evaluate import load_run_model, score_files  # TensorFlow only once a network scores
+
+        rows = read_manifest(layout.test_set_dir(out_dir, test_set) / layout.MANIFEST_FILE)
         run = layout.load_run(run_dir)
         if run.spec.fingerprint().get("tucker_method") != "tensorly":
             raise ValueError(f"{run_dir}: its images are not tensorly's ({run.spec.fingerprint()}); nothing to check")
