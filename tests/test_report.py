@@ -247,3 +247,21 @@ def test_headline_fills_the_marker_and_records_its_folders(tmp_path):
     assert report.blocks_on(text) == {"headline": ["docs/run"]}
     assert "[demo_tiny, the report test's fixture](docs/run), 2 seeds" in text and text.endswith("\n\nAfter.\n")
     assert report.headline_text(readme) == text  # regenerates from the folders its marker names
+
+
+def test_training_csv_where_present_becomes_its_block_and_names_collapsed_runs(tmp_path):
+    run = tmp_path / "runs" / "tiny"
+    shutil.copytree(FIXTURE, run)
+    training = pd.DataFrame({"arm": ["baseline", "tk"], "seed": [42, 42], "epochs": [4, 4], "best_epoch": [3, 4],
+                             "best_val_loss": [0.41, 0.52], "val_rows": [720, 720], "val_auroc": [0.91, 0.52],
+                             "val_score_sd": [0.2, 0.01], "collapsed": ["", "validation AUROC 0.520 < 0.55"]})
+    training.to_csv(run / "training.csv", index=False)
+    page = report.write_page(run, tmp_path / "docs" / "tiny.md")
+    assert (tmp_path / "docs" / "tiny" / "training.csv").read_bytes() == (run / "training.csv").read_bytes()
+    text = page.read_text()
+    assert "## Training runs and the collapsed-run check" in text
+    assert "| tk | 42 | 4 | 4 | 0.520 | 0.520 | 0.01 | validation AUROC 0.520 < 0.55 |" in text
+    assert "Collapsed by the pre-registered rule: tk seed 42." in text
+    training.assign(collapsed="").to_csv(tmp_path / "docs" / "tiny" / "training.csv", index=False)
+    report.write_page(tmp_path / "docs" / "tiny")
+    assert "No run collapsed by the pre-registered rule" in page.read_text()

@@ -4,6 +4,9 @@ A study folder is written by hand (each run's predictions.csv and report.json, a
 them) so every number can be checked against scikit-learn and :mod:`tdfake.stats` on the same arrays.
 """
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +25,7 @@ from tdfake.results import (
     results_by_set,
     results_markdown,
     seed_summary,
+    training_checks,
 )
 
 ARMS = tuple(Config().arms)  # the study's: baseline, tk, tk_diff
@@ -193,3 +197,29 @@ def test_compare_two_runs_and_two_studies(study, tmp_path, capsys):
     assert "lower" in capsys.readouterr().out and (tmp_path / "c.csv").is_file()
     with pytest.raises(ValueError, match="not one of each"):
         compare_runs(a, out)
+
+
+@pytest.mark.slow
+def test_training_checks_apply_the_collapsed_run_rule_to_each_run(tiny_study_unchanged, tmp_path):
+    """training.csv of `tdfake run`: each run's history and its validation rows; a run with constant validation
+    scores, or a validation AUROC below 0.55, is named collapsed (docs/preregistration.md)."""
+    out = Path(tiny_study_unchanged["out_dir"])
+    written = pd.read_csv(out / layout.TRAINING_CSV)
+    assert written["arm"].tolist() == ["baseline", "tk", "tk_diff"] and written["seed"].eq(42).all()
+    for row in written.itertuples():
+        val = layout.validation_scores(out / row.arm)
+        history = pd.read_csv(out / row.arm / layout.HISTORY_FILE)
+        assert row.val_auroc == pytest.approx(roc_auc_score(val["label"], val["score"]))
+        assert row.best_val_loss == pytest.approx(history["val_loss"].min()) and row.epochs == len(history)
+    assert (written["collapsed"].fillna("") == "").tolist() == (written["val_auroc"] >= 0.55).tolist()
+
+    for name, scores in (("constant", lambda v: np.full(len(v), 0.5)), ("inverted", lambda v: 1 - v["label"])):
+        run = tmp_path / name / "baseline"
+        shutil.copytree(out / "baseline", run, ignore=shutil.ignore_patterns("*.keras", "logs"))
+        predictions = pd.read_csv(run / layout.PREDICTIONS_FILE)
+        val = predictions["split"] == "val"
+        predictions.loc[val, "score"] = np.asarray(scores(predictions[val]), dtype=float)
+        predictions.to_csv(run / layout.PREDICTIONS_FILE, index=False)
+        collapsed = training_checks({"baseline": [run]})["collapsed"].iloc[0]
+        expected = "validation scores constant" if name == "constant" else "validation AUROC 0.000 < 0.55"
+        assert expected in collapsed

@@ -34,3 +34,9 @@ STUDY_THRESHOLD = 0.5
 OWN_TEST_SET = "test"
 """Name of a run's own test split among its test sets (results.csv's ``test_set`` column);
 extra sets need other names."""
+
+COLLAPSE_MIN_VAL_AUROC = 0.55
+COLLAPSE_MAX_SCORE_SD = 1e-6
+"""The pre-registered collapsed-run rule (docs/preregistration.md): a run whose scored checkpoint gives every
+validation row the same score (standard deviation below ``COLLAPSE_MAX_SCORE_SD``) or reaches a validation
+AUROC below ``COLLAPSE_MIN_VAL_AUROC`` has collapsed (``training.csv`` of ``tdfake run`` says which)."""

@@ -20,6 +20,7 @@ A **study folder** (``cfg.out_dir`` of ``tdfake run``)::
     seed_<s>/baseline|tk|tk_diff|.../      the same arms trained with another seed s (``seeds``)
     test_sets/<name>/                      extra test sets' manifests and images
     results.md  results.csv  comparisons.csv   the arms side by side, and paired comparisons between them
+    seeds.csv  training.csv                each arm over seeds; each run's training and the collapsed-run check
     sweep/  robustness/  explain/          the outputs of ``tdfake sweep``, ``robustness`` and ``explain``
 """
 
@@ -62,6 +63,7 @@ RESULTS_CSV = "results.csv"
 RESULTS_MD = "results.md"
 COMPARISONS_CSV = "comparisons.csv"
 SEEDS_CSV = "seeds.csv"
+TRAINING_CSV = "training.csv"
 SWEEP_DIR = "sweep"
 SWEEP_CSV = "sweep.csv"
 SWEEP_COMPARISONS_CSV = "sweep_comparisons.csv"
@@ -273,6 +275,13 @@ def write_run_info(run_dir: Path, arm: str, kind: str, images_root: os.PathLike 
     root = None if images_root is None else os.path.relpath(Path(images_root).resolve(), run_dir.resolve())
     info = {"arm": arm, "kind": kind, "images_root": root, "seed": int(seed)}
     (run_dir / RUN_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def run_seed(run_dir: os.PathLike | str) -> int:
+    """A run's training seed (``run.json``, else its config's seed); needs no checkpoint, so archived runs have one."""
+    info_file = Path(run_dir) / RUN_INFO_FILE
+    info = json.loads(info_file.read_text()) if info_file.is_file() else {}
+    return int(info["seed"]) if "seed" in info else int(Config.from_yaml(Path(run_dir) / CONFIG_FILE).seed)
 
 
 def load_run(run_dir: os.PathLike | str) -> Run:

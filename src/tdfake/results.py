@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from tdfake import layout, stats
 from tdfake.arms import Comparison, study_results
 from tdfake.config import Config
-from tdfake.constants import OWN_TEST_SET
+from tdfake.constants import COLLAPSE_MAX_SCORE_SD, COLLAPSE_MIN_VAL_AUROC, OWN_TEST_SET
 from tdfake.metrics import Report, per_method_markdown, side_by_side, study_table, table_markdown
 
 SetReports = Mapping[str, Mapping[int, Mapping[str, Report]]]
@@ -106,6 +107,36 @@ def seed_summary(results: pd.DataFrame) -> pd.DataFrame:
         row["auroc_ci_halfwidth"] = float(((part["auroc_ci_high"] - part["auroc_ci_low"]) / 2).mean())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def training_checks(run_dirs: Mapping[str, Sequence[Path]]) -> pd.DataFrame:
+    """training.csv: each run (arm × training seed) as it trained, and the pre-registered collapsed-run check.
+
+    Per run: the epochs trained, the epoch of the scored (best validation loss) checkpoint and its
+    validation loss, and from the validation rows it scored (``predictions.csv``, where its threshold
+    was chosen) their AUROC and the standard deviation of their scores; ``collapsed`` names why a run
+    collapsed by :data:`tdfake.constants.COLLAPSE_MIN_VAL_AUROC` / ``COLLAPSE_MAX_SCORE_SD``, empty otherwise.
+    """
+    rows = []
+    for arm, dirs in run_dirs.items():
+        for run_dir in dirs:
+            history = pd.read_csv(Path(run_dir) / layout.HISTORY_FILE)
+            val = layout.validation_scores(run_dir)
+            sd = float(val["score"].std(ddof=0))
+            auroc = float(roc_auc_score(val["label"], val["score"])) if val["label"].nunique() == 2 else float("nan")
+            reasons = [f"validation scores constant (sd {sd:.1e})" if sd < COLLAPSE_MAX_SCORE_SD else "",
+                       f"validation AUROC {auroc:.3f} < {COLLAPSE_MIN_VAL_AUROC}"
+                       if auroc < COLLAPSE_MIN_VAL_AUROC else ""]
+            best = int(history["val_loss"].idxmin())
+            rows.append({"arm": arm, "seed": layout.run_seed(run_dir), "epochs": len(history),
+                         "best_epoch": best + 1, "best_val_loss": float(history["val_loss"].iloc[best]),
+                         "val_rows": len(val), "val_auroc": auroc, "val_score_sd": sd,
+                         "collapsed": "; ".join(filter(None, reasons))})
+    return pd.DataFrame(rows, columns=TRAINING_COLUMNS)
+
+
+TRAINING_COLUMNS = ["arm", "seed", "epochs", "best_epoch", "best_val_loss", "val_rows", "val_auroc", "val_score_sd",
+                    "collapsed"]
 
 
 # ------------------------------------------------------------------------------- paired comparisons

@@ -36,7 +36,7 @@ from tdfake.evaluate import load_or_make_report
 from tdfake.image_creation import create_images
 from tdfake.images import derived_path
 from tdfake.metrics import Report
-from tdfake.results import compare_arms, results_by_set, results_markdown, seed_summary
+from tdfake.results import compare_arms, results_by_set, results_markdown, seed_summary, training_checks
 from tdfake.split import split_manifest
 from tdfake.test_sets import evaluate_test_sets
 from tdfake.train import check_archived_run, train_arm
@@ -188,7 +188,8 @@ def run_study(cfg: Config, force: bool = False) -> StudyResults:
     ``force``: retrain from scratch the arms whose recorded settings differ from ``cfg``.  Every
     arm is also scored on each of ``cfg.test_sets`` (see :mod:`tdfake.test_sets`).  Writes
     ``results.csv`` (one row per test set, seed and arm), ``seeds.csv`` (mean and sd over seeds),
-    ``comparisons.csv`` (the config's paired comparisons, see :mod:`tdfake.results`) and ``results.md``.
+    ``comparisons.csv`` (the config's paired comparisons, see :mod:`tdfake.results`), ``training.csv``
+    (each run's training and the collapsed-run check, :func:`tdfake.results.training_checks`) and ``results.md``.
     """
     prepared = prepare(cfg)
     seeds = layout.training_seeds(cfg)
@@ -206,11 +207,13 @@ def run_study(cfg: Config, force: bool = False) -> StudyResults:
 
 
 def write_results(cfg: Config, sets, run_dirs: dict[str, list[Path]]) -> StudyResults:
-    """results.csv, seeds.csv, comparisons.csv and results.md of a study from its reports and predictions."""
+    """results.csv, seeds.csv, comparisons.csv, training.csv and results.md of a study from its reports and
+    predictions."""
     out_dir = Path(cfg.out_dir)
     results = results_by_set(sets, cfg)
     seeds = seed_summary(results)
     comparisons = compare_arms(run_dirs, list(sets), cfg.comparison_specs(), seed=cfg.seed)
+    training_checks(run_dirs).to_csv(out_dir / layout.TRAINING_CSV, index=False)
     results.to_csv(out_dir / layout.RESULTS_CSV)
     seeds.to_csv(out_dir / layout.SEEDS_CSV, index=False)
     comparisons.to_csv(out_dir / layout.COMPARISONS_CSV, index=False)
