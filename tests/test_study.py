@@ -155,3 +155,37 @@ def test_new_arms_and_a_kind_registered_at_test_time_run_through_tdfake_run(tiny
     assert layout.load_run(out / "gray").spec == transforms.spec("gray")
     graphs = Path(tiny_study_copy["graphs_dir"])
     assert {"history_tk_r5.png", "history_gray.png"} <= {p.name for p in graphs.iterdir()}
+
+
+@pytest.mark.slow
+def test_a_collapsed_run_is_replaced_by_the_next_unused_seed(tiny_study_copy, monkeypatch):
+    """replace_collapsed: tk's seed-42 run (made to read as collapsed) is left out of the results and the
+    comparisons, reported in training.csv, and replaced by seed 44 after the config's seeds 42 and 43."""
+    from tdfake import study
+
+    out = Path(tiny_study_copy["out_dir"])
+    collapsed = out / "tk"  # the tiny runs' real validation AUROCs vary around the rule's 0.55: only this one counts
+    monkeypatch.setattr(study, "collapse_reason",
+                        lambda run_dir: "validation AUROC 0.500 < 0.55" if Path(run_dir) == collapsed else "")
+    argv = tiny_study_argv({**tiny_study_copy, "seeds": "[42, 43]", "replace_collapsed": 1})
+    assert main(argv) == 0
+    training = pd.read_csv(out / layout.TRAINING_CSV)  # training.csv applies the real rule to every run trained
+    assert training[["arm", "seed"]].values.tolist() == [["baseline", 42], ["baseline", 43], ["tk", 42],
+                                                           ["tk", 43], ["tk", 44], ["tk_diff", 42], ["tk_diff", 43]]
+    assert (out / "seed_44" / "tk" / layout.BEST_CHECKPOINT).is_file() and not (out / "seed_44" / "baseline").exists()
+    results = pd.read_csv(out / layout.RESULTS_CSV)
+    assert sorted(results.loc[results["arm"] == "tk", "seed"]) == [43, 44]
+    assert sorted(results.loc[results["arm"] == "baseline", "seed"]) == [42, 43]
+    comparisons = pd.read_csv(out / layout.COMPARISONS_CSV)
+    assert comparisons["n_seeds"].eq(2).all()
+    seeds = pd.read_csv(out / layout.SEEDS_CSV).set_index("arm")
+    assert seeds.loc["tk", "seeds"] == "43 44"
+
+    # Its replacement collapsed as well: one usable tk run of two after one replacement, so tk failed to train
+    # and leaves the comparisons; nothing is retrained.
+    twice = {collapsed, out / "seed_44" / "tk"}
+    monkeypatch.setattr(study, "collapse_reason",
+                        lambda run_dir: "validation AUROC 0.500 < 0.55" if Path(run_dir) in twice else "")
+    assert main(argv) == 0
+    comparisons = pd.read_csv(out / layout.COMPARISONS_CSV)
+    assert comparisons[["arm_a", "arm_b"]].values.tolist() == [["baseline", "tk_diff"]]

@@ -187,6 +187,9 @@ class Config:
     # training seeds and determinism
     seeds: list[int] | None = None  # training seeds (one run folder each); None: the one `seed`
     deterministic: bool = False  # Keras set_random_seed + TensorFlow op determinism: a seed twice gives equal runs
+    # the collapsed-run rule (tdfake.results.collapse_reason): a run that collapsed is left out and replaced by the
+    # arm's next unused seed (after the last of `seeds`), at most this many times per arm; 0: every run is used
+    replace_collapsed: int = 0
 
     # evaluation
     threshold: str = "eer"  # how the decision threshold is chosen on validation
@@ -257,6 +260,9 @@ class Config:
                                            and len(set(self.seeds)) == len(self.seeds)):
             raise ConfigError(f"seeds={self.seeds!r} must be a list of distinct integers (e.g. [42, 43, 44]), "
                               "or null for the one `seed`")
+        if not (_is_int(self.replace_collapsed) and self.replace_collapsed >= 0):
+            raise ConfigError(f"replace_collapsed={self.replace_collapsed!r} must be a whole number >= 0 (the most "
+                              "replacement seeds per arm for collapsed runs; 0 uses every run)")
         if not (_is_number(self.margin) and 0 <= self.margin < 1):
             raise ConfigError(f"margin={self.margin!r} must be a number in [0, 1) (an AUROC difference, e.g. 0.02)")
         for name in ("demo_paired", "horizontal_flip", "xla", "deterministic"):

@@ -109,29 +109,39 @@ def seed_summary(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def collapse_reason(run_dir: os.PathLike | str) -> str:
+    """Why a run collapsed by the pre-registered rule, from the validation rows its scored checkpoint scored
+    (``predictions.csv``): constant scores (sd below :data:`tdfake.constants.COLLAPSE_MAX_SCORE_SD`) or an
+    AUROC below :data:`tdfake.constants.COLLAPSE_MIN_VAL_AUROC`; empty when it did not."""
+    sd, auroc = _validation_spread(run_dir)
+    reasons = [f"validation scores constant (sd {sd:.1e})" if sd < COLLAPSE_MAX_SCORE_SD else "",
+               f"validation AUROC {auroc:.3f} < {COLLAPSE_MIN_VAL_AUROC}" if auroc < COLLAPSE_MIN_VAL_AUROC else ""]
+    return "; ".join(filter(None, reasons))
+
+
+def _validation_spread(run_dir: os.PathLike | str) -> tuple[float, float]:
+    val = layout.validation_scores(run_dir)
+    auroc = float(roc_auc_score(val["label"], val["score"])) if val["label"].nunique() == 2 else float("nan")
+    return float(val["score"].std(ddof=0)), auroc
+
+
 def training_checks(run_dirs: Mapping[str, Sequence[Path]]) -> pd.DataFrame:
     """training.csv: each run (arm × training seed) as it trained, and the pre-registered collapsed-run check.
 
     Per run: the epochs trained, the epoch of the scored (best validation loss) checkpoint and its
-    validation loss, and from the validation rows it scored (``predictions.csv``, where its threshold
-    was chosen) their AUROC and the standard deviation of their scores; ``collapsed`` names why a run
-    collapsed by :data:`tdfake.constants.COLLAPSE_MIN_VAL_AUROC` / ``COLLAPSE_MAX_SCORE_SD``, empty otherwise.
+    validation loss, the number of validation rows it scored (``predictions.csv``, where its threshold
+    was chosen), their AUROC and the standard deviation of their scores, and :func:`collapse_reason`.
     """
     rows = []
     for arm, dirs in run_dirs.items():
         for run_dir in dirs:
             history = pd.read_csv(Path(run_dir) / layout.HISTORY_FILE)
-            val = layout.validation_scores(run_dir)
-            sd = float(val["score"].std(ddof=0))
-            auroc = float(roc_auc_score(val["label"], val["score"])) if val["label"].nunique() == 2 else float("nan")
-            reasons = [f"validation scores constant (sd {sd:.1e})" if sd < COLLAPSE_MAX_SCORE_SD else "",
-                       f"validation AUROC {auroc:.3f} < {COLLAPSE_MIN_VAL_AUROC}"
-                       if auroc < COLLAPSE_MIN_VAL_AUROC else ""]
+            sd, auroc = _validation_spread(run_dir)
             best = int(history["val_loss"].idxmin())
             rows.append({"arm": arm, "seed": layout.run_seed(run_dir), "epochs": len(history),
                          "best_epoch": best + 1, "best_val_loss": float(history["val_loss"].iloc[best]),
-                         "val_rows": len(val), "val_auroc": auroc, "val_score_sd": sd,
-                         "collapsed": "; ".join(filter(None, reasons))})
+                         "val_rows": len(layout.validation_scores(run_dir)), "val_auroc": auroc, "val_score_sd": sd,
+                         "collapsed": collapse_reason(run_dir)})
     return pd.DataFrame(rows, columns=TRAINING_COLUMNS)
 
 
@@ -314,9 +324,10 @@ def results_markdown(cfg: Config, sets: SetReports, comparisons: pd.DataFrame | 
             f"Verdicts at α = {ALPHA}: *higher* / *lower* when the two-sided p is below α, else *no detectable "
             "difference* (which is not a proof of equality; the non-inferiority column tests that, for the pairs "
             "given a margin: b is non-inferior only when the lower end of the interval of Δ is above −margin, in "
-            "AUROC). Several seeds are pooled as the mean over seeds of the paired difference; "
-            "the intervals are the test-sampling ones given these trained models (the seed spread is in its own "
-            "table). Accuracy is each arm's at its own validation threshold.", "",
+            "AUROC). Several seeds are pooled as the mean over seeds of the paired difference, and the interval "
+            "treats them as random (Obuchowski–Rockette with Hillis's df: retraining noise included); the "
+            "fixed-seed interval, conditional on these trained models, is in its own column. Accuracy is each "
+            "arm's at its own validation threshold.", "",
             comparisons_markdown(comparisons), "",
         ]
     if seeds is not None and len(seed_list) > 1:

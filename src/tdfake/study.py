@@ -36,7 +36,14 @@ from tdfake.evaluate import load_or_make_report
 from tdfake.image_creation import create_images
 from tdfake.images import derived_path
 from tdfake.metrics import Report
-from tdfake.results import compare_arms, results_by_set, results_markdown, seed_summary, training_checks
+from tdfake.results import (
+    collapse_reason,
+    compare_arms,
+    results_by_set,
+    results_markdown,
+    seed_summary,
+    training_checks,
+)
 from tdfake.split import split_manifest
 from tdfake.test_sets import evaluate_test_sets
 from tdfake.train import check_archived_run, train_arm
@@ -186,34 +193,63 @@ def run_study(cfg: Config, force: bool = False) -> StudyResults:
     """The README's main job: all of the config's arms on one split, for every training seed; results; resumable.
 
     ``force``: retrain from scratch the arms whose recorded settings differ from ``cfg``.  Every
-    arm is also scored on each of ``cfg.test_sets`` (see :mod:`tdfake.test_sets`).  Writes
-    ``results.csv`` (one row per test set, seed and arm), ``seeds.csv`` (mean and sd over seeds),
-    ``comparisons.csv`` (the config's paired comparisons, see :mod:`tdfake.results`), ``training.csv``
-    (each run's training and the collapsed-run check, :func:`tdfake.results.training_checks`) and ``results.md``.
+    arm is also scored on each of ``cfg.test_sets`` (see :mod:`tdfake.test_sets`) as soon as it is
+    trained, so an interrupted study keeps complete results for the runs it finished.  With
+    ``cfg.replace_collapsed`` > 0, a run that collapsed (:func:`tdfake.results.collapse_reason`) is
+    left out of the results and replaced by the arm's next unused seed after the last of the
+    config's, at most that many times per arm; the arms' usable runs are paired in seed order, and
+    an arm left with fewer usable runs than seeds is reported as failed to train and left out of the
+    comparisons.  Writes ``results.csv`` (one row per test set, seed and arm), ``seeds.csv`` (mean
+    and sd over seeds), ``comparisons.csv`` (the config's paired comparisons, see
+    :mod:`tdfake.results`), ``training.csv`` (every run trained, collapsed or not:
+    :func:`tdfake.results.training_checks`) and ``results.md``.
     """
     prepared = prepare(cfg)
     seeds = layout.training_seeds(cfg)
     arms = list(cfg.arms)
-    run_dirs = {arm: [layout.arm_dir(cfg.out_dir, arm, seed, cfg.seed) for seed in seeds] for arm in arms}
     sets: dict[str, dict[int, dict[str, Report]]] = {OWN_TEST_SET: {}, **{name: {} for name in cfg.test_sets}}
-    for i, seed in enumerate(seeds):
+    trained: dict[str, list[Path]] = {arm: [] for arm in arms}
+    usable: dict[str, list[Path]] = {arm: [] for arm in arms}
+
+    def train_and_score(arm: str, seed: int) -> None:
+        run_dir = layout.arm_dir(cfg.out_dir, arm, seed, cfg.seed)
+        own = run_arm(cfg, arm, prepared, force=force, seed=seed)
+        others = {name: by_run[run_dir] for name, by_run in evaluate_test_sets(cfg, [run_dir]).items()}
+        trained[arm].append(run_dir)
+        reason = collapse_reason(run_dir) if cfg.replace_collapsed else ""
+        if reason:
+            logger.warning("%s collapsed (%s): left out of the results, replaced by the arm's next unused seed",
+                           run_dir, reason)
+            return
+        usable[arm].append(run_dir)
+        for name, report in {OWN_TEST_SET: own, **others}.items():
+            sets[name].setdefault(seed, {})[arm] = report
+
+    for seed in seeds:
         for arm in arms:
-            # Each run is scored on every test set as soon as it is trained, so an interrupted study keeps
-            # complete results for the runs it finished (their predictions are all a later analysis needs).
-            sets[OWN_TEST_SET].setdefault(seed, {})[arm] = run_arm(cfg, arm, prepared, force=force, seed=seed)
-            for name, by_run in evaluate_test_sets(cfg, [run_dirs[arm][i]]).items():
-                sets[name].setdefault(seed, {})[arm] = by_run[run_dirs[arm][i]]
-    return write_results(cfg, sets, run_dirs)
+            train_and_score(arm, seed)
+    for arm in arms:
+        spare = iter(range(max(seeds) + 1, max(seeds) + 1 + int(cfg.replace_collapsed)))
+        while len(usable[arm]) < len(seeds) and (spare_seed := next(spare, None)) is not None:
+            train_and_score(arm, spare_seed)
+        if len(usable[arm]) < len(seeds):
+            logger.error("%s: failed to train: %d usable runs of %d after %d replacements (see %s); left out of "
+                         "the comparisons", arm, len(usable[arm]), len(seeds), cfg.replace_collapsed,
+                         layout.TRAINING_CSV)
+    run_dirs = {arm: dirs for arm, dirs in usable.items() if len(dirs) == len(seeds)}
+    return write_results(cfg, sets, run_dirs, trained)
 
 
-def write_results(cfg: Config, sets, run_dirs: dict[str, list[Path]]) -> StudyResults:
+def write_results(cfg: Config, sets, run_dirs: dict[str, list[Path]],
+                  trained: dict[str, list[Path]] | None = None) -> StudyResults:
     """results.csv, seeds.csv, comparisons.csv, training.csv and results.md of a study from its reports and
-    predictions."""
+    predictions.  ``run_dirs``: each arm's usable runs, paired in order; ``trained``: every run trained
+    (default: ``run_dirs``), for training.csv."""
     out_dir = Path(cfg.out_dir)
     results = results_by_set(sets, cfg)
     seeds = seed_summary(results)
     comparisons = compare_arms(run_dirs, list(sets), cfg.comparison_specs(), seed=cfg.seed)
-    training_checks(run_dirs).to_csv(out_dir / layout.TRAINING_CSV, index=False)
+    training_checks(run_dirs if trained is None else trained).to_csv(out_dir / layout.TRAINING_CSV, index=False)
     results.to_csv(out_dir / layout.RESULTS_CSV)
     seeds.to_csv(out_dir / layout.SEEDS_CSV, index=False)
     comparisons.to_csv(out_dir / layout.COMPARISONS_CSV, index=False)
