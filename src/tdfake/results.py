@@ -239,9 +239,8 @@ def _holm_verdicts(rows: pd.DataFrame) -> pd.DataFrame:
     rows = rows.copy()
     for _, part in rows.groupby("test_set", sort=False):
         rows.loc[part.index, "p_auroc_holm"] = stats.holm(part["p_auroc"].to_numpy(dtype=float))
-    rows["verdict_auroc"] = [
-        ("higher" if delta > 0 else "lower") if p < ALPHA else "no detectable difference"
-        for delta, p in zip(rows["delta_auroc"], rows["p_auroc_holm"])]
+    rows["verdict_auroc"] = [stats.verdict_words(delta, p, ALPHA)
+                             for delta, p in zip(rows["delta_auroc"], rows["p_auroc_holm"])]
     return rows
 
 

@@ -534,8 +534,13 @@ def paired_accuracy(y_true, pred_a, pred_b, groups=None, n_bootstrap: int = 2000
 
 def verdict(comparison: PairedComparison, alpha: float = 0.05) -> str:
     """b relative to a: ``"higher"`` / ``"lower"`` (delta's sign) if p < alpha, else ``"no detectable difference"``."""
-    if comparison.p_value < alpha:
-        return "higher" if comparison.delta > 0 else "lower"
+    return verdict_words(comparison.delta, comparison.p_value, alpha)
+
+
+def verdict_words(delta: float, p_value: float, alpha: float = 0.05) -> str:
+    """:func:`verdict` from a difference and its p (e.g. a Holm-adjusted one), the one place the words are chosen."""
+    if p_value < alpha:
+        return "higher" if delta > 0 else "lower"
     return "no detectable difference"
 
 
