@@ -9,6 +9,7 @@ import pytest
 from tiny_models import tiny_study_argv
 
 from tdfake import layout
+from tdfake.archive import archive_study
 from tdfake.cli import main
 
 ARMS = ("baseline", "tk", "tk_diff")
@@ -48,3 +49,16 @@ def test_an_archived_study_keeps_its_results_and_is_never_scored_anew(tiny_study
     error = capsys.readouterr().err
     assert "has no report on test set more" in error and "archived without its checkpoints" in error
     assert "--force" in error
+
+
+@pytest.mark.slow
+def test_runs_not_yet_scored_on_every_test_set_are_not_archived(tiny_study_copy, tmp_path):
+    out = Path(tiny_study_copy["out_dir"])
+    (out / layout.TEST_SETS_DIR / "extra").mkdir(parents=True)
+    (out / layout.TEST_SETS_DIR / "extra" / layout.MANIFEST_FILE).write_text("path,label\n")
+    scored = layout.test_set_report_dir(out / "baseline", "extra")  # as if tk and tk_diff were still being scored
+    scored.mkdir(parents=True)
+    shutil.copy(out / "baseline" / layout.REPORT_JSON, scored / layout.REPORT_JSON)
+    archived = archive_study(out, tmp_path / "archive")
+    assert archived == [tmp_path / "archive" / "baseline"]
+    assert not (tmp_path / "archive" / "tk").exists()

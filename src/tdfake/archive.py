@@ -35,13 +35,25 @@ STUDY_FILES = (layout.MANIFEST_FILE, layout.SPLIT_FILE, "split.provenance.json",
 
 
 def evaluated_runs(out_dir: os.PathLike | str) -> list[Path]:
-    """The run folders of a study (any training seed) that hold a finished, evaluated run or an archived one."""
+    """The run folders of a study (any training seed) that hold a finished run, or an archived one, evaluated on
+    its own test split and on every test set of the study (``OUT/test_sets/<name>/manifest.csv``).
+
+    A run still being scored on a test set is not taken: its archive could not stand for it.
+    """
     out_dir = Path(out_dir)
+    sets = sorted(m.parent.name for m in (out_dir / layout.TEST_SETS_DIR).glob(f"*/{layout.MANIFEST_FILE}"))
     found = []
     for config in sorted(out_dir.glob(f"**/{layout.CONFIG_FILE}")):
         run_dir = config.parent
-        if (run_dir / layout.REPORT_JSON).is_file() and (layout.is_run(run_dir) or layout.is_archived(run_dir)):
-            found.append(run_dir)
+        if not (layout.is_run(run_dir) or layout.is_archived(run_dir)):
+            continue
+        reports = [run_dir / layout.REPORT_JSON,
+                   *(layout.test_set_report_dir(run_dir, name) / layout.REPORT_JSON for name in sets)]
+        missing = [str(r.relative_to(run_dir)) for r in reports if not r.is_file()]
+        if missing:
+            logger.info("%s: not archived: no %s yet", run_dir, ", ".join(missing))
+            continue
+        found.append(run_dir)
     return found
 
 
