@@ -7,6 +7,7 @@ tool then scores them on the same rows made by the fast path and compares, seeds
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from tiny_models import face_split, tiny_config, write_run
 
-from tdfake import layout
+from tdfake import layout, report
 from tdfake.test_sets import evaluate_on_set, set_manifest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
@@ -61,3 +62,20 @@ def test_fast_images_are_scored_once_and_compared_with_seeds_random(study, tmp_p
     assert row["delta_auroc"] == pytest.approx(np.mean(deltas))
     assert row["seeds"] == "42 43" and row["n_rows"] == 24 and row["ci_low"] <= row["delta_auroc"] <= row["ci_high"]
     assert row["equivalent"] == (-0.005 < row["ci_low"] and row["ci_high"] < 0.005)
+
+
+def test_the_check_becomes_a_block_of_the_study_s_page(study, tmp_path):
+    """`compare` writes OUT/tucker_equivalence.csv by default; `tdfake report` shows it on the page with its verdict."""
+    out, _ = study
+    assert tucker_equivalence.main(["score", str(out)]) == 0
+    assert tucker_equivalence.main(["compare", str(out)]) == 0
+    row = pd.read_csv(out / "tucker_equivalence.csv").iloc[0]
+    fixture = Path(__file__).resolve().parent / "data" / "report" / "demo_tiny"
+    folder = tmp_path / "page_sources"
+    shutil.copytree(fixture, folder)
+    shutil.copy(out / "tucker_equivalence.csv", folder)
+    text = report.write_page(folder, tmp_path / "page.md").read_text()
+    assert "## The fast Tucker path against tensorly's" in text
+    verdict = "inference-equivalent" if row["equivalent"] else "equivalence not shown"
+    interval = f"{row['delta_auroc']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] (df {row['df']:.0f})"
+    assert f"| {interval} | ±0.005 | {verdict} |" in text

@@ -8,13 +8,14 @@ inference-equivalent only if the 95 % interval of AUROC(fast images) − AUROC(t
 within ±0.005.
 
     python tools/tucker_equivalence.py score runs/confirmatory            # each tk run with its checkpoint
-    python tools/tucker_equivalence.py compare runs/confirmatory -o docs/results/confirmatory/tucker_equivalence.csv
+    python tools/tucker_equivalence.py compare runs/confirmatory    # writes runs/confirmatory/tucker_equivalence.csv
 
 ``score`` writes ``<run>/tucker_equivalence/<set>/predictions.csv`` (path, label, group, score) for
 every run of the arm that still has its checkpoint, skipping runs already scored, so it can follow
 the study run by run (and ``tdfake archive`` keeps the scores once the checkpoints are gone).  The
 fast images go to ``OUT/test_sets/<set>/images/<kind>_method-fast/``.  ``compare`` needs no
-checkpoint: it reads those scores and the runs' own scores on the tensorly images.
+checkpoint: it reads those scores and the runs' own scores on the tensorly images, and writes its row to
+``OUT/tucker_equivalence.csv`` (``-o`` elsewhere), where ``tdfake report OUT`` finds it for the page.
 """
 
 from __future__ import annotations
@@ -117,16 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir", type=Path, help="the confirmatory study folder (tdfake run's out_dir)")
     parser.add_argument("--arm", default="tk")
     parser.add_argument("--test-set", default="dfdc_test")
-    parser.add_argument("-o", "--output", type=Path, help="compare: write the row to this CSV")
+    parser.add_argument("-o", "--output", type=Path,
+                        help=f"compare: write the row to this CSV (default OUT_DIR/{layout.TUCKER_EQUIVALENCE_CSV})")
     args = parser.parse_args(argv)
     if args.step == "score":
         score(args.out_dir, args.arm, args.test_set)
         return 0
     table = compare(args.out_dir, args.arm, args.test_set)
     print(table.T.to_string(header=False))
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.output, index=False)
+    output = args.output or args.out_dir / layout.TUCKER_EQUIVALENCE_CSV
+    output.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(output, index=False)
+    print(f"written to {output}")
     return 0
 
 

@@ -64,6 +64,7 @@ RESULTS_MD = "results.md"
 COMPARISONS_CSV = "comparisons.csv"
 SEEDS_CSV = "seeds.csv"
 TRAINING_CSV = "training.csv"
+TUCKER_EQUIVALENCE_CSV = "tucker_equivalence.csv"  # tools/tucker_equivalence.py: fast vs tensorly images
 SWEEP_DIR = "sweep"
 SWEEP_CSV = "sweep.csv"
 SWEEP_COMPARISONS_CSV = "sweep_comparisons.csv"
