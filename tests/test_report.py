@@ -265,3 +265,46 @@ def test_training_csv_where_present_becomes_its_block_and_names_collapsed_runs(t
     training.assign(collapsed="").to_csv(tmp_path / "docs" / "tiny" / "training.csv", index=False)
     report.write_page(tmp_path / "docs" / "tiny")
     assert "No run collapsed by the pre-registered rule" in page.read_text()
+
+
+def _comparison(a, b, delta, low, high, margin=None, p_ni=None, p=0.5, p_holm=0.5, verdict="no detectable difference"):
+    return {"test_set": "primary", "arm_a": a, "arm_b": b, "delta_auroc": delta, "delta_auroc_ci_low": low,
+            "delta_auroc_ci_high": high, "p_auroc": p, "p_auroc_holm": p_holm, "verdict_auroc": verdict,
+            "mdd_auroc": 0.021, "margin": margin, "p_non_inferior": p_ni, "power_non_inferior": 0.8 if margin else None}
+
+
+HYPOTHESES = pd.DataFrame([
+    {"id": "H1", "role": "primary", "statement": "tk non-inferior", "test_set": "primary", "arm_a": "baseline",
+     "arm_b": "tk", "test": "non_inferiority", "margin": 0.02},
+    {"id": "C", "role": "positive control", "statement": "tk_r5 worse", "test_set": "primary", "arm_a": "baseline",
+     "arm_b": "tk_r5", "test": "beyond_margin", "margin": 0.02},
+    {"id": "S1", "role": "secondary", "statement": "tk against baseline", "test_set": "primary", "arm_a": "baseline",
+     "arm_b": "tk", "test": "difference", "margin": None},
+])
+
+
+def test_verdicts_follow_the_pre_registered_tests_and_the_control_conditions_the_primary():
+    comparisons = pd.DataFrame([_comparison("baseline", "tk", -0.004, -0.015, 0.007, 0.02, 0.001, p=0.4, p_holm=0.8),
+                                _comparison("baseline", "tk_r5", -0.09, -0.11, -0.07, 0.02, 1.0, p=1e-5,
+                                            p_holm=3e-5, verdict="lower")])
+    text = report.verdicts_markdown(HYPOTHESES, comparisons)
+    assert "| H1 | primary | tk non-inferior | primary | −0.004 [−0.015, +0.007] | 0.001 (one-sided) | " \
+           "non-inferior (margin 0.02) | 0.021 | 0.800 |" in text
+    assert "inferior by more than 0.02: shown | 0.021 |  |" in text
+    assert "| 0.400 (Holm 0.800) | no detectable difference | 0.021 |  |" in text
+    assert "read as stated" in text
+
+    comparisons.loc[1, "delta_auroc_ci_high"] = -0.01  # the control's interval reaches above −0.02
+    comparisons.loc[0, "p_non_inferior"] = 0.03
+    text = report.verdicts_markdown(HYPOTHESES, comparisons)
+    assert "non-inferiority not shown" in text and "inferior by more than 0.02: not shown" in text
+    assert "Positive control C not shown" in text and "**uninformative**" in text
+
+
+def test_a_hypothesis_without_its_comparison_or_at_another_margin_is_an_error():
+    comparisons = pd.DataFrame([_comparison("baseline", "tk", -0.004, -0.015, 0.007, 0.05, 0.001)])
+    with pytest.raises(ValueError, match="H1: margin 0.02 but the comparison was tested at 0.05"):
+        report.verdicts_markdown(HYPOTHESES, comparisons)
+    comparisons.loc[0, "margin"] = 0.02
+    with pytest.raises(ValueError, match="C: no comparison tk_r5 vs baseline on primary"):
+        report.verdicts_markdown(HYPOTHESES, comparisons)
