@@ -104,8 +104,8 @@ def test_every_config_field_is_classified_and_training_fields_are_exactly_the_ma
             for f in dataclasses.fields(transforms.get(kind).params)}
     assert images == read & set(affects) == {"rank", "tucker_method"}
     evaluation_or_place = {"name", "out_dir", "graphs_dir", "data_dir", "demo_dir", "test_sets", "workers", "epochs",
-                           "precision", "xla", "seeds", "deterministic", "threshold", "margin", "arms",
-                           "comparisons"}
+                           "precision", "xla", "seeds", "deterministic", "replace_collapsed", "threshold", "margin",
+                           "arms", "comparisons"}
     assert training | images | evaluation_or_place == set(affects)
     assert not (training | images) & evaluation_or_place and not training & images
 
