@@ -270,7 +270,9 @@ def test_training_csv_where_present_becomes_its_block_and_names_collapsed_runs(t
 def _comparison(a, b, delta, low, high, margin=None, p_ni=None, p=0.5, p_holm=0.5, verdict="no detectable difference"):
     return {"test_set": "primary", "arm_a": a, "arm_b": b, "delta_auroc": delta, "delta_auroc_ci_low": low,
             "delta_auroc_ci_high": high, "p_auroc": p, "p_auroc_holm": p_holm, "verdict_auroc": verdict,
-            "mdd_auroc": 0.021, "margin": margin, "p_non_inferior": p_ni, "power_non_inferior": 0.8 if margin else None}
+            "mdd_auroc": 0.021, "margin": margin, "p_non_inferior": p_ni, "power_non_inferior": 0.8 if margin else None,
+            "non_inferior": None if margin is None else p_ni < 0.025,
+            "inferior_beyond_margin": None if margin is None else high < -margin}
 
 
 HYPOTHESES = pd.DataFrame([
@@ -294,8 +296,8 @@ def test_verdicts_follow_the_pre_registered_tests_and_the_control_conditions_the
     assert "| 0.400 (Holm 0.800) | no detectable difference | 0.021 |  |" in text
     assert "read as stated" in text
 
-    comparisons.loc[1, "delta_auroc_ci_high"] = -0.01  # the control's interval reaches above −0.02
-    comparisons.loc[0, "p_non_inferior"] = 0.03
+    comparisons.loc[1, ["delta_auroc_ci_high", "inferior_beyond_margin"]] = [-0.01, False]  # reaches above −0.02
+    comparisons.loc[0, ["p_non_inferior", "non_inferior"]] = [0.03, False]
     text = report.verdicts_markdown(HYPOTHESES, comparisons)
     assert "non-inferiority not shown" in text and "inferior by more than 0.02: not shown" in text
     assert "Positive control C not shown" in text and "**uninformative**" in text

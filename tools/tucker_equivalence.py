@@ -46,7 +46,7 @@ def fast_spec(run: layout.Run) -> transforms.ImageSpec:
 
 def runs_of(out_dir: Path, arm: str) -> list[Path]:
     """The run folders of ``arm`` in a study folder, every training seed, in seed order."""
-    found = [out_dir / arm] + sorted(out_dir.glob(f"seed_*/{arm}"), key=lambda p: int(p.parent.name[5:]))
+    found = [out_dir / arm] + [folder / arm for _, folder in sorted(layout.seed_folders(out_dir).items())]
     return [run_dir for run_dir in found if (run_dir / layout.CONFIG_FILE).is_file()]
 
 

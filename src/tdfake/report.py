@@ -131,9 +131,13 @@ def _delta_ci(delta: float, low: float, high: float) -> str:
     return f"{_signed(delta)} [{_signed(low)}, {_signed(high)}]"
 
 
+def _flag(value: Any) -> bool:
+    """A True/False column of comparisons.csv as read back (bool, or its text)."""
+    return str(value).strip().lower() in ("true", "1", "1.0")
+
+
 def _non_inferior(verdict: Any, margin: float) -> str:
-    shown = str(verdict).strip().lower() in ("true", "1", "1.0")
-    return f"{'non-inferior' if shown else 'not shown'} (margin {margin:g})"
+    return f"{'non-inferior' if _flag(verdict) else 'not shown'} (margin {margin:g})"
 
 
 def _mean_sd(mean: float, sd: float) -> str:
@@ -428,9 +432,10 @@ def verdicts_markdown(hypotheses: pd.DataFrame, comparisons: pd.DataFrame) -> st
     """A pre-registration's hypotheses (``hypotheses.csv``: id, role, statement, test_set, arm_a, arm_b, test,
     margin) with the verdict each gets from its comparison, then what the positive controls allow.
 
-    ``test``: ``non_inferiority`` (b non-inferior to a: one-sided ``p_non_inferior`` below 0.025),
-    ``beyond_margin`` (a positive control: the interval's upper end below −margin) or ``difference``
-    (two-sided, the Holm-adjusted p and its verdict words).  A hypothesis without its comparison, or
+    ``test``: ``non_inferiority`` (b non-inferior to a: the comparison's ``non_inferior``, its one-sided
+    ``p_non_inferior`` below 0.025), ``beyond_margin`` (a positive control: ``inferior_beyond_margin``,
+    the interval's upper end below −margin) or ``difference`` (two-sided, the Holm-adjusted p and its
+    verdict words).  A hypothesis without its comparison, or
     whose margin is not the one the comparison was tested at, is an error: the page would misreport it.
     """
     rows, controls_failed = [], []
@@ -447,12 +452,11 @@ def verdicts_markdown(hypotheses: pd.DataFrame, comparisons: pd.DataFrame) -> st
             raise ValueError(f"{HYPOTHESES_FILE}: {h.id}: margin {h.margin} but the comparison was tested at "
                              f"{c['margin']}")
         interval = _delta_ci(c["delta_auroc"], c["delta_auroc_ci_low"], c["delta_auroc_ci_high"])
-        if h.test == "non_inferiority":
+        if h.test == "non_inferiority":  # the comparison's own verdicts (tdfake.results), at the margin checked above
             p_text = f"{_p(c['p_non_inferior'])} (one-sided)"
-            verdict = (f"non-inferior (margin {h.margin:g})" if c["p_non_inferior"] < 0.025
-                       else "non-inferiority not shown")
+            verdict = f"non-inferior (margin {h.margin:g})" if _flag(c["non_inferior"]) else "non-inferiority not shown"
         elif h.test == "beyond_margin":
-            shown = c["delta_auroc_ci_high"] < -float(h.margin)
+            shown = _flag(c["inferior_beyond_margin"])
             p_text = ""
             verdict = f"inferior by more than {h.margin:g}: {'shown' if shown else 'not shown'}"
             if not shown:

@@ -113,16 +113,17 @@ def collapse_reason(run_dir: os.PathLike | str) -> str:
     """Why a run collapsed by the pre-registered rule, from the validation rows its scored checkpoint scored
     (``predictions.csv``): constant scores (sd below :data:`tdfake.constants.COLLAPSE_MAX_SCORE_SD`) or an
     AUROC below :data:`tdfake.constants.COLLAPSE_MIN_VAL_AUROC`; empty when it did not."""
-    sd, auroc = _validation_spread(run_dir)
-    reasons = [f"validation scores constant (sd {sd:.1e})" if sd < COLLAPSE_MAX_SCORE_SD else "",
-               f"validation AUROC {auroc:.3f} < {COLLAPSE_MIN_VAL_AUROC}" if auroc < COLLAPSE_MIN_VAL_AUROC else ""]
-    return "; ".join(filter(None, reasons))
+    return _validation_check(run_dir)["collapsed"]
 
 
-def _validation_spread(run_dir: os.PathLike | str) -> tuple[float, float]:
+def _validation_check(run_dir: os.PathLike | str) -> dict:
+    """The run's validation rows (read once): their count, AUROC, score sd and :func:`collapse_reason`."""
     val = layout.validation_scores(run_dir)
     auroc = float(roc_auc_score(val["label"], val["score"])) if val["label"].nunique() == 2 else float("nan")
-    return float(val["score"].std(ddof=0)), auroc
+    sd = float(val["score"].std(ddof=0))
+    reasons = [f"validation scores constant (sd {sd:.1e})" if sd < COLLAPSE_MAX_SCORE_SD else "",
+               f"validation AUROC {auroc:.3f} < {COLLAPSE_MIN_VAL_AUROC}" if auroc < COLLAPSE_MIN_VAL_AUROC else ""]
+    return {"val_rows": len(val), "val_auroc": auroc, "val_score_sd": sd, "collapsed": "; ".join(filter(None, reasons))}
 
 
 def training_checks(run_dirs: Mapping[str, Sequence[Path]]) -> pd.DataFrame:
@@ -136,12 +137,10 @@ def training_checks(run_dirs: Mapping[str, Sequence[Path]]) -> pd.DataFrame:
     for arm, dirs in run_dirs.items():
         for run_dir in dirs:
             history = pd.read_csv(Path(run_dir) / layout.HISTORY_FILE)
-            sd, auroc = _validation_spread(run_dir)
             best = int(history["val_loss"].idxmin())
             rows.append({"arm": arm, "seed": layout.run_seed(run_dir), "epochs": len(history),
                          "best_epoch": best + 1, "best_val_loss": float(history["val_loss"].iloc[best]),
-                         "val_rows": len(layout.validation_scores(run_dir)), "val_auroc": auroc, "val_score_sd": sd,
-                         "collapsed": collapse_reason(run_dir)})
+                         **_validation_check(run_dir)})
     return pd.DataFrame(rows, columns=TRAINING_COLUMNS)
 
 

@@ -79,7 +79,7 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
     params = {
         "files": provenance.file_fingerprint([run.run_dir / layout.BEST_CHECKPOINT,
                                               run.run_dir / layout.PREDICTIONS_FILE], root=run.run_dir),
-        "rows": provenance.table_fingerprint(rows, ["root", "path", "label", "group"]),
+        "rows": rows_fingerprint(rows),
         "threshold": run.cfg.threshold,
     }
     if report_json.is_file() and provenance.unchanged(record_file, params):
@@ -106,12 +106,17 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
     return report
 
 
+def rows_fingerprint(rows: pd.DataFrame) -> dict:
+    """What a set's report records of the rows it scored (their folder included), to reuse it only for the same rows."""
+    return provenance.table_fingerprint(rows, ["root", "path", "label", "group"])
+
+
 def archived_set_report(run_dir: Path, name: str, rows: pd.DataFrame) -> Report:
     """The recorded report of an archived run (:mod:`tdfake.archive`) on set ``name``, when it was made on
     these rows with the run's threshold method; an archived run cannot be scored anew, so otherwise raise."""
     out = test_set_report_dir(run_dir, name)
     record = provenance.read_record(provenance.record_path(out, "report"))
-    wanted = {"rows": provenance.table_fingerprint(rows, ["root", "path", "label", "group"]),
+    wanted = {"rows": rows_fingerprint(rows),
               "threshold": Config.from_yaml(run_dir / layout.CONFIG_FILE).threshold}
     recorded = {key: record["params"].get(key) for key in wanted} if record else None
     if recorded is None or not (out / layout.REPORT_JSON).is_file():
