@@ -107,8 +107,9 @@ def evaluate_on_set(run_dir: str | Path, name: str, rows: pd.DataFrame, out_dir:
 
 
 def rows_fingerprint(rows: pd.DataFrame) -> dict:
-    """What a set's report records of the rows it scored (their folder included), to reuse it only for the same rows."""
-    return provenance.table_fingerprint(rows, ["root", "path", "label", "group"])
+    """What a set's report records of the rows it scored, to reuse it only for the same rows: their paths
+    within the set's folder, labels and groups, so the same set moved to another folder is still the same."""
+    return provenance.table_fingerprint(rows, ["path", "label", "group"])
 
 
 def archived_set_report(run_dir: Path, name: str, rows: pd.DataFrame) -> Report:

@@ -1,5 +1,6 @@
 """``tdfake run`` (the whole study, resumable), ``tdfake sweep`` (TK arms against Tucker rank) and
-``tdfake graphs`` (regenerate a run's figures) and ``tdfake archive`` (a study without its checkpoints).
+``tdfake graphs`` (regenerate a run's figures), ``tdfake archive`` (a study without its checkpoints) and
+``tdfake restore`` (an archive back into a study folder, to continue it).
 
 The tf.data input pipeline is :mod:`tdfake.pipeline`; the study end to end is :mod:`tdfake.study`.
 """
@@ -62,7 +63,20 @@ def archive(args: argparse.Namespace) -> int:
     archived = archive_study(args.out_dir, args.dest)
     for run_dir in archived:
         print(run_dir)
-    print(f"tdfake archive: {len(archived)} evaluated runs in {args.dest} (copy it back with cp -r {args.dest}/. OUT/)")
+    print(f"tdfake archive: {len(archived)} evaluated runs in {args.dest} "
+          f"(continue the study with `tdfake restore {args.dest} --config ...`, then `tdfake run`)")
+    return 0
+
+
+def restore(args: argparse.Namespace) -> int:
+    from tdfake.archive import restore_study
+
+    cfg = load_config(args)
+    restored = restore_study(args.archive, cfg)
+    for run_dir in restored:
+        print(run_dir)
+    print(f"tdfake restore: {len(restored)} archived runs in {cfg.out_dir}; `tdfake run` with the same --config "
+          "and --set options keeps their results and trains the missing runs")
     return 0
 
 
@@ -108,9 +122,21 @@ def register(subparsers) -> None:
         "archive", help="copy a study's evaluated runs without checkpoints, logs or images (to keep or commit)",
         description="Copy OUT_DIR's manifest, split, test-set manifests and every evaluated run (config, split, "
                     "history, predictions and reports on every test set, provenance records) into DEST, leaving out "
-                    "checkpoints, TensorBoard logs and images, and mark each run with archive.json. Copied back into "
-                    "a study folder, `tdfake run` keeps the archived runs' results and trains only the missing ones.",
+                    "checkpoints, TensorBoard logs and images, and mark each run with archive.json. The places the "
+                    "config names (data, test sets, weights, output folders) are written as placeholders such as "
+                    "${data_dir}; `tdfake restore` fills them in on the next machine.",
     )
     parser.add_argument("out_dir", metavar="OUT_DIR", help="a `tdfake run` output folder (e.g. runs/confirmatory)")
     parser.add_argument("dest", metavar="DEST", help="where the archive goes (made if missing; brought up to date)")
     parser.set_defaults(func=archive)
+
+    parser = subparsers.add_parser(
+        "restore", help="copy an archive into the config's out_dir, to continue its study here",
+        description="Copy ARCHIVE (made by `tdfake archive`) into the config's out_dir, each placeholder such as "
+                    "${data_dir} filled in with the config's setting, so the study continues wherever its data "
+                    "lie here. Then `tdfake run` with the same --config and --set options keeps the archived runs' "
+                    "results and trains only the missing runs. A run already trained in out_dir is kept.",
+    )
+    parser.add_argument("archive", metavar="ARCHIVE", help="an archive folder (e.g. docs/results/confirmatory/archive)")
+    add_config_arguments(parser)
+    parser.set_defaults(func=restore)
