@@ -204,7 +204,8 @@ def test_only_the_chief_writes_its_run_folder(two_workers):
     assert list(two_workers.worker_tmp.iterdir()) == []  # worker 1's temporary run folder is removed
     written = {path.name for path in two_workers.chief.iterdir()}
     assert written == {layout.CONFIG_FILE, layout.SPLIT_FILE, layout.RUN_INFO_FILE, layout.HISTORY_FILE,
-                       layout.BEST_CHECKPOINT, layout.LAST_CHECKPOINT, layout.LOGS_DIR, "training.provenance.json"}
+                       layout.BEST_CHECKPOINT, layout.LAST_CHECKPOINT, layout.LAST_RANDOM_STATE, layout.LOGS_DIR,
+                       "training.provenance.json"}
     assert "run folder: the chief's" in two_workers.logs[1].read_text()
 
 

@@ -22,7 +22,15 @@ from tdfake.config import Config
 from tdfake.images import write_rgb
 from tdfake.model import CyclicalLR, load_model
 from tdfake.provenance import ProvenanceMismatch
-from tdfake.train import OPTIMIZERS, NewModelTracing, compile_model, train_arm
+from tdfake.train import (
+    OPTIMIZERS,
+    NewModelTracing,
+    RandomStateCheckpoint,
+    compile_model,
+    random_states,
+    restore_random_states,
+    train_arm,
+)
 
 TINY = dict(image_size=71, batch_size=8, epochs=1, weights=None, head="avg", dense_units=16, dropout=0.0,
             step_size=2, base_lr=1e-4, max_lr=1e-3, clr_mode="exp_range", gamma=0.99, seed=1)
@@ -64,11 +72,11 @@ def trained_run(tiny_data, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained_small_cnn_run(tiny_data, tmp_path_factory):
-    """One epoch of the tk arm on the ``small_cnn`` backbone (Conv + BatchNorm, as Xception); the CLI resume test
-    continues it."""
+    """One epoch of the tk arm on the ``small_cnn`` backbone (Conv + BatchNorm, as Xception) with dropout (as the
+    confirmatory study); the CLI resume test continues it."""
     split, root = tiny_data
     run_dir = tmp_path_factory.mktemp("runs_small_cnn") / "tk"
-    cfg = Config().override(**TINY, backbone="small_cnn")
+    cfg = Config().override(**{**TINY, "backbone": "small_cnn", "dropout": 0.3})
     train_arm(cfg, "tk", split, root / "images", run_dir)
     return run_dir, cfg
 
@@ -138,6 +146,38 @@ def test_resume_continues_epochs_and_schedule_via_cli_as_an_uninterrupted_run_wo
     assert (run_dir / "last.keras").stat().st_mtime_ns == before
     assert len(pd.read_csv(run_dir / "history.csv")) == 2
     keras.backend.clear_session()
+
+
+def _two_dropouts() -> keras.Model:
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, keras.layers.Dropout(0.5)(keras.layers.Dropout(0.3)(inputs)))
+
+
+def test_dropout_states_saved_after_an_epoch_are_restored_into_a_new_model(tmp_path, caplog):
+    """Keras' .keras files leave the seed generators' states out; the resumed model gets them from last.random.npz."""
+    model = _two_dropouts()
+    for _ in range(3):  # dropout draws advance the states
+        model(np.ones((2, 4)), training=True)
+    saved = [variable.numpy() for variable in random_states(model)]
+    assert len(saved) == 2
+    checkpoint = RandomStateCheckpoint(tmp_path / layout.LAST_RANDOM_STATE)
+    checkpoint.set_model(model)
+    checkpoint.on_epoch_end(0)
+
+    fresh = _two_dropouts()
+    assert not all(np.array_equal(a, b.numpy()) for a, b in zip(saved, random_states(fresh)))
+    restore_random_states(fresh, tmp_path / layout.LAST_RANDOM_STATE)
+    for expected, variable in zip(saved, random_states(fresh)):
+        np.testing.assert_array_equal(variable.numpy(), expected)
+    np.testing.assert_array_equal(fresh(np.ones((2, 4)), training=True), model(np.ones((2, 4)), training=True))
+
+    inputs = keras.Input((4,))
+    with pytest.raises(ValueError, match="2 saved random states for a model with 1"):
+        restore_random_states(keras.Model(inputs, keras.layers.Dropout(0.5)(inputs)),
+                              tmp_path / layout.LAST_RANDOM_STATE)
+    caplog.set_level(logging.WARNING, logger="tdfake")
+    restore_random_states(fresh, tmp_path / "elsewhere" / layout.LAST_RANDOM_STATE)  # saved by an earlier version
+    assert "no saved dropout state" in caplog.text
 
 
 def test_an_existing_run_is_refused_unless_resumed_with_the_same_settings_or_forced(small_run, tiny_data, tmp_path,

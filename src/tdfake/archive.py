@@ -35,8 +35,9 @@ from tdfake.test_sets import rows_fingerprint
 
 logger = logging.getLogger(__name__)
 
-LEFT_OUT = ("*.keras", layout.LOGS_DIR, layout.IMAGES_DIR)
-"""What an archive does not hold: checkpoints, TensorBoard logs and images (remade from the data)."""
+LEFT_OUT = ("*.keras", layout.LAST_RANDOM_STATE, layout.LOGS_DIR, layout.IMAGES_DIR)
+"""What an archive does not hold: checkpoints (with the last one's dropout state), TensorBoard logs and images
+(remade from the data)."""
 
 STUDY_FILES = (layout.MANIFEST_FILE, layout.SPLIT_FILE, "split.provenance.json", "manifest.provenance.json")
 

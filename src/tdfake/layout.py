@@ -6,7 +6,7 @@ threshold a run chose, so each of those ideas has exactly one definition.
 A **run folder** holds one trained arm (written by :func:`tdfake.train.train_arm`)::
 
     config.yaml  split.csv  run.json       the settings, the split it trained on, arm / images / training seed
-    history.csv  best.keras  last.keras    training (+ training.provenance.json)
+    history.csv  best.keras  last.keras    training (+ training.provenance.json, last.random.npz)
     logs/                                  TensorBoard logs of the training
     predictions.csv  report.json  report.md   its evaluation (+ report.provenance.json)
     archive.json                           only in a run archived without its checkpoints (tdfake.archive)
@@ -51,6 +51,7 @@ RUN_INFO_FILE = "run.json"
 HISTORY_FILE = "history.csv"
 BEST_CHECKPOINT = "best.keras"
 LAST_CHECKPOINT = "last.keras"
+LAST_RANDOM_STATE = "last.random.npz"  # the dropout generators' states when last.keras was saved
 LOGS_DIR = "logs"
 PREDICTIONS_FILE = "predictions.csv"
 REPORT_JSON = "report.json"

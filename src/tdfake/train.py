@@ -9,6 +9,7 @@ A run folder (its layout is :mod:`tdfake.layout`'s) holds everything needed to j
     logs/         the same per epoch for TensorBoard (``tensorboard --logdir runs/demo``)
     best.keras    the model with the lowest val_loss so far (the study's ModelCheckpoint)
     last.keras    the model after the last completed epoch (optimizer state included)
+    last.random.npz  the states of its random generators (dropout's) at that point, which Keras does not save
 
     training.provenance.json   the settings and split that made it (see :mod:`tdfake.provenance`)
 
@@ -19,8 +20,9 @@ determinism, so the same seed twice on one machine gives the same weights and pr
 
 ``resume=True`` reloads ``last.keras`` and continues at the epoch after the last row of
 ``history.csv``; the optimizer's iteration count is saved with it, so the cyclical learning rate
-continues where it stopped, and epoch ``e`` shuffles and augments exactly as in an uninterrupted
-run (:func:`tdfake.pipeline.paths_dataset`).  A finished run (as many rows as ``cfg.epochs``)
+continues where it stopped, epoch ``e`` shuffles and augments exactly as in an uninterrupted
+run (:func:`tdfake.pipeline.paths_dataset`), and dropout draws the masks it would have drawn
+(:class:`RandomStateCheckpoint`).  A finished run (as many rows as ``cfg.epochs``)
 returns at once.  A run folder is never silently replaced: resuming with other settings than
 the recorded ones (a larger ``epochs`` is fine) or training into a folder that holds a run
 without ``resume`` raises :class:`~tdfake.provenance.ProvenanceMismatch`, unless ``force=True``
@@ -59,6 +61,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import keras
+import numpy as np
 import pandas as pd
 import tensorflow as tf
 
@@ -247,6 +250,47 @@ def check_archived_run(cfg: Config, arm: str, split_df: pd.DataFrame, images_roo
                          "cannot be continued; pass --force to retrain it from scratch")
 
 
+def random_states(model: keras.Model) -> list:
+    """The state variables of the model's random generators (one per dropout layer), in the model's order."""
+    return [variable for variable in model.non_trainable_variables if "seed_generator_state" in variable.path]
+
+
+class RandomStateCheckpoint(keras.callbacks.Callback):
+    """Saves the states of the model's random generators to ``path`` after each epoch, beside ``last.keras``.
+
+    Keras saves a model's weights and optimizer state but not the states of its layers' seed
+    generators, so a run resumed from ``last.keras`` would draw other dropout masks than the run
+    would have drawn uninterrupted; :func:`restore_random_states` puts them back.
+    """
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        states = {f"state_{index}": variable.numpy() for index, variable in enumerate(random_states(self.model))}
+        with tempfile.NamedTemporaryFile(dir=self.path.parent, suffix=".npz", delete=False) as file:
+            np.savez(file, **states)
+        os.replace(file.name, self.path)
+
+
+def restore_random_states(model: keras.Model, path: Path) -> None:
+    """Give the model's random generators the states saved in ``path`` (see :class:`RandomStateCheckpoint`)."""
+    variables = random_states(model)
+    if not variables:
+        return
+    if not path.is_file():
+        logger.warning("%s: no saved dropout state (the run was saved by an earlier version): the resumed epochs "
+                       "draw other dropout masks than an uninterrupted run would", path.parent)
+        return
+    with np.load(path) as saved:
+        if len(saved.files) != len(variables):
+            raise ValueError(f"{path}: {len(saved.files)} saved random states for a model with {len(variables)}; "
+                             "it belongs to another model: retrain with --force")
+        for index, variable in enumerate(variables):
+            variable.assign(saved[f"state_{index}"])
+
+
 class NewModelTracing(logging.Filter):
     """Drops TensorFlow's "triggered tf.function retracing" warning about Keras' train and validation steps.
 
@@ -355,8 +399,8 @@ def _train_arm(strategy: tf.distribute.Strategy, cfg: Config, arm: str, split_df
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if not done:
-        for name in (layout.HISTORY_FILE, layout.BEST_CHECKPOINT, layout.LAST_CHECKPOINT, layout.REPORT_JSON,
-                     layout.REPORT_MD, layout.PREDICTIONS_FILE, "report.provenance.json"):
+        for name in (layout.HISTORY_FILE, layout.BEST_CHECKPOINT, layout.LAST_CHECKPOINT, layout.LAST_RANDOM_STATE,
+                     layout.REPORT_JSON, layout.REPORT_MD, layout.PREDICTIONS_FILE, "report.provenance.json"):
             (run_dir / name).unlink(missing_ok=True)
     cfg.to_yaml(run_dir / layout.CONFIG_FILE)  # only the fields outside params (epochs, places, switches) can differ
     split_df.to_csv(run_dir / layout.SPLIT_FILE, index=False)
@@ -377,6 +421,7 @@ def _train_arm(strategy: tf.distribute.Strategy, cfg: Config, arm: str, split_df
                 # Outside the scope: Keras' loader makes variables of its own, which under a multi-worker
                 # scope would start collectives that the other workers, loading nothing, never join.
                 model.load_weights(last)
+                restore_random_states(model, run_dir / layout.LAST_RANDOM_STATE)
             variables = model.variables + model.optimizer.variables
             for variable, value in zip(variables, from_chief(strategy, variables)):
                 variable.assign(value)
@@ -385,6 +430,7 @@ def _train_arm(strategy: tf.distribute.Strategy, cfg: Config, arm: str, split_df
             keras.callbacks.ModelCheckpoint(best, monitor="val_loss", mode="min", save_best_only=True,
                                             initial_value_threshold=best_so_far if done else None),
             keras.callbacks.ModelCheckpoint(last, save_best_only=False),
+            RandomStateCheckpoint(run_dir / layout.LAST_RANDOM_STATE),
             keras.callbacks.CSVLogger(str(history_csv), append=bool(done)),
             keras.callbacks.TensorBoard(log_dir=str(run_dir / layout.LOGS_DIR), write_graph=False, profile_batch=0),
         ]
