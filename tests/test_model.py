@@ -1,11 +1,16 @@
 """The Xception and small-CNN builders (tiny inputs, no network) and the cyclical learning-rate schedule."""
 
+import contextlib
+import warnings
+
 import keras
 import numpy as np
 import pytest
 
+import tdfake.model
 from tdfake.backbones import BACKBONES
 from tdfake.model import (
+    SPURIOUS_LOAD_WARNING,
     CyclicalLR,
     WeightsUnavailableError,
     build_model,
@@ -48,6 +53,25 @@ def test_avg_head_with_dropout_and_local_weights_file(study_model, tmp_path):
     again = build_xception(71, weights=path)
     for a, b in zip(study_model.get_weights()[-4:], again.get_weights()[-4:]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_no_top_weights_load_into_the_base_without_keras_false_alarm(tmp_path, monkeypatch):
+    """Keras warns that layers keep their initial weights (keras-team/keras#23021); every weight of the file
+    arrives, and tdfake's builder says nothing. When Keras stops warning, SPURIOUS_LOAD_WARNING can go."""
+    keras.utils.set_random_seed(3)
+    base = keras.applications.Xception(include_top=False, weights=None, input_shape=(71, 71, 3))
+    path = tmp_path / "notop.weights.h5"
+    base.save_weights(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = build_xception(71, weights=path, head="avg", dense_units=0)
+    assert not [w for w in caught if "Skipping nested container" in str(w.message)]
+    with monkeypatch.context() as patched, pytest.warns(UserWarning, match=SPURIOUS_LOAD_WARNING):
+        patched.setattr(tdfake.model, "without_spurious_load_warning", contextlib.nullcontext)
+        build_xception(71, weights=path, head="avg", dense_units=0)  # what Keras says unfiltered
+    saved = base.get_weights()
+    for loaded, expected in zip(model.get_weights()[:len(saved)], saved, strict=True):  # the base's, in order
+        np.testing.assert_array_equal(loaded, expected)
 
 
 def test_too_small_input_is_a_clear_error():
