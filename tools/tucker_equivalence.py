@@ -74,7 +74,8 @@ def score(out_dir: Path, arm: str, test_set: str) -> None:
                           paths=part["path"].tolist(), replace_changed=True)
             files = [derived_path(images_root, spec.folder, rel, run.cfg.image_format) for rel in part["path"]]
             usable = part.assign(file=[str(f) if f.is_file() else None for f in files]).dropna(subset=["file"])
-            usable["score"] = score_files(load_run_model(run), usable["file"].tolist(), run.cfg, verbose=1)
+            usable["score"] = score_files(load_run_model(run), usable["file"].tolist(), run.cfg,
+                                         verbose=1 if sys.stdout.isatty() else 2)  # no bar frames in a log
             scored.append(usable)
         table = pd.concat(scored, ignore_index=True)[["root", "path", "label", "group", "score"]]
         target.parent.mkdir(parents=True, exist_ok=True)
