@@ -84,6 +84,20 @@ def _copy_text(source: Path, target: Path, replace) -> None:
         shutil.copy2(source, target)
 
 
+def _copy_study_files(source_dir: Path, target_dir: Path, replace) -> None:
+    """Copy a study's manifest, split and test-set manifests (with their records), ``replace`` applied."""
+    sources = [source_dir / name for name in STUDY_FILES if (source_dir / name).is_file()]
+    sources += sorted((source_dir / layout.TEST_SETS_DIR).glob("*/manifest*"))
+    for source in sources:
+        _copy_text(source, target_dir / source.relative_to(source_dir), replace)
+
+
+def _copy_run(run_dir: Path, target: Path, replace, ignore=None) -> None:
+    """Copy a run folder (less what ``ignore`` leaves out), ``replace`` applied to its text files."""
+    shutil.copytree(run_dir, target, ignore=ignore, dirs_exist_ok=True,
+                    copy_function=lambda source, copy: _copy_text(Path(source), Path(copy), replace))
+
+
 def evaluated_runs(out_dir: os.PathLike | str) -> list[Path]:
     """The run folders of a study (any training seed) that hold a finished run, or an archived one, evaluated on
     its own test split and on every test set of the study (``OUT/test_sets/<name>/manifest.csv``).
@@ -139,16 +153,11 @@ def archive_study(out_dir: os.PathLike | str, dest: os.PathLike | str) -> list[P
             text = text.replace(place, placeholder)
         return text
 
-    study_files = [out_dir / name for name in STUDY_FILES if (out_dir / name).is_file()]
-    study_files += sorted((out_dir / layout.TEST_SETS_DIR).glob("*/manifest*"))
-    for source in study_files:
-        _copy_text(source, dest / source.relative_to(out_dir), with_placeholders)
+    _copy_study_files(out_dir, dest, with_placeholders)
     archived = []
     for run_dir in runs:
         target = dest / run_dir.relative_to(out_dir)
-        kept = shutil.ignore_patterns(*LEFT_OUT)
-        shutil.copytree(run_dir, target, ignore=kept, dirs_exist_ok=True,
-                        copy_function=lambda source, copy: _copy_text(Path(source), Path(copy), with_placeholders))
+        _copy_run(run_dir, target, with_placeholders, ignore=shutil.ignore_patterns(*LEFT_OUT))
         _rows_without_folder(out_dir, target)
         if not layout.is_archived(run_dir):  # an archived run's own archive.json is already copied
             checkpoint = run_dir / layout.BEST_CHECKPOINT
@@ -191,18 +200,14 @@ def restore_study(archive: os.PathLike | str, cfg: Config) -> list[Path]:
 
         return PLACEHOLDER.sub(fill, text)
 
-    study_files = [archive / name for name in STUDY_FILES if (archive / name).is_file()]
-    study_files += sorted((archive / layout.TEST_SETS_DIR).glob("*/manifest*"))
-    for source in study_files:
-        _copy_text(source, out_dir / source.relative_to(archive), with_places)
+    _copy_study_files(archive, out_dir, with_places)
     restored = []
     for run_dir in runs:
         target = out_dir / run_dir.relative_to(archive)
         if layout.is_run(target):
             logger.info("%s: a trained run is here already; kept instead of its archive", target)
             continue
-        for source in sorted(path for path in run_dir.rglob("*") if path.is_file()):
-            _copy_text(source, target / source.relative_to(run_dir), with_places)
+        _copy_run(run_dir, target, with_places)
         restored.append(target)
     logger.info("tdfake restore: %d archived runs of %s in %s", len(restored), archive, out_dir)
     return restored

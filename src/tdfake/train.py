@@ -50,6 +50,7 @@ others taking the chief's epoch count, weights and optimizer state (:func:`from_
 from __future__ import annotations
 
 import functools
+import io
 import json
 import logging
 import math
@@ -67,6 +68,7 @@ import tensorflow as tf
 
 from tdfake import layout, provenance
 from tdfake.config import Config, recorded_as_now, training_fields
+from tdfake.images import write_atomic
 from tdfake.model import CyclicalLR, build_model
 from tdfake.pipeline import make_dataset
 
@@ -269,9 +271,9 @@ class RandomStateCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         states = {f"state_{index}": variable.numpy() for index, variable in enumerate(random_states(self.model))}
-        with tempfile.NamedTemporaryFile(dir=self.path.parent, suffix=".npz", delete=False) as file:
-            np.savez(file, **states)
-        os.replace(file.name, self.path)
+        buffer = io.BytesIO()
+        np.savez(buffer, **states)
+        write_atomic(self.path, buffer.getvalue())
 
 
 def restore_random_states(model: keras.Model, path: Path) -> None:
