@@ -207,6 +207,15 @@ def test_render_drops_the_injected_parameters_and_keeps_what_differs():
     assert "rendered with: config" not in tidied.cells[0].source
 
 
+def test_render_relinks_the_notebooks_links_to_where_the_page_lands(tmp_path):
+    body = ("See [the study](../docs/study.md#flaws), [a figure](03_baseline_files/roc.png) "
+            "and [the web](https://example.org/a.md).")
+    relinked = render_tool().relink(body, ROOT / "docs" / "notebooks")
+    assert relinked == ("See [the study](../study.md#flaws), [a figure](03_baseline_files/roc.png) "
+                        "and [the web](https://example.org/a.md).")
+    assert (ROOT / "docs" / "notebooks" / "../study.md").exists()
+
+
 def test_render_cleans_streams_of_bars_colour_codes_and_tensorflow_start_up(monkeypatch):
     from tdfake import tf_startup
 

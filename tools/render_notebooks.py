@@ -19,6 +19,7 @@ colour codes.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sys
@@ -98,6 +99,24 @@ def tidy(book: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return book
 
 
+MARKDOWN_LINK = re.compile(r"\]\((?![a-z]+:|#)([^)\s#]+)")
+
+
+def relink(body: str, out: Path) -> str:
+    """``body`` with each link that a notebook writes relative to ``notebooks/`` made relative to ``out``.
+
+    A notebook's prose links ``../docs/study.md`` as seen from ``notebooks/``; its rendered copy lives in
+    ``out`` (``docs/notebooks/``), where that link would lead nowhere.  Links to nothing in the project (the
+    exported figures, which are relative to ``out`` already) are left as they are.
+    """
+    def moved(link: re.Match) -> str:
+        target = (ROOT / "notebooks" / link.group(1)).resolve()
+        if not target.exists():
+            return link.group(0)
+        return f"]({Path(os.path.relpath(target, out.resolve())).as_posix()}"
+    return MARKDOWN_LINK.sub(moved, body)
+
+
 def render(name: str, parameters: dict, out: Path, workdir: Path) -> Path:
     """Execute ``notebooks/<name>.ipynb`` with ``parameters``; write ``out/<name>.md`` and its figures."""
     executed = workdir / f"{name}.ipynb"
@@ -107,7 +126,7 @@ def render(name: str, parameters: dict, out: Path, workdir: Path) -> Path:
     )
     book = tidy(nbformat.read(executed, as_version=4))
     body, resources = MarkdownExporter().from_notebook_node(book, resources={"output_files_dir": f"{name}_files"})
-    body = body.replace(f"{ROOT}/", "")  # project-relative paths: the reader's clone is elsewhere
+    body = relink(body.replace(f"{ROOT}/", ""), out)  # project-relative paths: the reader's clone is elsewhere
     shutil.rmtree(out / f"{name}_files", ignore_errors=True)  # no stale figures from an earlier render
     FilesWriter(build_directory=str(out)).write(body, resources, notebook_name=name)
     return out / f"{name}.md"
