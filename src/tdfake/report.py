@@ -282,7 +282,7 @@ COMPARISON_TABLE: dict[str, Cell] = {
     "p, Holm": (("p_auroc_holm",), _p),
     "verdict": (("verdict_auroc",), str),
     "seeds fixed: [95 % CI]": (("delta_auroc_fixed_ci_low", "delta_auroc_fixed_ci_high"),
-                               lambda low, high: f"[{float(low):+.3f}, {float(high):+.3f}]"),
+                               lambda low, high: f"[{_signed(float(low))}, {_signed(float(high))}]"),
     "non-inferiority": (("non_inferior", "margin"), _non_inferior),
     "non-inferiority p": (("p_non_inferior",), _p),
     "min. detectable ΔAUROC (80 % power)": (("mdd_auroc",), _num),
