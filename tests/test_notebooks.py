@@ -207,7 +207,7 @@ def test_render_drops_the_injected_parameters_and_keeps_what_differs():
     assert "rendered with: config" not in tidied.cells[0].source
 
 
-def test_render_relinks_the_notebooks_links_to_where_the_page_lands(tmp_path):
+def test_render_relinks_the_notebooks_links_to_where_the_page_lands():
     body = ("See [the study](../docs/study.md#flaws), [a figure](03_baseline_files/roc.png) "
             "and [the web](https://example.org/a.md).")
     relinked = render_tool().relink(body, ROOT / "docs" / "notebooks")
