@@ -135,6 +135,30 @@ def test_headline_picks_the_random_seed_row_when_there_is_one(tmp_path):
     assert rows["baseline (`OR`)"][1] == "0.943 / 0.839"  # the study's published figures, from results.csv
 
 
+def test_headline_shows_the_pre_registered_primary_test_set_with_holm_p(tmp_path):
+    """With hypotheses.csv the headline reads the primary hypothesis's test set, not the own test split."""
+    folder = tmp_path / "run"
+    shutil.copytree(FIXTURE, folder)
+    for name in ("seeds.csv", "comparisons.csv"):
+        table = pd.read_csv(folder / name)
+        pool = table.assign(test_set="pool")
+        if name == "seeds.csv":
+            pool["auroc_mean"] = 0.777
+        else:
+            pool = pool.assign(p_auroc=0.01, p_auroc_holm=0.03)
+        pd.concat([table, pool]).to_csv(folder / name, index=False)
+    pd.DataFrame([{"id": "H1", "role": "primary", "statement": "tk non-inferior to baseline", "test_set": "pool",
+                   "arm_a": "baseline", "arm_b": "tk", "test": "non_inferiority", "margin": 0.02}]
+                 ).to_csv(folder / "hypotheses.csv", index=False)
+    run = report.read_tables(folder)
+    assert report.headline_test_set(run) == "pool"
+    table = report.headline_markdown([run], tmp_path)
+    assert "on `pool` (pre-registered primary)" in table.splitlines()[0]
+    rows = {row[0]: row for row in _rows(table)}
+    assert rows["baseline (`OR`)"][2].startswith("0.777 ± ")
+    assert "p 0.010 (Holm 0.030)" in rows["tk (`TK`)"][2]
+
+
 # ------------------------------------------------------------------------------- pages
 
 def test_update_keeps_prose_and_refreshes_only_the_blocks(tmp_path):

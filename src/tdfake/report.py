@@ -356,27 +356,32 @@ def results_markdown(results: pd.DataFrame, seeds: pd.DataFrame) -> str:
 
 def headline_markdown(runs: Sequence[RunTables], base: Path) -> str:
     """The README's table: one row per arm, the study's published figures, then one column per run: AUROC
-    mean ± sd on its own test split and, for the Tucker arms, the primary paired comparison with the baseline.
+    mean ± sd on its headline test set and, for the other arms, their paired comparison with the baseline there.
 
-    ``base``: the README's folder, that links to each run's page and CSVs are relative to.
+    A run's headline test set is its pre-registered primary one (``hypotheses.csv``) where it has one, else
+    its own test split.  ``base``: the README's folder, that links to each run's page and CSVs are relative to.
     """
     def column(run: RunTables) -> str:
         page = run.folder.with_suffix(".md")
         target = page if page.is_file() else run.folder
         n_seeds = run.results["seed"].nunique()
+        test_set = headline_test_set(run)
+        where = "" if test_set == OWN_TEST_SET else f" on `{test_set}` (pre-registered primary)"
         return (f"[{run.name}]({Path(os.path.relpath(target, base)).as_posix()}), {n_seeds} seed"
-                f"{'s' if n_seeds > 1 else ''}: AUROC mean ± sd; vs baseline")
+                f"{'s' if n_seeds > 1 else ''}{where}: AUROC mean ± sd; vs baseline")
 
     def cell(run: RunTables, arm: str) -> str:
-        own = run.seeds[(run.seeds["test_set"] == OWN_TEST_SET) & (run.seeds["arm"] == arm)]
+        test_set = headline_test_set(run)
+        own = run.seeds[(run.seeds["test_set"] == test_set) & (run.seeds["arm"] == arm)]
         if own.empty:
             return ""
         text = _mean_sd(own["auroc_mean"].iloc[0], own["auroc_sd"].iloc[0])
-        row = _primary(run.comparisons, arm)
+        row = _primary(run.comparisons, arm, test_set)
         if row is None or any(_missing(row.get(c)) for c in HEADLINE_COLUMNS):
             return text
+        holm = "" if _missing(row.get("p_auroc_holm")) else f" (Holm {_p(row['p_auroc_holm'])})"
         text += f"; Δ {_delta_ci(row['delta_auroc'], row['delta_auroc_ci_low'], row['delta_auroc_ci_high'])}, " \
-                f"p {_p(row['p_auroc'])}: **{row['verdict_auroc']}**"
+                f"p {_p(row['p_auroc'])}{holm}: **{row['verdict_auroc']}**"
         if not _missing(row.get("non_inferior")) and not _missing(row.get("margin")):
             verdict = _non_inferior(row["non_inferior"], row["margin"])
             text += f", {'non-inferiority ' if verdict.startswith('not') else ''}{verdict}"
@@ -393,9 +398,18 @@ def headline_markdown(runs: Sequence[RunTables], base: Path) -> str:
     return markdown_table(("arm", "study (published): AUROC / accuracy", *map(column, runs)), rows)
 
 
-def _primary(comparisons: pd.DataFrame, arm: str) -> pd.Series | None:
-    """The comparison of ``arm`` against the baseline on the own test split (the random-seed-effect row if marked)."""
-    rows = comparisons[(comparisons["test_set"] == OWN_TEST_SET) & (comparisons["arm_a"] == "baseline")
+def headline_test_set(run: RunTables) -> str:
+    """The test set a run's headline shows: its pre-registered primary hypothesis's, else its own test split."""
+    if run.hypotheses is not None:
+        primary = run.hypotheses[run.hypotheses["role"].astype(str) == "primary"]
+        if not primary.empty:
+            return str(primary["test_set"].iloc[0])
+    return OWN_TEST_SET
+
+
+def _primary(comparisons: pd.DataFrame, arm: str, test_set: str) -> pd.Series | None:
+    """The comparison of ``arm`` against the baseline on ``test_set`` (the random-seed-effect row if marked)."""
+    rows = comparisons[(comparisons["test_set"] == test_set) & (comparisons["arm_a"] == "baseline")
                        & (comparisons["arm_b"] == arm)]
     if "seed_effect" in rows.columns and (rows["seed_effect"] == PRIMARY_SEED_EFFECT).any():
         rows = rows[rows["seed_effect"] == PRIMARY_SEED_EFFECT]

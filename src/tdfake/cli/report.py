@@ -37,13 +37,12 @@ def report(args: argparse.Namespace) -> int:
         if args.out or args.card or args.machine:
             raise ValueError("--headline fills the README's table only; write pages (--out, --card, --machine) "
                              "in a separate call")
-        print(f"tdfake: {write_headline(args.headline, args.folders)} headline table written")
+        write_headline(args.headline, args.folders)  # logs what it wrote
         return 0
     if not args.folders:
         raise ValueError("name a run folder (runs/NAME) or a page's folder (docs/results/NAME), or give --headline")
     if len(args.folders) > 1 and (args.out or args.card):
         raise ValueError("--out and --card name one page's files; give one folder with them")
     for folder in args.folders:
-        page = write_page(folder, args.out, args.card, fill_machine_fields=args.machine)
-        print(f"tdfake: {page} written from {folder}")
+        write_page(folder, args.out, args.card, fill_machine_fields=args.machine)  # logs what it wrote
     return 0
