@@ -7,6 +7,7 @@ byte for byte from the CSVs beside it, tables agree with the CSVs, prose outside
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -157,6 +158,15 @@ def test_headline_shows_the_pre_registered_primary_test_set_with_holm_p(tmp_path
     rows = {row[0]: row for row in _rows(table)}
     assert rows["baseline (`OR`)"][2].startswith("0.777 ± ")
     assert "p 0.010 (Holm 0.030)" in rows["tk (`TK`)"][2]
+
+
+def test_with_a_pre_registration_the_other_test_sets_comparisons_are_labelled_exploratory(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "verdicts_markdown", lambda hypotheses, comparisons: "")  # not under test here
+    run = dataclasses.replace(report.read_tables(FIXTURE), hypotheses=HYPOTHESES.assign(test_set="test"))
+    blocks = report.page_blocks(run, tmp_path / "run.md")
+    assert "pre-registered tests are those on `test`" in blocks["comparisons"]
+    assert "**exploratory**" in blocks["comparisons"]
+    assert "exploratory" not in report.page_blocks(report.read_tables(FIXTURE), tmp_path / "x.md")["comparisons"]
 
 
 # ------------------------------------------------------------------------------- pages

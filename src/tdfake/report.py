@@ -507,7 +507,12 @@ def page_blocks(run: RunTables, page: Path) -> dict[str, str]:
         blocks["verdicts"] = (f"The hypotheses of {link(HYPOTHESES_FILE)}, each read from its row of "
                               f"{link(layout.COMPARISONS_CSV)} as the pre-registration says.\n\n"
                               + verdicts_markdown(run.hypotheses, run.comparisons))
-    blocks["comparisons"] = (f"Δ = b − a on the same test rows, from {link(layout.COMPARISONS_CSV)}.\n\n"
+    scope = ""
+    if run.hypotheses is not None:
+        registered = ", ".join(f"`{t}`" for t in dict.fromkeys(run.hypotheses["test_set"].astype(str)))
+        scope = (f" The pre-registered tests are those on {registered}, read as the verdicts above say; every row on "
+                 "another test set is **exploratory** (Holm within its test set).")
+    blocks["comparisons"] = (f"Δ = b − a on the same test rows, from {link(layout.COMPARISONS_CSV)}.{scope}\n\n"
                              + comparisons_markdown(run.comparisons))
     blocks["results"] = (f"From {link(layout.RESULTS_CSV)} and {link(layout.SEEDS_CSV)}. One seed's test-sampling se "
                          "is the mean half-width of the seeds' 95 % intervals / 1.96: the sd over seeds compares "
