@@ -35,7 +35,7 @@ def _one_error_line(capsys) -> str:
     (["report"], "name a run folder (runs/NAME) or a page's folder"),
     (["report", "runs/a", "runs/b", "--out", "page.md"], "--out and --card name one page's files"),
     (["report", "--headline", "README.md", "--machine"], "--headline fills the README's table only"),
-    (["report", "--headline", "README.md"], "README.md: no headline block; put the lines"),
+    (["report", "--headline", "CHANGELOG.md"], "CHANGELOG.md: no headline block; put the lines"),
 ])
 def test_user_errors_are_one_line_and_exit_2(argv, message, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)  # the default --config is configs/demo.yaml
