@@ -361,17 +361,15 @@ def headline_markdown(runs: Sequence[RunTables], base: Path) -> str:
     A run's headline test set is its pre-registered primary one (``hypotheses.csv``) where it has one, else
     its own test split.  ``base``: the README's folder, that links to each run's page and CSVs are relative to.
     """
-    def column(run: RunTables) -> str:
+    def column(run: RunTables, test_set: str) -> str:
         page = run.folder.with_suffix(".md")
         target = page if page.is_file() else run.folder
         n_seeds = run.results["seed"].nunique()
-        test_set = headline_test_set(run)
         where = "" if test_set == OWN_TEST_SET else f" on `{test_set}` (pre-registered primary)"
         return (f"[{run.name}]({Path(os.path.relpath(target, base)).as_posix()}), {n_seeds} seed"
                 f"{'s' if n_seeds > 1 else ''}{where}: AUROC mean ± sd; vs baseline")
 
-    def cell(run: RunTables, arm: str) -> str:
-        test_set = headline_test_set(run)
+    def cell(run: RunTables, test_set: str, arm: str) -> str:
         own = run.seeds[(run.seeds["test_set"] == test_set) & (run.seeds["arm"] == arm)]
         if own.empty:
             return ""
@@ -387,6 +385,7 @@ def headline_markdown(runs: Sequence[RunTables], base: Path) -> str:
             text += f", {'non-inferiority ' if verdict.startswith('not') else ''}{verdict}"
         return text
 
+    shown = [(run, headline_test_set(run)) for run in runs]  # each run with the test set its column shows
     first = runs[0].results[runs[0].results["test_set"] == OWN_TEST_SET].drop_duplicates("arm").set_index("arm")
     arms = list(dict.fromkeys(arm for run in runs for arm in run.seeds["arm"]))
     rows = []
@@ -394,8 +393,8 @@ def headline_markdown(runs: Sequence[RunTables], base: Path) -> str:
         study = "" if arm not in first.index or _missing(first.at[arm, "study_auroc"]) else \
             f"{first.at[arm, 'study_auroc']:g} / {first.at[arm, 'study_accuracy_at_0.5']:g}"
         kind = first.at[arm, "kind"] if arm in first.index else arm
-        rows.append((f"{arm} (`{kind}`)", study, *[cell(run, arm) for run in runs]))
-    return markdown_table(("arm", "study (published): AUROC / accuracy", *map(column, runs)), rows)
+        rows.append((f"{arm} (`{kind}`)", study, *[cell(run, test_set, arm) for run, test_set in shown]))
+    return markdown_table(("arm", "study (published): AUROC / accuracy", *[column(*pair) for pair in shown]), rows)
 
 
 def headline_test_set(run: RunTables) -> str:
